@@ -1,0 +1,88 @@
+// The one envelope every message travels in, on every transport, and the address scheme it uses.
+
+import { ErrorCode, TroupeError, type WireError } from './errors.js';
+
+/** What an envelope carries: a user message, a control message for the runtime, or the reply to an ask. */
+export const EnvelopeKind = { User: 0, System: 1, Reply: 2 } as const;
+export type EnvelopeKind = (typeof EnvelopeKind)[keyof typeof EnvelopeKind];
+
+/**
+ * A message in transit. Addresses are `nodeId/path/of/actor`; the transport maps them to its own names
+ * (a NATS subject per actor, for instance).
+ */
+export interface Envelope {
+  kind: EnvelopeKind;
+  /** Address of the receiving actor (or, for a reply, the asker's reply address). */
+  target: string;
+  /** Address of the sending actor, when the message was sent from one. */
+  sender?: string | undefined;
+  /** Pairs an ask with its reply. */
+  correlationId?: string | undefined;
+  /** Where the reply to this message goes; present on asks. */
+  replyTo?: string | undefined;
+  /** Epoch ms after which the message is worthless (the asker has given up); expired messages are dead-lettered. */
+  deadline?: number | undefined;
+  /** Free-form metadata: trace context, signatures, routing hints. */
+  headers?: Record<string, string> | undefined;
+  /** The message itself (for a reply: the value, or a wire error when `headers.error` is set). */
+  payload: unknown;
+}
+
+/** Characters allowed in one segment of an actor name: safe in NATS subjects, paths and URLs. */
+const SEGMENT = /^[A-Za-z0-9_\-:+=@~]{1,128}$/;
+
+/** Checks a user-chosen actor name (one path segment) or node id, throwing a clear error when it is unusable. */
+export function assertValidName(name: string, what = 'actor name'): void {
+  if (typeof name !== 'string' || !SEGMENT.test(name)) {
+    throw new TroupeError(
+      ErrorCode.InvalidName,
+      `invalid ${what} ${JSON.stringify(name)}: use 1-128 of A-Z a-z 0-9 _ - : + = @ ~ (no dots, slashes, spaces or wildcards)`,
+    );
+  }
+}
+
+/** The node part of an address. */
+export function nodeOf(address: string): string {
+  const i = address.indexOf('/');
+  return i < 0 ? address : address.slice(0, i);
+}
+
+/** The path part of an address (everything after the node id). */
+export function pathOf(address: string): string {
+  const i = address.indexOf('/');
+  return i < 0 ? '' : address.slice(i + 1);
+}
+
+/** Reserved path segment under which a node receives replies: `node/$r/<correlationId>`. */
+export const REPLY_SEGMENT = '$r';
+
+/** Header set on a reply whose payload is a wire error rather than a value. */
+export const ERROR_HEADER = 'troupe-error';
+const ERROR_HEADERS: Record<string, string> = Object.freeze({ [ERROR_HEADER]: '1' }) as Record<
+  string,
+  string
+>;
+
+/** Builds the reply envelope that fails the ask `correlationId` at `replyTo` with `error`. */
+export function errorReply(
+  replyTo: string,
+  correlationId: string,
+  error: WireError,
+  sender?: string,
+): Envelope {
+  return {
+    kind: EnvelopeKind.Reply,
+    target: replyTo,
+    sender,
+    correlationId,
+    replyTo: undefined,
+    deadline: undefined,
+    headers: ERROR_HEADERS,
+    payload: error,
+  };
+}
+
+/** True when a reply envelope carries an error. */
+export function isErrorReply(envelope: Envelope): boolean {
+  return envelope.headers?.[ERROR_HEADER] === '1';
+}

@@ -1,0 +1,781 @@
+// The actor system: hosts one node's actors, routes envelopes locally or through its transport, runs asks.
+
+import { randomBytes } from 'node:crypto';
+import type { ActorDefinition, SpawnOptions } from './actor.js';
+import { ActorCell, type ActorStatus, type CellHost } from './cell.js';
+import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import { DeadLetterOffice, type DeadLetters } from './dead-letters.js';
+import {
+  assertValidName,
+  type Envelope,
+  EnvelopeKind,
+  errorReply,
+  isErrorReply,
+  nodeOf,
+  pathOf,
+  REPLY_SEGMENT,
+} from './envelope.js';
+import { AskTimeoutError, ErrorCode, InvalidOptionsError, TroupeError, type WireError } from './errors.js';
+import type { AnyProtocol, Protocol } from './protocol.js';
+import type { ActorRef, AnyActorRef, AskOptions, TellOptions } from './ref.js';
+import type { Rejected, Transport, TransportSink } from './transport.js';
+
+/** Options of {@link createSystem}. */
+export interface SystemOptions {
+  /**
+   * This node's id: the first segment of every local address, unique among the nodes on one transport.
+   * @defaultValue a random id such as `n3f9a1c2e`
+   */
+  nodeId?: string;
+  /**
+   * Carries messages to other nodes. Without one the system is a single in-process node: addresses on other
+   * nodes are unreachable (asks fail with `NO_RESPONDERS`, tells become dead letters).
+   * @defaultValue none
+   */
+  transport?: Transport;
+  /** @defaultValue the real clock */
+  clock?: Clock;
+  /** @defaultValue 5000 */
+  askTimeoutMs?: number;
+  /**
+   * Messages an actor handles per turn before yielding to others and to I/O.
+   * @defaultValue 300
+   */
+  throughput?: number;
+  /**
+   * How many recent dead letters are kept for `deadLetters.recent()`.
+   * @defaultValue 1000
+   */
+  deadLetterBuffer?: number;
+  /**
+   * Longest `drain()` waits for mailboxes to empty before it stops actors anyway.
+   * @defaultValue 10000
+   */
+  drainTimeoutMs?: number;
+}
+
+/** {@link SystemOptions} after defaults. */
+export interface ResolvedSystemOptions {
+  nodeId: string;
+  transport: Transport | undefined;
+  clock: Clock;
+  askTimeoutMs: number;
+  throughput: number;
+  deadLetterBuffer: number;
+  drainTimeoutMs: number;
+}
+
+export const DEFAULT_ASK_TIMEOUT_MS = 5000;
+export const DEFAULT_THROUGHPUT = 300;
+export const DEFAULT_DEAD_LETTER_BUFFER = 1000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+function positiveInt(value: unknown, field: string, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw new InvalidOptionsError(
+      field,
+      `expected a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Applies defaults and validates; never mutates `options`. Throws {@link InvalidOptionsError} naming the field. */
+export function resolveSystemOptions(options: SystemOptions = {}): ResolvedSystemOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('options', 'expected an object');
+  const nodeId = options.nodeId ?? `n${randomBytes(4).toString('hex')}`;
+  try {
+    assertValidName(nodeId, 'node id');
+  } catch (err) {
+    throw new InvalidOptionsError('nodeId', (err as Error).message);
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function') {
+    throw new InvalidOptionsError('clock', 'expected { now, setTimeout, clearTimeout }');
+  }
+  if (options.transport !== undefined && typeof options.transport?.bind !== 'function') {
+    throw new InvalidOptionsError('transport', 'expected a Transport');
+  }
+  return {
+    nodeId,
+    transport: options.transport,
+    clock,
+    askTimeoutMs: positiveInt(options.askTimeoutMs, 'askTimeoutMs', DEFAULT_ASK_TIMEOUT_MS),
+    throughput: positiveInt(options.throughput, 'throughput', DEFAULT_THROUGHPUT),
+    deadLetterBuffer: positiveInt(
+      options.deadLetterBuffer,
+      'deadLetterBuffer',
+      DEFAULT_DEAD_LETTER_BUFFER,
+      true,
+    ),
+    drainTimeoutMs: positiveInt(options.drainTimeoutMs, 'drainTimeoutMs', DEFAULT_DRAIN_TIMEOUT_MS, true),
+  };
+}
+
+/** Something that happened in an actor's life. */
+export interface LifecycleEvent {
+  type: 'started' | 'stopped' | 'failed';
+  address: string;
+  actorType: string;
+  error?: WireError;
+  at: number;
+}
+
+/** One actor as seen by `system.inspect()`. */
+export interface ActorInfo {
+  address: string;
+  type: string;
+  status: ActorStatus;
+  parent: string | undefined;
+  mailboxDepth: number;
+  processed: number;
+  lastError: WireError | undefined;
+}
+
+/**
+ * One node of actors. Create with {@link createSystem}; dispose with `await using`, `drain()` or `close()`.
+ */
+export interface ActorSystem {
+  readonly nodeId: string;
+  readonly clock: Clock;
+  readonly transport: Transport | undefined;
+  readonly deadLetters: DeadLetters;
+  /** Spawns a top-level actor. Throws `NAME_TAKEN` when the name is in use, `SYSTEM_CLOSED` after close. */
+  spawn<P extends Protocol, S>(definition: ActorDefinition<P, S>, options?: SpawnOptions): ActorRef<P>;
+  /** A ref for any address, local or on another node. Sending to an address nobody holds yields dead letters. */
+  ref<P extends Protocol = AnyProtocol>(address: string): ActorRef<P>;
+  /** The local actor at `path` (e.g. `parent/child`), if it is alive. */
+  lookup<P extends Protocol = AnyProtocol>(path: string): ActorRef<P> | undefined;
+  /** Stops an actor (local or remote) after its current message; resolves once it has stopped. */
+  stop(ref: AnyActorRef): Promise<void>;
+  /** Subscribes to lifecycle events of this node's actors; returns the unsubscribe function. */
+  onLifecycle(listener: (event: LifecycleEvent) => void): () => void;
+  /** A snapshot of every local actor. */
+  inspect(): ActorInfo[];
+  /** Stops every actor now (running handlers see their signal aborted), fails pending asks, closes the transport. */
+  close(): Promise<void>;
+  /** Lets mailboxes empty (up to `drainTimeoutMs`), stops actors gracefully, then drains the transport. */
+  drain(): Promise<void>;
+  /** Resolves once the system has closed, with the first error met while closing, if any. */
+  closed(): Promise<Error | undefined>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+interface PendingAsk {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  timer: TimerHandle;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+function assertMessage(message: unknown): void {
+  if (
+    typeof message !== 'object' ||
+    message === null ||
+    typeof (message as { type?: unknown }).type !== 'string'
+  ) {
+    throw new TroupeError(ErrorCode.InvalidMessage, 'a message must be an object with a string `type`');
+  }
+}
+
+/** The ref implementation; `cell` is set when the actor is local, for the direct path. */
+class Ref implements ActorRef<AnyProtocol> {
+  readonly address: string;
+  readonly #system: System;
+  readonly #cell: ActorCell | undefined;
+  readonly #local: boolean;
+
+  constructor(address: string, system: System, cell: ActorCell | undefined, local: boolean) {
+    this.address = address;
+    this.#system = system;
+    this.#cell = cell;
+    this.#local = local;
+  }
+
+  tell(message: { type: string }, options?: TellOptions): void {
+    this.#system.tellTo(this.address, this.#cell, this.#local, message, options);
+  }
+
+  ask(message: { type: string }, options?: AskOptions): Promise<never> {
+    return this.#system.askTo(this.address, this.#cell, this.#local, message, options) as Promise<never>;
+  }
+
+  toJSON(): string {
+    return this.address;
+  }
+
+  toString(): string {
+    return `ActorRef(${this.address})`;
+  }
+}
+
+class System implements ActorSystem, CellHost, TransportSink {
+  readonly nodeId: string;
+  readonly clock: Clock;
+  readonly transport: Transport | undefined;
+  readonly defaultThroughput: number;
+  readonly #options: ResolvedSystemOptions;
+  readonly #deadLetters: DeadLetterOffice;
+  readonly #cells = new Map<string, ActorCell>();
+  readonly #roots = new Map<string, ActorCell>();
+  readonly #pending = new Map<string, PendingAsk>();
+  readonly #lifecycle = new Set<(event: LifecycleEvent) => void>();
+  readonly #replyPrefix: string;
+  #seq = 0;
+  #rootSeq = 0;
+  #closing: Promise<void> | undefined;
+  #closedError: Error | undefined;
+  readonly #closed: Promise<Error | undefined>;
+  #resolveClosed!: (err: Error | undefined) => void;
+
+  constructor(options: ResolvedSystemOptions) {
+    this.#options = options;
+    this.nodeId = options.nodeId;
+    this.clock = options.clock;
+    this.transport = options.transport;
+    this.defaultThroughput = options.throughput;
+    this.#deadLetters = new DeadLetterOffice(options.deadLetterBuffer);
+    this.#replyPrefix = `${this.nodeId}/${REPLY_SEGMENT}/`;
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  get deadLetters(): DeadLetters {
+    return this.#deadLetters;
+  }
+
+  // ---- spawning and refs ----
+
+  spawn<P extends Protocol, S>(definition: ActorDefinition<P, S>, options?: SpawnOptions): ActorRef<P> {
+    return this.#spawnIn(undefined, definition as ActorDefinition<Protocol, unknown>, options) as ActorRef<P>;
+  }
+
+  spawnChild(
+    parent: ActorCell,
+    definition: ActorDefinition<Protocol, unknown>,
+    options?: SpawnOptions,
+  ): AnyActorRef {
+    return this.#spawnIn(parent, definition, options);
+  }
+
+  #spawnIn(
+    parent: ActorCell | undefined,
+    definition: ActorDefinition<Protocol, unknown>,
+    options: SpawnOptions | undefined,
+  ): AnyActorRef {
+    if (this.#closing !== undefined)
+      throw new TroupeError(ErrorCode.SystemClosed, `system ${this.nodeId} is closed`);
+    if (typeof definition !== 'object' || definition === null || typeof definition.handlers !== 'object') {
+      throw new TroupeError(
+        ErrorCode.InvalidOptions,
+        'spawn: expected an actor definition from defineActor()',
+      );
+    }
+    if (parent && parent.status !== 'running' && parent.status !== 'starting') {
+      throw new TroupeError(
+        ErrorCode.ActorStopped,
+        `cannot spawn under ${parent.address}: it is ${parent.status}`,
+      );
+    }
+    let name: string;
+    if (options?.name !== undefined) {
+      assertValidName(options.name);
+      name = options.name;
+    } else {
+      name = parent ? parent.nextChildName() : `$${this.#rootSeq++}`;
+    }
+    const path = parent ? `${parent.path}/${name}` : name;
+    if (this.#cells.has(path) || name === REPLY_SEGMENT) {
+      throw new TroupeError(ErrorCode.NameTaken, `an actor named ${path} already exists on ${this.nodeId}`);
+    }
+    const address = `${this.nodeId}/${path}`;
+    const cell = new ActorCell(this, definition, address, path, name, parent);
+    cell.ref = new Ref(address, this, cell, true);
+    this.#cells.set(path, cell);
+    if (parent) parent.children.set(name, cell);
+    else this.#roots.set(name, cell);
+    cell.start();
+    return cell.ref;
+  }
+
+  ref<P extends Protocol = AnyProtocol>(address: string): ActorRef<P> {
+    if (typeof address !== 'string' || address.indexOf('/') <= 0) {
+      throw new TroupeError(
+        ErrorCode.InvalidName,
+        `invalid actor address ${JSON.stringify(address)}: expected node/path`,
+      );
+    }
+    const local = nodeOf(address) === this.nodeId;
+    const cell = local ? this.#cells.get(pathOf(address)) : undefined;
+    if (cell) return cell.ref as ActorRef<P>;
+    return new Ref(address, this, undefined, local) as unknown as ActorRef<P>;
+  }
+
+  refFor(address: string): AnyActorRef {
+    return this.ref(address);
+  }
+
+  lookup<P extends Protocol = AnyProtocol>(path: string): ActorRef<P> | undefined {
+    return this.#cells.get(path)?.ref as ActorRef<P> | undefined;
+  }
+
+  // ---- sending ----
+
+  tellTo(
+    address: string,
+    cell: ActorCell | undefined,
+    local: boolean,
+    message: unknown,
+    options: TellOptions | undefined,
+  ): void {
+    assertMessage(message);
+    const envelope: Envelope = {
+      kind: EnvelopeKind.User,
+      target: address,
+      sender: options?.sender?.address,
+      correlationId: undefined,
+      replyTo: undefined,
+      deadline: undefined,
+      headers: options?.headers,
+      payload: message,
+    };
+    if (this.#closing !== undefined) {
+      this.undeliverable(envelope, ErrorCode.SystemClosed);
+      return;
+    }
+    this.#route(envelope, cell, local);
+  }
+
+  askTo(
+    address: string,
+    cell: ActorCell | undefined,
+    local: boolean,
+    message: unknown,
+    options: AskOptions | undefined,
+  ): Promise<unknown> {
+    try {
+      assertMessage(message);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#closing !== undefined) {
+      return Promise.reject(new TroupeError(ErrorCode.SystemClosed, `system ${this.nodeId} is closed`));
+    }
+    const timeout = options?.timeout ?? this.#options.askTimeoutMs;
+    if (!(typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout))) {
+      return Promise.reject(
+        new InvalidOptionsError('timeout', `expected a positive number of ms, got ${String(timeout)}`),
+      );
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(this.#abortError(address, signal));
+    const correlationId = (this.#seq++).toString(36);
+    return new Promise((resolve, reject) => {
+      const pending: PendingAsk = {
+        resolve,
+        reject,
+        timer: this.clock.setTimeout(() => {
+          if (this.#takePending(correlationId)) reject(new AskTimeoutError(address, timeout));
+        }, timeout),
+        signal,
+        onAbort: undefined,
+      };
+      if (signal) {
+        pending.onAbort = () => {
+          if (this.#takePending(correlationId)) reject(this.#abortError(address, signal));
+        };
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      this.#pending.set(correlationId, pending);
+      const envelope: Envelope = {
+        kind: EnvelopeKind.User,
+        target: address,
+        sender: undefined,
+        correlationId,
+        replyTo: this.#replyPrefix + correlationId,
+        deadline: this.clock.now() + timeout,
+        headers: options?.headers,
+        payload: message,
+      };
+      try {
+        this.#route(envelope, cell, local);
+      } catch (err) {
+        if (this.#takePending(correlationId)) reject(err);
+      }
+    });
+  }
+
+  #abortError(address: string, signal: AbortSignal): TroupeError {
+    return new TroupeError(ErrorCode.AskAborted, `ask to ${address} was aborted`, { cause: signal.reason });
+  }
+
+  /** Removes a pending ask and releases its timer and listener; false when it was already settled. */
+  #takePending(correlationId: string): PendingAsk | undefined {
+    const pending = this.#pending.get(correlationId);
+    if (!pending) return undefined;
+    this.#pending.delete(correlationId);
+    this.clock.clearTimeout(pending.timer);
+    if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
+    return pending;
+  }
+
+  /** Delivers to a local cell, or hands the envelope to the transport. Throws only for unsendable envelopes. */
+  #route(envelope: Envelope, cell: ActorCell | undefined, local: boolean): void {
+    if (cell) {
+      cell.enqueue(envelope);
+      return;
+    }
+    if (local) {
+      this.deliver(envelope);
+      return;
+    }
+    this.#sendRemote(envelope);
+  }
+
+  #sendRemote(envelope: Envelope): void {
+    const transport = this.transport;
+    if (!transport) {
+      this.undeliverable(
+        envelope,
+        ErrorCode.NoResponders,
+        new TroupeError(ErrorCode.NoResponders, `no transport: ${envelope.target} is on another node`),
+      );
+      return;
+    }
+    try {
+      transport.send(envelope);
+    } catch (err) {
+      const code = TroupeError.is(err) ? err.code : ErrorCode.Remote;
+      // The sender learns of it by the thrown error (or its rejected ask); the dead letter keeps the record.
+      this.#deadLetters.record(this.#letter({ ...envelope, replyTo: undefined }, code, err));
+      throw err;
+    }
+  }
+
+  // ---- CellHost ----
+
+  reply(envelope: Envelope, value: unknown, isError: boolean): void {
+    const replyTo = envelope.replyTo;
+    const correlationId = envelope.correlationId;
+    if (replyTo === undefined || correlationId === undefined) return;
+    if (replyTo.startsWith(this.#replyPrefix)) {
+      this.#settle(correlationId, value, isError, replyTo);
+      return;
+    }
+    const reply: Envelope = isError
+      ? errorReply(replyTo, correlationId, value as WireError, envelope.target)
+      : {
+          kind: EnvelopeKind.Reply,
+          target: replyTo,
+          sender: envelope.target,
+          correlationId,
+          replyTo: undefined,
+          deadline: undefined,
+          headers: undefined,
+          payload: value,
+        };
+    try {
+      this.#sendRemote(reply);
+    } catch (err) {
+      // The reply itself could not be sent (too large, say): tell the asker why instead of letting it time out.
+      try {
+        this.#sendRemote(errorReply(replyTo, correlationId, TroupeError.toWire(err), envelope.target));
+      } catch {
+        // Already recorded as a dead letter by #sendRemote.
+      }
+    }
+  }
+
+  undeliverable(envelope: Envelope, reason: string, error?: unknown): void {
+    const letter = this.#letter(envelope, reason, error);
+    this.#deadLetters.record(letter);
+    if (envelope.kind !== EnvelopeKind.Reply && envelope.replyTo !== undefined) {
+      this.reply(
+        envelope,
+        letter.error ?? { code: reason, message: `message to ${envelope.target} was not handled: ${reason}` },
+        true,
+      );
+    }
+  }
+
+  #letter(envelope: Envelope, reason: string, error: unknown) {
+    return {
+      address: envelope.target,
+      reason,
+      message: envelope.payload,
+      sender: envelope.sender,
+      error: error === undefined ? undefined : TroupeError.toWire(error),
+      at: this.clock.now(),
+    };
+  }
+
+  failed(cell: ActorCell, error: unknown, _envelope: Envelope | undefined): void {
+    this.#emit({
+      type: 'failed',
+      address: cell.address,
+      actorType: cell.definition.type,
+      error: TroupeError.toWire(error),
+      at: this.clock.now(),
+    });
+  }
+
+  started(cell: ActorCell): void {
+    if (this.#lifecycle.size === 0) return;
+    this.#emit({
+      type: 'started',
+      address: cell.address,
+      actorType: cell.definition.type,
+      at: this.clock.now(),
+    });
+  }
+
+  stopped(cell: ActorCell): void {
+    if (this.#cells.get(cell.path) === cell) this.#cells.delete(cell.path);
+    if (cell.parent) {
+      if (cell.parent.children.get(cell.name) === cell) cell.parent.children.delete(cell.name);
+    } else if (this.#roots.get(cell.name) === cell) {
+      this.#roots.delete(cell.name);
+    }
+    if (this.#lifecycle.size === 0) return;
+    this.#emit({
+      type: 'stopped',
+      address: cell.address,
+      actorType: cell.definition.type,
+      at: this.clock.now(),
+    });
+  }
+
+  #emit(event: LifecycleEvent): void {
+    for (const listener of this.#lifecycle) {
+      try {
+        listener(event);
+      } catch {
+        // Observers must not break the actor whose event they watch.
+      }
+    }
+  }
+
+  onLifecycle(listener: (event: LifecycleEvent) => void): () => void {
+    this.#lifecycle.add(listener);
+    return () => this.#lifecycle.delete(listener);
+  }
+
+  // ---- TransportSink ----
+
+  deliver(envelope: Envelope): void {
+    switch (envelope.kind) {
+      case EnvelopeKind.Reply:
+        if (envelope.correlationId !== undefined) {
+          this.#settle(envelope.correlationId, envelope.payload, isErrorReply(envelope), envelope.target);
+        }
+        return;
+      case EnvelopeKind.User: {
+        const cell = this.#cells.get(pathOf(envelope.target));
+        if (cell) cell.enqueue(envelope);
+        else {
+          this.undeliverable(
+            envelope,
+            ErrorCode.ActorNotFound,
+            new TroupeError(ErrorCode.ActorNotFound, `no actor at ${envelope.target}`),
+          );
+        }
+        return;
+      }
+      case EnvelopeKind.System:
+        this.#onSystemMessage(envelope);
+        return;
+      default:
+        this.undeliverable(envelope, ErrorCode.InvalidMessage);
+    }
+  }
+
+  reject(rejected: Rejected): void {
+    this.#deadLetters.record({
+      address: rejected.address,
+      reason: rejected.reason,
+      message: rejected.envelope?.payload,
+      sender: rejected.envelope?.sender,
+      error: rejected.error,
+      at: this.clock.now(),
+    });
+  }
+
+  #settle(correlationId: string, value: unknown, isError: boolean, address: string): void {
+    const pending = this.#takePending(correlationId);
+    if (!pending) {
+      this.#deadLetters.record({
+        address,
+        reason: ErrorCode.LateReply,
+        message: value,
+        at: this.clock.now(),
+      });
+      return;
+    }
+    if (isError) pending.reject(TroupeError.fromWire(value as WireError));
+    else pending.resolve(value);
+  }
+
+  #onSystemMessage(envelope: Envelope): void {
+    const command = envelope.payload as { type?: unknown } | null;
+    const cell = this.#cells.get(pathOf(envelope.target));
+    if (!cell) {
+      this.undeliverable(
+        envelope,
+        ErrorCode.ActorNotFound,
+        new TroupeError(ErrorCode.ActorNotFound, `no actor at ${envelope.target}`),
+      );
+      return;
+    }
+    if (command?.type === 'stop') {
+      void cell.requestStop().then(() => this.reply(envelope, true, false));
+    } else {
+      this.undeliverable(
+        envelope,
+        ErrorCode.InvalidMessage,
+        new TroupeError(ErrorCode.InvalidMessage, 'unknown system command'),
+      );
+    }
+  }
+
+  // ---- lifecycle ----
+
+  async stop(ref: AnyActorRef): Promise<void> {
+    const local = nodeOf(ref.address) === this.nodeId;
+    if (local) {
+      const cell = this.#cells.get(pathOf(ref.address));
+      if (cell) await cell.requestStop();
+      return;
+    }
+    const correlationId = (this.#seq++).toString(36);
+    await new Promise((resolve, reject) => {
+      const timeout = this.#options.askTimeoutMs;
+      this.#pending.set(correlationId, {
+        resolve,
+        reject,
+        timer: this.clock.setTimeout(() => {
+          if (this.#takePending(correlationId)) reject(new AskTimeoutError(ref.address, timeout));
+        }, timeout),
+        signal: undefined,
+        onAbort: undefined,
+      });
+      try {
+        this.#sendRemote({
+          kind: EnvelopeKind.System,
+          target: ref.address,
+          sender: undefined,
+          correlationId,
+          replyTo: this.#replyPrefix + correlationId,
+          deadline: undefined,
+          headers: undefined,
+          payload: { type: 'stop' },
+        });
+      } catch (err) {
+        if (this.#takePending(correlationId)) reject(err);
+      }
+    });
+  }
+
+  inspect(): ActorInfo[] {
+    return [...this.#cells.values()].map((cell) => ({
+      address: cell.address,
+      type: cell.definition.type,
+      status: cell.status,
+      parent: cell.parent?.address,
+      mailboxDepth: cell.mailboxDepth,
+      processed: cell.processed,
+      lastError: cell.lastError === undefined ? undefined : TroupeError.toWire(cell.lastError),
+    }));
+  }
+
+  async bind(): Promise<void> {
+    await this.transport?.bind(this.nodeId, this);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown(false);
+    return this.#closing;
+  }
+
+  drain(): Promise<void> {
+    this.#closing ??= this.#shutdown(true);
+    return this.#closing;
+  }
+
+  closed(): Promise<Error | undefined> {
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.drain();
+  }
+
+  async #shutdown(graceful: boolean): Promise<void> {
+    const errors: unknown[] = [];
+    const step = async (fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    if (graceful) await step(() => this.#quiesce());
+    await step(() =>
+      Promise.all(
+        [...this.#roots.values()].map((cell) => (graceful ? cell.requestStop() : cell.terminate())),
+      ),
+    );
+    for (const id of [...this.#pending.keys()]) {
+      this.#takePending(id)?.reject(
+        new TroupeError(ErrorCode.SystemClosed, `system ${this.nodeId} closed before the reply`),
+      );
+    }
+    if (this.transport) {
+      const transport = this.transport;
+      await step(() => (graceful ? transport.drain() : transport.close()));
+    }
+    this.#closedError = errors.length === 0 ? undefined : (errors[0] as Error);
+    this.#resolveClosed(this.#closedError);
+  }
+
+  /** Waits until every mailbox is empty and no handler runs, or `drainTimeoutMs` passes. */
+  async #quiesce(): Promise<void> {
+    let timedOut = false;
+    const timer = this.clock.setTimeout(() => {
+      timedOut = true;
+    }, this.#options.drainTimeoutMs);
+    try {
+      for (let round = 0; !timedOut; round++) {
+        let idle = true;
+        for (const cell of this.#cells.values()) {
+          if (!cell.idle) {
+            idle = false;
+            break;
+          }
+        }
+        if (idle) return;
+        // Poll: spin on the event loop briefly, then back off so a long handler does not cost a core.
+        await new Promise((resolve) => (round < 100 ? setImmediate(resolve) : setTimeout(resolve, 5)));
+      }
+    } finally {
+      this.clock.clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * Creates an actor system (one node) and binds its transport.
+ *
+ * @example
+ * await using system = await createSystem();                // in-process
+ * const nats = natsTransport({ servers: 'nats://127.0.0.1:4222' });
+ * await using node = await createSystem({ transport: nats }); // reachable over NATS
+ */
+export async function createSystem(options: SystemOptions = {}): Promise<ActorSystem> {
+  const system = new System(resolveSystemOptions(options));
+  await system.bind();
+  return system;
+}

@@ -1,0 +1,53 @@
+// The contract between an actor system and whatever carries its messages between nodes.
+
+import type { Envelope } from './envelope.js';
+import type { WireError } from './errors.js';
+
+/** Something a transport could not turn into a delivered envelope. */
+export interface Rejected {
+  /** Best guess at the intended address (from the subject, say); may be empty. */
+  address: string;
+  /** Error code: `MALFORMED_FRAME`, `PAYLOAD_TOO_LARGE`, `NO_RESPONDERS`, ... */
+  reason: string;
+  error: WireError;
+  /** The envelope, when it was decoded before the failure. */
+  envelope?: Envelope;
+}
+
+/** Where a transport hands what arrives for its node. Both methods must not throw. */
+export interface TransportSink {
+  /** An envelope addressed to this node (a user or system message, or a reply). */
+  deliver(envelope: Envelope): void;
+  /** Input that could not be delivered: becomes a dead letter (and, for asks, a failed reply). */
+  reject(rejected: Rejected): void;
+}
+
+/**
+ * Carries envelopes between nodes. A system owns exactly one transport and binds it once.
+ *
+ * Guarantees every implementation keeps (the conformance suite checks them):
+ * - envelopes sent from one node to one address arrive in the order `send` was called;
+ * - a frame that cannot be decoded, or is too large, reaches `sink.reject`, never an exception;
+ * - an ask (an envelope with `replyTo`) sent to a node that does not exist comes back as a reply whose
+ *   payload is a `NO_RESPONDERS` error, so the asker fails fast instead of waiting for its timeout.
+ */
+export interface Transport {
+  /** `local`, `nats`, ... */
+  readonly kind: string;
+  /** Frames larger than this are refused on send and on receipt. Valid after `bind`. */
+  readonly maxFrameBytes: number;
+  /** Starts receiving envelopes addressed to `nodeId/...`. Rejects with `NAME_TAKEN` if the node id is in use. */
+  bind(nodeId: string, sink: TransportSink): Promise<void>;
+  /**
+   * Sends an envelope to another node. Throws `PAYLOAD_TOO_LARGE` (synchronously) when it cannot be encoded
+   * within `maxFrameBytes`, and `SYSTEM_CLOSED` after close.
+   */
+  send(envelope: Envelope): void;
+  /** Stops now: in-flight frames may be lost. Safe to call twice. */
+  close(): Promise<void>;
+  /** Flushes what was sent, stops receiving, then closes. Safe to call twice. */
+  drain(): Promise<void>;
+  /** Resolves once closed, with the error that closed it, if any. */
+  closed(): Promise<Error | undefined>;
+  [Symbol.asyncDispose](): Promise<void>;
+}

@@ -1,0 +1,141 @@
+// The msgpackr codec: envelopes as compact fixed-position arrays, checked on the way in.
+
+import { Packr } from 'msgpackr';
+import {
+  type Codec,
+  type Envelope,
+  EnvelopeKind,
+  ErrorCode,
+  InvalidOptionsError,
+  TroupeError,
+} from '../runtime/index.js';
+
+/** Version tag in every frame, so a future layout can be told apart. */
+export const WIRE_VERSION = 1;
+
+/** Largest frame by default: NATS' default `max_payload`. */
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+
+/** Options of {@link createCodec}. */
+export interface CodecOptions {
+  /**
+   * Frames above this size are refused when encoding and when decoding.
+   * @defaultValue 1 MiB
+   */
+  maxFrameBytes?: number;
+}
+
+function malformed(message: string, cause?: unknown): TroupeError {
+  return new TroupeError(
+    ErrorCode.MalformedFrame,
+    `malformed frame: ${message}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+const KINDS = new Set<number>(Object.values(EnvelopeKind));
+
+function optionalString(value: unknown, field: string): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value !== 'string') throw malformed(`${field} must be a string`);
+  return value;
+}
+
+function headersOf(value: unknown): Record<string, string> | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw malformed('headers must be a map');
+  for (const v of Object.values(value))
+    if (typeof v !== 'string') throw malformed('header values must be strings');
+  return value as Record<string, string>;
+}
+
+/**
+ * Creates the msgpackr codec. The wire layout is
+ * `[version, kind, target, sender, correlationId, replyTo, deadline, headers, payload]` (absent fields are nil).
+ *
+ * @example
+ * const codec = createCodec({ maxFrameBytes: 64 * 1024 });
+ * const frame = codec.encode(envelope);
+ */
+export function createCodec(options: CodecOptions = {}): Codec {
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 64) {
+    throw new InvalidOptionsError('maxFrameBytes', `expected an integer >= 64, got ${String(maxFrameBytes)}`);
+  }
+  // Plain maps, not records: frames stay self-describing for any process (or language) that reads them.
+  const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+  return {
+    maxFrameBytes,
+    encode(envelope: Envelope): Uint8Array {
+      let frame: Uint8Array;
+      try {
+        frame = packr.pack([
+          WIRE_VERSION,
+          envelope.kind,
+          envelope.target,
+          envelope.sender ?? null,
+          envelope.correlationId ?? null,
+          envelope.replyTo ?? null,
+          envelope.deadline ?? null,
+          envelope.headers ?? null,
+          envelope.payload,
+        ]);
+      } catch (err) {
+        throw new TroupeError(
+          ErrorCode.InvalidMessage,
+          `message to ${envelope.target} cannot be encoded: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      if (frame.length > maxFrameBytes) {
+        throw new TroupeError(
+          ErrorCode.PayloadTooLarge,
+          `message to ${envelope.target} is ${frame.length} bytes encoded; the limit is ${maxFrameBytes}`,
+          { data: { size: frame.length, limit: maxFrameBytes } },
+        );
+      }
+      return frame;
+    },
+    decode(frame: Uint8Array): Envelope {
+      if (frame.length > maxFrameBytes) {
+        throw new TroupeError(
+          ErrorCode.PayloadTooLarge,
+          `frame of ${frame.length} bytes exceeds the limit of ${maxFrameBytes}`,
+          {
+            data: { size: frame.length, limit: maxFrameBytes },
+          },
+        );
+      }
+      if (frame.length === 0) throw malformed('empty frame');
+      let value: unknown;
+      try {
+        value = packr.unpack(frame);
+      } catch (err) {
+        throw malformed((err as Error).message, err);
+      }
+      if (!Array.isArray(value) || value.length !== 9) throw malformed('not an envelope');
+      if (value[0] !== WIRE_VERSION) throw malformed(`unsupported wire version ${String(value[0])}`);
+      const kind = value[1];
+      if (typeof kind !== 'number' || !KINDS.has(kind))
+        throw malformed(`unknown envelope kind ${String(kind)}`);
+      const target = value[2];
+      if (typeof target !== 'string' || target.length === 0)
+        throw malformed('target must be a non-empty string');
+      const deadline = value[6];
+      if (deadline !== null && deadline !== undefined && typeof deadline !== 'number')
+        throw malformed('deadline must be a number');
+      return {
+        kind: kind as EnvelopeKind,
+        target,
+        sender: optionalString(value[3], 'sender'),
+        correlationId: optionalString(value[4], 'correlationId'),
+        replyTo: optionalString(value[5], 'replyTo'),
+        deadline: deadline ?? undefined,
+        headers: headersOf(value[7]),
+        payload: value[8],
+      };
+    },
+  };
+}
