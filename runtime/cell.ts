@@ -431,12 +431,12 @@ export class ActorCell {
         cell.#replied = true;
         return cell.#replier(envelope);
       },
-      spawn(definition, options) {
+      spawn<CP extends Protocol, CS>(definition: ActorDefinition<CP, CS>, options?: SpawnOptions) {
         return host.spawnChild(
           cell,
           definition as ActorDefinition<Protocol, unknown>,
           options,
-        ) as ActorRef<never>;
+        ) as ActorRef<CP>;
       },
       stop(child) {
         if (child === undefined || child.address === cell.address) {
@@ -465,8 +465,8 @@ export class ActorCell {
         cell.#stash = [];
         for (let i = stashed.length - 1; i >= 0; i--) cell.#mailbox.unshift(stashed[i]!);
       },
-      refFor(address) {
-        return host.refFor(address) as ActorRef<never>;
+      refFor<T extends Protocol>(address: string) {
+        return host.refFor(address) as ActorRef<T>;
       },
     };
   }

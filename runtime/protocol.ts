@@ -13,17 +13,18 @@ declare const replyBrand: unique symbol;
  * };
  */
 export interface Reply<R> {
-  readonly [replyBrand]?: R;
+  // Wrapped in an object so `Reply<unknown>` and `Reply<T | undefined>` stay distinguishable from "no reply".
+  readonly [replyBrand]?: { readonly reply: R };
 }
 
 /** A protocol maps each message `type` to that message's fields (plus an optional {@link Reply}). */
 export type Protocol = { [type: string]: object };
 
 /** The reply type declared for a protocol entry, or `never` when the entry is tell-only. */
-export type ReplyOf<T> = T extends { readonly [replyBrand]?: infer R }
-  ? unknown extends R
-    ? never
-    : R
+export type ReplyOf<T> = typeof replyBrand extends keyof T
+  ? (T extends { readonly [replyBrand]?: infer W } ? W : never) extends { readonly reply: infer R }
+    ? R
+    : never
   : never;
 
 /** The message of one type: its fields plus the `type` discriminant. */
@@ -43,4 +44,4 @@ export type AskableOf<P extends Protocol> = {
 export type ReplyFor<P extends Protocol, M extends { type: string }> = ReplyOf<P[M['type']]>;
 
 /** The protocol of an untyped ref: anything goes, replies are `unknown`. */
-export type AnyProtocol = { [type: string]: Reply<unknown> };
+export type AnyProtocol = { [type: string]: Reply<unknown> & { [field: string]: unknown } };
