@@ -44,6 +44,11 @@ export interface ActorContext<P extends Protocol, S, R = unknown> {
    * later message arrives). Returns `undefined` for tells.
    */
   deferReply(): Replier<R> | undefined;
+  /**
+   * Passes the current message on to `target` as it is: same sender, and an ask is answered by `target`
+   * straight to the original asker. For routers and pools.
+   */
+  forward(target: AnyActorRef): void;
   /** Spawns a child: it stops when this actor stops. */
   spawn<CP extends Protocol, CS>(definition: ActorDefinition<CP, CS>, options?: SpawnOptions): ActorRef<CP>;
   /** Stops this actor after the current message, or the given child. Children stop before their parent. */

@@ -18,6 +18,8 @@ export interface CellHost {
   readonly defaultThroughput: number;
   /** Sends the reply (or error) for an ask envelope. */
   reply(envelope: Envelope, value: unknown, isError: boolean): void;
+  /** Sends `envelope` on to `target`, keeping its sender and reply address. */
+  forward(envelope: Envelope, target: string): void;
   /** Records a message that will not be handled; answers it with `error` if it was an ask. */
   undeliverable(envelope: Envelope, reason: string, error?: unknown): void;
   spawnChild(
@@ -424,6 +426,13 @@ export class ActorCell {
         if (!envelope || cell.#replied) return;
         cell.#replied = true;
         host.reply(envelope, TroupeError.toWire(error), true);
+      },
+      forward(target) {
+        const envelope = cell.#current;
+        if (!envelope) return;
+        // The target now owns the reply; this actor must not answer (or report NO_REPLY) as well.
+        cell.#replied = true;
+        host.forward(envelope, target.address);
       },
       deferReply() {
         const envelope = cell.#current;

@@ -490,6 +490,17 @@ class System implements ActorSystem, CellHost, TransportSink {
     }
   }
 
+  forward(envelope: Envelope, target: string): void {
+    const forwarded: Envelope = { ...envelope, target };
+    const local = nodeOf(target) === this.nodeId;
+    try {
+      this.#route(forwarded, local ? this.#cells.get(pathOf(target)) : undefined, local);
+    } catch (err) {
+      // #sendRemote has recorded the dead letter; the asker still needs its answer.
+      this.reply(forwarded, TroupeError.toWire(err), true);
+    }
+  }
+
   undeliverable(envelope: Envelope, reason: string, error?: unknown): void {
     const letter = this.#letter(envelope, reason, error);
     this.#deadLetters.record(letter);
