@@ -1,0 +1,3 @@
+// Supervision: strategies, restart intensity and lifecycle control (issue 3 fills this layer in).
+
+export {};
