@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const entry = new URL('../dist/cli/troupe.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
-  process.stderr.write('troupe: dist/ is missing; run `npm install` (or `npm run build`) in the troupe package first.\n');
+  process.stderr.write(
+    'troupe: dist/ is missing; run `npm install` (or `npm run build`) in the troupe package first.\n',
+  );
   process.exit(1);
 }
 const { main } = await import(entry.href);

@@ -32,7 +32,11 @@ const recorder = defineActor<
   handlers: {
     rec: (msg, ctx) => {
       ctx.state.seen.push(msg.n);
-      if (msg.from !== undefined) (ctx.state.bySender[msg.from] ??= []).push(msg.n);
+      if (msg.from !== undefined) {
+        const list = ctx.state.bySender[msg.from] ?? [];
+        list.push(msg.n);
+        ctx.state.bySender[msg.from] = list;
+      }
     },
     list: (_msg, ctx) => ctx.state.seen,
     bySender: (_msg, ctx) => ctx.state.bySender,
