@@ -578,10 +578,23 @@ class System implements ActorSystem, CellHost, TransportSink {
   // ---- TransportSink ----
 
   deliver(envelope: Envelope): void {
+    // A frame whose envelope names another node (misrouted or forged) must not reach a local actor by path.
+    if (nodeOf(envelope.target) !== this.nodeId) {
+      this.undeliverable(
+        envelope,
+        ErrorCode.ActorNotFound,
+        new TroupeError(ErrorCode.ActorNotFound, `${envelope.target} is not on node ${this.nodeId}`),
+      );
+      return;
+    }
     switch (envelope.kind) {
       case EnvelopeKind.Reply:
         if (envelope.correlationId !== undefined) {
           this.#settle(envelope.correlationId, envelope.payload, isErrorReply(envelope), envelope.target);
+        } else {
+          this.#deadLetters.record(
+            this.#letter(envelope, ErrorCode.InvalidMessage, 'reply without correlation id'),
+          );
         }
         return;
       case EnvelopeKind.User: {

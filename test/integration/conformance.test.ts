@@ -184,6 +184,24 @@ describe.each(['local', 'nats'] as const)('conformance over %s', (kind) => {
     expect(await a.ref<Recorder>('b/rec').ask({ type: 'list' })).toEqual([7]);
   });
 
+  it('does not hand a frame addressed to another node to a local actor with the same path', async () => {
+    await twoNodes();
+    b.spawn(recorder, { name: 'rec' });
+    const forged = createCodec().encode({
+      kind: 0,
+      target: 'zz/rec',
+      sender: undefined,
+      correlationId: undefined,
+      replyTo: undefined,
+      deadline: undefined,
+      headers: undefined,
+      payload: { type: 'rec', n: 99 },
+    });
+    await world.injectFrame('b/rec', forged);
+    await until(() => b.deadLetters.byReason()[ErrorCode.ActorNotFound] === 1, 5000, 'misrouted letter');
+    expect(await a.ref<Recorder>('b/rec').ask({ type: 'list' })).toEqual([]);
+  });
+
   it('refuses oversized payloads on send and on receipt with PAYLOAD_TOO_LARGE', async () => {
     await twoNodes({ aMax: 4096, bMax: 2048 });
     b.spawn(recorder, { name: 'rec' });
