@@ -30,6 +30,17 @@ export {
 } from './envelope.js';
 export type { WireError } from './errors.js';
 export { ActorCrashedError, AskTimeoutError, ErrorCode, InvalidOptionsError, TroupeError } from './errors.js';
+export type { Membership, MembershipEvent } from './membership.js';
+export type { NodeInfo, NodeLoad, PlacementContext, PlacementStrategy } from './placement.js';
+export {
+  hash32,
+  hashPlacement,
+  leastLoadedPlacement,
+  localPlacement,
+  rendezvous,
+  rolePlacement,
+  shardOf,
+} from './placement.js';
 export type {
   AnyProtocol,
   AskableOf,

@@ -7,3 +7,5 @@ export type { LocalHub, LocalTransportOptions } from './local.js';
 export { createLocalHub, localTransport } from './local.js';
 export type { NatsTransportOptions } from './nats.js';
 export { natsTransport } from './nats.js';
+export type { NatsMembershipOptions } from './nats-membership.js';
+export { natsMembership } from './nats-membership.js';

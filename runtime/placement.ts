@@ -1,0 +1,126 @@
+// Placement: which node should host an actor, decided the same way by every node that looks.
+
+/** What a node tells the cluster about itself. */
+export interface NodeInfo {
+  id: string;
+  /** Roles this node plays (e.g. `gpu`, `api`): placement can pin actor types to a role. */
+  roles: string[];
+  /** Load figures, refreshed with every heartbeat. */
+  load: NodeLoad;
+  /** Clock time the node started. */
+  startedAt: number;
+}
+
+/** A node's load, as reported in its heartbeats. */
+export interface NodeLoad {
+  /** Active actors on the node. */
+  actors: number;
+  /** Messages waiting in its mailboxes. */
+  mailbox: number;
+}
+
+/** The view a placement decision is made from. `members` are the live nodes, self included. */
+export interface PlacementContext {
+  self: string;
+  members: readonly NodeInfo[];
+}
+
+/**
+ * Chooses a node for a key (`type/id` of a virtual actor, or a shard). Returns `undefined` when no member
+ * qualifies. Strategies used for virtual actors must be deterministic: every node with the same view must
+ * choose the same node, since nobody coordinates the choice.
+ */
+export interface PlacementStrategy {
+  readonly name: string;
+  /** True when every node with the same view picks the same node (required for virtual actors). */
+  readonly deterministic: boolean;
+  place(key: string, context: PlacementContext): string | undefined;
+}
+
+/** 32-bit FNV-1a with a murmur-style finalizer: fast, and well spread for short keys. */
+export function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Rendezvous (highest-random-weight) hashing: the node with the highest `hash(node, key)` wins. When a node
+ * leaves only its keys move; when one joins it takes about 1/n of the keys and nothing else moves.
+ */
+export function rendezvous(key: string, nodes: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestWeight = -1;
+  for (const node of nodes) {
+    const weight = hash32(`${node}\u0000${key}`);
+    if (weight > bestWeight || (weight === bestWeight && best !== undefined && node < best)) {
+      best = node;
+      bestWeight = weight;
+    }
+  }
+  return best;
+}
+
+/** Shard of a key among `shards` shards. */
+export function shardOf(key: string, shards: number): number {
+  return hash32(key) % shards;
+}
+
+/** Spreads keys over all members by rendezvous hashing. The default for virtual actors. */
+export function hashPlacement(): PlacementStrategy {
+  return {
+    name: 'hash',
+    deterministic: true,
+    place: (key, { members }) =>
+      rendezvous(
+        key,
+        members.map((m) => m.id),
+      ),
+  };
+}
+
+/** Keeps keys on members that play `role`, spread by hash among them. */
+export function rolePlacement(role: string): PlacementStrategy {
+  return {
+    name: `role:${role}`,
+    deterministic: true,
+    place: (key, { members }) =>
+      rendezvous(
+        key,
+        members.filter((m) => m.roles.includes(role)).map((m) => m.id),
+      ),
+  };
+}
+
+/** The member with the fewest active actors (ties by id). For one-off spawns, not for virtual actors. */
+export function leastLoadedPlacement(): PlacementStrategy {
+  return {
+    name: 'least-loaded',
+    deterministic: false,
+    place: (_key, { members }) => {
+      let best: NodeInfo | undefined;
+      for (const m of members) {
+        if (
+          !best ||
+          m.load.actors < best.load.actors ||
+          (m.load.actors === best.load.actors && m.id < best.id)
+        )
+          best = m;
+      }
+      return best?.id;
+    },
+  };
+}
+
+/** This node, always. For one-off spawns that should stay close to their caller. */
+export function localPlacement(): PlacementStrategy {
+  return { name: 'local', deterministic: false, place: (_key, { self }) => self };
+}

@@ -1,0 +1,82 @@
+// Membership over a real nats-server: joins, goodbyes and silent failures, with time driven by hand.
+
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock, type Membership, type MembershipEvent } from '../../runtime/index.js';
+import { type ServerProcess, startNats } from '../../testing/index.js';
+import { natsMembership } from '../../transport/index.js';
+import { until } from '../helpers/fixtures.js';
+
+let nats: ServerProcess;
+beforeAll(async () => {
+  nats = await startNats({ jetstream: false });
+});
+afterAll(() => nats.stop());
+
+const connections: NatsConnection[] = [];
+afterEach(async () => {
+  await Promise.all(connections.splice(0).map((c) => c.close()));
+});
+
+async function member(
+  nodeId: string,
+  clock: ManualClock,
+  namespace: string,
+  roles: string[] = [],
+): Promise<Membership> {
+  const connection = await connect({ servers: nats.url });
+  connections.push(connection);
+  return natsMembership({
+    connection,
+    nodeId,
+    namespace,
+    roles,
+    clock,
+    heartbeatMs: 500,
+    failureTimeoutMs: 2000,
+  });
+}
+
+describe('NATS membership', () => {
+  it('sees joins at once, goodbyes at once, and a silent node as failed after the timeout', async () => {
+    const clock = new ManualClock(1_000);
+    const a = await member('a', clock, 'm1');
+    const events: string[] = [];
+    a.onChange((e: MembershipEvent) => events.push(`${e.type}:${e.node.id}`));
+    const b = await member('b', clock, 'm1', ['gpu']);
+    const c = await member('c', clock, 'm1');
+    await until(() => a.members().length === 3 && c.members().length === 3, 5000, 'full view');
+    expect(a.members().map((m) => m.id)).toEqual(['a', 'b', 'c']);
+    expect(a.members()[1]?.roles).toEqual(['gpu']);
+
+    await b.drain();
+    await until(() => events.includes('left:b'), 5000, 'b left');
+
+    // c goes silent (its timer never fires again: it is closed without goodbye).
+    await c.close();
+    for (let t = 0; t < 4; t++) {
+      clock.advance(500);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(events).not.toContain('failed:c');
+    clock.advance(500);
+    await until(() => events.includes('failed:c'), 5000, 'c failed');
+    expect(a.members().map((m) => m.id)).toEqual(['a']);
+    expect(events).toEqual(['joined:b', 'joined:c', 'left:b', 'failed:c']);
+    await a.close();
+    await a.close();
+  });
+
+  it('carries load figures in heartbeats and ignores stray publishes', async () => {
+    const clock = new ManualClock();
+    const a = await member('a', clock, 'm2');
+    const b = await member('b', clock, 'm2');
+    b.setLoadSource(() => ({ actors: 42, mailbox: 7 }));
+    connections[0]!.publish('troupe.m2.$members', 'not json');
+    connections[0]!.publish('troupe.m2.$members', JSON.stringify({ v: 1, kind: 'beat' }));
+    clock.advance(500);
+    await until(() => a.members().find((m) => m.id === 'b')?.load.actors === 42, 5000, 'load figures');
+    expect(a.members().map((m) => m.id)).toEqual(['a', 'b']);
+    await Promise.all([a.drain(), b.drain()]);
+  });
+});
