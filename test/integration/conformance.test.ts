@@ -103,6 +103,8 @@ describe.each(['local', 'nats'] as const)('conformance over %s', (kind) => {
       fromC.tell({ type: 'rec', n, from: 'c' });
       fromB.tell({ type: 'rec', n, from: 'b' });
     }
+    // Senders on other connections arrive in their own time: wait for all 1500 before judging the order.
+    await until(() => (b.inspect().find((i) => i.address === 'b/rec')?.processed ?? 0) >= 1500, 10_000, '1500 messages');
     const all = await fromA.ask({ type: 'list' }, { timeout: 10_000 });
     expect(all).toHaveLength(1500);
     const expected = Array.from({ length: 500 }, (_, i) => i);
