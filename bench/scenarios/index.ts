@@ -1,0 +1,44 @@
+// The scenario registry: adding a scenario is one file in this folder plus one line in SCENARIOS.
+
+import { BenchError, BenchErrorCode } from '../errors.js';
+import type { Scenario } from '../scenario.js';
+import { fanout10k } from './fanout-10k.js';
+import { localAsk } from './local-ask.js';
+import { localTell } from './local-tell.js';
+import { natsAskLatency } from './nats-ask-latency.js';
+import { natsAskPipelined } from './nats-ask-pipelined.js';
+import { natsTell } from './nats-tell.js';
+import { spawnScenario } from './spawn.js';
+
+/** Every scenario, in the order a full run measures them. */
+export const SCENARIOS: readonly Scenario[] = [
+  localTell,
+  localAsk,
+  fanout10k,
+  spawnScenario,
+  natsTell,
+  natsAskLatency,
+  natsAskPipelined,
+];
+
+/** The scenario called `name`; throws `BENCH_UNKNOWN_SCENARIO` listing the known ones. */
+export function findScenario(name: string, registry: readonly Scenario[] = SCENARIOS): Scenario {
+  const found = registry.find((s) => s.name === name);
+  if (!found) {
+    throw new BenchError(
+      BenchErrorCode.UnknownScenario,
+      `unknown scenario "${name}"; known: ${registry.map((s) => s.name).join(', ')}`,
+    );
+  }
+  return found;
+}
+
+/** The scenarios named (all of them when `names` is empty), in registry order, each once. */
+export function selectScenarios(
+  names: readonly string[],
+  registry: readonly Scenario[] = SCENARIOS,
+): Scenario[] {
+  if (names.length === 0) return [...registry];
+  const wanted = new Set(names.map((n) => findScenario(n, registry).name));
+  return registry.filter((s) => wanted.has(s.name));
+}
