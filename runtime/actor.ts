@@ -3,6 +3,15 @@
 import type { Clock } from './clock.js';
 import type { MessageFor, Protocol, ReplyOf } from './protocol.js';
 import type { ActorRef, AnyActorRef } from './ref.js';
+import {
+  assertActorLimits,
+  type Children,
+  type MailboxOptions,
+  type Persistence,
+  type SupervisionOptions,
+  type SupervisorHooks,
+} from './supervision.js';
+import type { RunTaskOptions, TaskDefinition, TaskDelivery } from './task.js';
 
 /** Controls the timers of one actor; timers deliver messages to the actor itself and die with it. */
 export interface Timers<P extends Protocol> {
@@ -19,6 +28,12 @@ export interface Timers<P extends Protocol> {
 export interface SpawnOptions {
   /** Unique among siblings; anonymous actors get a generated name. */
   name?: string;
+  /** Overrides the definition's `supervision`. */
+  supervision?: SupervisionOptions;
+  /** Overrides the definition's `mailbox`. */
+  mailbox?: MailboxOptions;
+  /** Overrides the definition's `handlerTimeoutMs`. */
+  handlerTimeoutMs?: number;
 }
 
 /** What a handler sees: its actor's state, identity and the means to act. `R` is the current message's reply type. */
@@ -51,6 +66,8 @@ export interface ActorContext<P extends Protocol, S, R = unknown> {
   forward(target: AnyActorRef): void;
   /** Spawns a child: it stops when this actor stops. */
   spawn<CP extends Protocol, CS>(definition: ActorDefinition<CP, CS>, options?: SpawnOptions): ActorRef<CP>;
+  /** This actor's live children, in start order, with the handles a supervisor controls them by. */
+  readonly children: Children;
   /** Stops this actor after the current message, or the given child. Children stop before their parent. */
   stop(child?: AnyActorRef): void;
   /** Sets the current message aside; `unstashAll` puts stashed messages back at the front, in order. */
@@ -58,6 +75,29 @@ export interface ActorContext<P extends Protocol, S, R = unknown> {
   unstashAll(): void;
   /** Resolves a ref from an address (local or remote). */
   refFor<T extends Protocol>(address: string): ActorRef<T>;
+  /**
+   * Runs a task on the system's task runner (worker nodes over BullMQ, or the in-process pool) and resolves with
+   * its output; rejects with a `TaskError` (`TASK_FAILED`, `TASK_TIMEOUT`, `TASK_CANCELLED`, ...). Await it only
+   * when the actor may wait; otherwise pass `deliver` (below).
+   *
+   * @example
+   * const words = await ctx.runTask(wordCount, { text }, { onProgress: (p) => log(p) });
+   */
+  runTask<I, O>(task: TaskDefinition<I, O>, input: I, options?: RunTaskOptions): Promise<O>;
+  /**
+   * Runs a task and delivers its outcome to this actor as a message, through its mailbox and in order. It is
+   * addressed to the actor's address, not to this instance: an actor restarted meanwhile gets it.
+   *
+   * @example
+   * ctx.runTask(wordCount, { text }, {
+   *   deliver: { ok: (n) => ({ type: 'counted', n }), error: (e) => ({ type: 'countFailed', code: e.code }) },
+   * });
+   */
+  runTask<I, O>(
+    task: TaskDefinition<I, O>,
+    input: I,
+    options: RunTaskOptions & { deliver: TaskDelivery<MessageFor<P, keyof P & string>, O> },
+  ): void;
 }
 
 /** Answers an ask later. */
@@ -96,6 +136,28 @@ export interface ActorSpec<P extends Protocol, S> {
    * @defaultValue 1000
    */
   stashCapacity?: number;
+  /**
+   * Self-supervision: what a crash leads to (restart, resume, stop, escalate), how often a failing message is
+   * retried, restart intensity and backoff. Without it (and without a supervisor actor above) a crash stops the
+   * actor, dead-letters its mail and fails the ask with `ACTOR_CRASHED`.
+   * @defaultValue none
+   */
+  supervision?: SupervisionOptions;
+  /**
+   * Bounds the mailbox; more messages overflow by its policy.
+   * @defaultValue unbounded
+   */
+  mailbox?: MailboxOptions;
+  /**
+   * Watchdog: an async handler still running after this many ms counts as a crash (`HANDLER_TIMEOUT`) and its
+   * signal is aborted. 0 disables it.
+   * @defaultValue 0
+   */
+  handlerTimeoutMs?: number;
+  /** Loads state on start and restart, saves it after each message. */
+  persistence?: Persistence<S, ActorContext<P, S>>;
+  /** Makes this actor a supervisor of its children (see `defineSupervisor` in `troupe/supervisor`). */
+  supervises?: SupervisorHooks<ActorContext<P, S>>;
 }
 
 /** A validated, immutable actor definition: spawn it as many times as you like. */
@@ -133,6 +195,7 @@ export function defineActor<P extends Protocol, S = undefined>(spec: ActorSpec<P
   if (spec.throughput !== undefined && !(Number.isInteger(spec.throughput) && spec.throughput > 0)) {
     throw new TypeError('defineActor: throughput must be a positive integer');
   }
+  assertActorLimits(spec, 'defineActor');
   return Object.freeze({
     ...spec,
     type: spec.type ?? 'actor',

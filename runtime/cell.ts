@@ -1,21 +1,42 @@
 // The actor cell: one actor's mailbox, state and processing loop, one message at a time, in order.
 
 import type { ActorContext, ActorDefinition, Replier, SpawnOptions } from './actor.js';
-import type { Clock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 import { Deque } from './deque.js';
 import { type Envelope, EnvelopeKind } from './envelope.js';
 import { ErrorCode, TroupeError } from './errors.js';
 import type { Protocol } from './protocol.js';
 import type { ActorRef, AnyActorRef } from './ref.js';
+import {
+  type ActorStatus,
+  type ChildExit,
+  type ChildFailure,
+  type ChildHandle,
+  type Children,
+  DEFAULT_MAX_ATTEMPTS,
+  type Decider,
+  type Directive,
+  type ExitReason,
+  type FailurePhase,
+  type OverflowPolicy,
+  type Persistence,
+  type RestartTracker,
+  type SupervisorHooks,
+} from './supervision.js';
+import { type AnyTaskDefinition, runTaskFor, type TaskRunner } from './task.js';
 import { TimerScheduler } from './timers.js';
 
-/** Where an actor is in its life. */
-export type ActorStatus = 'starting' | 'running' | 'stopping' | 'stopped';
+export type { ActorStatus } from './supervision.js';
+
+/** Lifecycle moments a cell reports besides started, failed and stopped. */
+export type CellEvent = 'paused' | 'resumed' | 'restarting' | 'restarted';
 
 /** @internal What a cell needs from the system that hosts it. */
 export interface CellHost {
   readonly clock: Clock;
   readonly defaultThroughput: number;
+  /** Runs `ctx.runTask`; undefined when the system has none. */
+  readonly tasks: TaskRunner | undefined;
   /** Sends the reply (or error) for an ask envelope. */
   reply(envelope: Envelope, value: unknown, isError: boolean): void;
   /** Sends `envelope` on to `target`, keeping its sender and reply address. */
@@ -28,12 +49,19 @@ export interface CellHost {
     options?: SpawnOptions,
   ): AnyActorRef;
   refFor(address: string): AnyActorRef;
-  /** Called once when a handler, init or onStop failed. */
+  /** Called when a handler, init, watchdog or onStop failed. */
   failed(cell: ActorCell, error: unknown, envelope: Envelope | undefined): void;
   /** Called once when the cell reached `stopped`. */
   stopped(cell: ActorCell): void;
   started(cell: ActorCell): void;
+  /** Pause, resume and restart moments; `reason` is the error behind a restart. */
+  event(cell: ActorCell, type: CellEvent, reason?: unknown): void;
 }
+
+/** Something for the cell's own loop rather than its handlers: a child's failure or exit, as data. */
+type Signal = { kind: 'failed'; failure: ChildFailure } | { kind: 'exited'; exit: ChildExit };
+
+type AnyContext = ActorContext<Protocol, unknown>;
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -43,6 +71,10 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
     (typeof value === 'object' || typeof value === 'function') &&
     typeof (value as { then?: unknown }).then === 'function'
   );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** @internal One running actor. The system creates cells; users only ever see refs. */
@@ -57,25 +89,53 @@ export class ActorCell {
   ref!: AnyActorRef;
   status: ActorStatus = 'starting';
   processed = 0;
+  restarts = 0;
   lastError: unknown;
 
   state: unknown;
   readonly #host: CellHost;
   readonly #mailbox = new Deque<Envelope>();
+  readonly #signals = new Deque<Signal>();
   readonly #throughput: number;
   readonly #stashCapacity: number;
+  readonly #capacity: number;
+  readonly #overflow: OverflowPolicy;
+  readonly #handlerTimeoutMs: number;
+  readonly #supervised: boolean;
+  readonly #decider: Decider | undefined;
+  readonly #maxAttempts: number;
+  readonly #tracker: RestartTracker | undefined;
+  readonly #persistence: Persistence<unknown, AnyContext> | undefined;
+  readonly #hooks: SupervisorHooks<AnyContext> | undefined;
   #stash: Envelope[] = [];
   #scheduled = false;
   #busy = false;
+  #paused = false;
   #stopRequested = false;
+  #terminated = false;
+  #exitReason: ExitReason | undefined;
   #stopping: Promise<void> | undefined;
   #current: Envelope | undefined;
   #replied = true;
   #stashedCurrent = false;
   #childSeq = 0;
-  readonly #lifetime = new AbortController();
+  /** Bumped whenever the running instance or handler is abandoned: late completions of the old one are ignored. */
+  #epoch = 0;
+  #watchdog: TimerHandle | undefined;
+  /** The message that failed last and was put back for a retry, and how often it has failed. */
+  #retrying: Envelope | undefined;
+  #retryCount = 0;
+  /** A supervisor was told of a failure and has not decided yet. */
+  #awaitingDecision = false;
+  #restarting = false;
+  #initFailures = 0;
+  #pendingRestart: { delayMs: number; reason: unknown } | undefined;
+  #wakeRestart: (() => void) | undefined;
+  #handle: ChildHandle | undefined;
+  #childrenView: Children | undefined;
+  #lifetime = new AbortController();
   readonly #timers: TimerScheduler;
-  readonly #ctx: ActorContext<Protocol, unknown>;
+  readonly #ctx: AnyContext;
   readonly #whenStopped: Promise<void>;
   #resolveStopped!: () => void;
 
@@ -86,6 +146,7 @@ export class ActorCell {
     path: string,
     name: string,
     parent: ActorCell | undefined,
+    options?: SpawnOptions,
   ) {
     this.#host = host;
     this.definition = definition;
@@ -95,6 +156,18 @@ export class ActorCell {
     this.parent = parent;
     this.#throughput = definition.throughput ?? host.defaultThroughput;
     this.#stashCapacity = definition.stashCapacity ?? 1000;
+    const mailbox = options?.mailbox ?? definition.mailbox;
+    this.#capacity = mailbox?.capacity ?? Number.POSITIVE_INFINITY;
+    this.#overflow = mailbox?.overflow ?? 'reject';
+    this.#handlerTimeoutMs = options?.handlerTimeoutMs ?? definition.handlerTimeoutMs ?? 0;
+    const supervision = options?.supervision ?? definition.supervision;
+    const parentHooks = parent?.definition.supervises;
+    this.#supervised = supervision !== undefined || parentHooks !== undefined;
+    this.#decider = supervision?.decider;
+    this.#maxAttempts = supervision?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    this.#tracker = supervision?.restart?.tracker();
+    this.#persistence = definition.persistence as Persistence<unknown, AnyContext> | undefined;
+    this.#hooks = definition.supervises as SupervisorHooks<AnyContext> | undefined;
     this.#timers = new TimerScheduler(host.clock, (message) => this.enqueue(this.#selfEnvelope(message)));
     this.#whenStopped = new Promise((resolve) => {
       this.#resolveStopped = resolve;
@@ -109,7 +182,17 @@ export class ActorCell {
 
   /** True when nothing is queued and no handler runs. */
   get idle(): boolean {
-    return this.#mailbox.length === 0 && !this.#busy && !this.#scheduled;
+    return this.#mailbox.length === 0 && this.#signals.length === 0 && !this.#busy && !this.#scheduled;
+  }
+
+  /** True while paused by lifecycle control (a paused actor may still be restarting). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** True when this actor supervises its children. */
+  get isSupervisor(): boolean {
+    return this.#hooks !== undefined;
   }
 
   /** Resolves when the cell has stopped. */
@@ -119,37 +202,7 @@ export class ActorCell {
 
   /** Runs `init` (sync or async), then starts taking messages. Messages sent meanwhile wait in order. */
   start(): void {
-    const init = this.definition.init;
-    if (!init) {
-      this.#markRunning();
-      return;
-    }
-    this.#busy = true;
-    let result: unknown;
-    try {
-      result = init(this.#ctx);
-    } catch (err) {
-      this.#busy = false;
-      this.#fail(err, undefined);
-      return;
-    }
-    if (isPromiseLike(result)) {
-      result.then(
-        (state) => {
-          this.#busy = false;
-          this.state = state;
-          this.#markRunning();
-        },
-        (err: unknown) => {
-          this.#busy = false;
-          this.#fail(err, undefined);
-        },
-      );
-    } else {
-      this.#busy = false;
-      this.state = result;
-      this.#markRunning();
-    }
+    this.#initialize(false, undefined);
   }
 
   /** Accepts an envelope for this actor. Never throws. */
@@ -158,6 +211,7 @@ export class ActorCell {
       this.#host.undeliverable(envelope, ErrorCode.ActorStopped);
       return;
     }
+    if (this.#mailbox.length >= this.#capacity && !this.#makeRoom(envelope)) return;
     this.#mailbox.push(envelope);
     if (!this.#scheduled && !this.#busy && this.status === 'running') {
       this.#scheduled = true;
@@ -169,26 +223,175 @@ export class ActorCell {
   requestStop(): Promise<void> {
     if (this.status === 'stopped' || this.#stopping !== undefined) return this.#whenStopped;
     this.#stopRequested = true;
+    this.#exitReason ??= 'stopped';
+    this.#wakeRestart?.();
     if (!this.#busy) this.#stop();
     return this.#whenStopped;
   }
 
-  /** Stops now: aborts the running handler's signal and does not wait for it. */
+  /** Stops now: aborts the running handler's signal and does not wait for it; children are terminated too. */
   terminate(): Promise<void> {
-    this.#lifetime.abort(new TroupeError(ErrorCode.ActorStopped, `${this.address} terminated`));
+    if (this.status === 'stopped') return this.#whenStopped;
+    this.#terminated = true;
+    this.#stopRequested = true;
+    this.#exitReason ??= 'stopped';
+    this.#epoch++;
+    this.#clearWatchdog();
+    const error = new TroupeError(ErrorCode.ActorStopped, `${this.address} terminated`);
+    this.#lifetime.abort(error);
+    const current = this.#current;
+    if (current !== undefined && this.#busy) {
+      this.#current = undefined;
+      if (!this.#replied && !this.#stashedCurrent) {
+        this.#replied = true;
+        this.#host.reply(current, TroupeError.toWire(error), true);
+      }
+    }
     this.#busy = false;
+    this.#restarting = false;
+    this.#pendingRestart = undefined;
+    this.#wakeRestart?.();
+    for (const child of this.children.values()) void child.terminate();
     this.#stop();
     return this.#whenStopped;
   }
 
-  #markRunning(): void {
+  /** Stops taking messages; they keep queueing in order. The running handler, if any, finishes. */
+  pause(): void {
+    if (this.#paused || this.status === 'stopping' || this.status === 'stopped') return;
+    this.#paused = true;
+    if (this.status === 'running') this.status = 'paused';
+    this.#host.event(this, 'paused');
+  }
+
+  /** Takes messages again, starting with those that queued while paused. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.status === 'paused') {
+      this.status = 'running';
+      if (this.#mailbox.length > 0 || this.#signals.length > 0) this.#schedule(false);
+    }
+    this.#host.event(this, 'resumed');
+  }
+
+  /**
+   * Restarts this actor: the current message finishes, children stop, `onStop` runs, then after `delayMs`
+   * `init` runs again on the same address and mailbox. Ignored while stopping or already restarting.
+   */
+  restart(delayMs: number, reason: unknown): void {
+    if (this.#stopRequested || this.status === 'stopping' || this.status === 'stopped') return;
+    if (this.#restarting || this.#pendingRestart !== undefined) return;
+    this.#awaitingDecision = false;
+    this.status = 'restarting';
+    this.#host.event(this, 'restarting', reason);
+    if (this.#busy) {
+      this.#pendingRestart = { delayMs, reason };
+      return;
+    }
+    void this.#runRestart(delayMs, reason);
+  }
+
+  /** Lets a failed actor that awaits its supervisor's decision go on with its state. */
+  continueAfterFailure(): void {
+    if (!this.#awaitingDecision || this.status !== 'restarting') return;
+    this.#awaitingDecision = false;
+    this.status = this.#paused ? 'paused' : 'running';
+    if (!this.#busy && (this.#mailbox.length > 0 || this.#signals.length > 0)) this.#schedule(false);
+  }
+
+  /** This cell as its supervisor controls it. */
+  get handle(): ChildHandle {
+    if (this.#handle !== undefined) return this.#handle;
+    const cell = this;
+    this.#handle = {
+      name: cell.name,
+      get ref() {
+        return cell.ref;
+      },
+      get status() {
+        return cell.status;
+      },
+      get restarts() {
+        return cell.restarts;
+      },
+      restart: (delayMs, reason) => cell.restart(delayMs, reason),
+      resume: () => cell.continueAfterFailure(),
+      stop: () => cell.requestStop(),
+      terminate: () => cell.terminate(),
+    };
+    return this.#handle;
+  }
+
+  #childrenOf(): Children {
+    if (this.#childrenView !== undefined) return this.#childrenView;
+    const children = this.children;
+    this.#childrenView = {
+      get: (name) => children.get(name)?.handle,
+      list: () => [...children.values()].map((c) => c.handle),
+    };
+    return this.#childrenView;
+  }
+
+  /** A signal for this cell's own loop (from a child); processed between messages, also while paused. */
+  #signal(signal: Signal): void {
+    if (this.status === 'stopped' || this.status === 'stopping') return;
+    this.#signals.push(signal);
+    if (!this.#busy && (this.status === 'running' || this.status === 'paused')) this.#schedule(false);
+  }
+
+  #initialize(restarted: boolean, reason: unknown): void {
+    this.#busy = true;
+    // Signals that came in while restarting were about the old instance's children.
+    if (restarted) this.#signals.drainAll();
+    const epoch = this.#epoch;
+    let result: unknown;
+    try {
+      result = this.definition.init?.(this.#ctx);
+    } catch (err) {
+      this.#initFailed(epoch, err);
+      return;
+    }
+    const persistence = this.#persistence;
+    if (!isPromiseLike(result) && persistence === undefined) {
+      this.#initDone(epoch, result, restarted, reason);
+      return;
+    }
+    const load = async (): Promise<unknown> => {
+      let state = await result;
+      if (persistence !== undefined) {
+        this.state = state;
+        const loaded = await persistence.load(this.#ctx);
+        if (loaded !== undefined) state = loaded;
+      }
+      return state;
+    };
+    void load().then(
+      (state) => this.#initDone(epoch, state, restarted, reason),
+      (err: unknown) => this.#initFailed(epoch, err),
+    );
+  }
+
+  #initDone(epoch: number, state: unknown, restarted: boolean, reason: unknown): void {
+    if (epoch !== this.#epoch) return;
+    this.#busy = false;
+    this.#initFailures = 0;
+    this.state = state;
     if (this.#stopRequested) {
       this.#stop();
       return;
     }
-    this.status = 'running';
-    this.#host.started(this);
-    if (this.#mailbox.length > 0) this.#schedule(false);
+    this.status = this.#paused ? 'paused' : 'running';
+    if (restarted) this.#host.event(this, 'restarted', reason);
+    else this.#host.started(this);
+    if (this.#mailbox.length > 0 || this.#signals.length > 0) this.#schedule(false);
+  }
+
+  #initFailed(epoch: number, error: unknown): void {
+    if (epoch !== this.#epoch) return;
+    this.#busy = false;
+    this.#initFailures++;
+    this.#fail(error, undefined, 'init');
   }
 
   #schedule(yieldToIo: boolean): void {
@@ -201,7 +404,12 @@ export class ActorCell {
 
   readonly #run = (): void => {
     this.#scheduled = false;
-    if (this.#busy || this.status !== 'running') return;
+    if (this.#busy) return;
+    if (this.#signals.length !== 0) this.#processSignals();
+    if (this.#busy || this.status !== 'running') {
+      if (this.#stopRequested && !this.#busy) this.#stop();
+      return;
+    }
     let budget = this.#throughput;
     for (;;) {
       if (this.#stopRequested) {
@@ -209,33 +417,62 @@ export class ActorCell {
         return;
       }
       if (budget-- === 0) {
-        if (this.#mailbox.length > 0) this.#schedule(true);
+        if (this.#mailbox.length > 0 || this.#signals.length > 0) this.#schedule(true);
         return;
+      }
+      if (this.#signals.length !== 0) {
+        this.#processSignals();
+        if (this.#busy || this.status !== 'running') return;
       }
       const envelope = this.#mailbox.shift();
       if (envelope === undefined) return;
-      const pending = this.#invoke(envelope);
-      if (pending !== undefined) {
+      if (this.#invoke(envelope)) {
         this.#busy = true;
-        pending.then(this.#resume, this.#resume);
         return;
       }
       if (this.status !== 'running') return;
     }
   };
 
-  readonly #resume = (): void => {
+  /** Called when the async work that kept the cell busy is over. */
+  #resume(): void {
     this.#busy = false;
+    const restart = this.#pendingRestart;
+    if (restart !== undefined && !this.#stopRequested) {
+      this.#pendingRestart = undefined;
+      void this.#runRestart(restart.delayMs, restart.reason);
+      return;
+    }
+    if (this.#stopRequested) {
+      if (this.status !== 'stopped') this.#stop();
+      return;
+    }
     if (this.status === 'running') this.#run();
-    else if (this.#stopRequested && this.status !== 'stopped') this.#stop();
-  };
+    else if (this.#signals.length > 0 && this.status === 'paused') this.#schedule(false);
+  }
 
-  /** Handles one envelope; returns a promise when the handler went async. Never throws. */
-  #invoke(envelope: Envelope): PromiseLike<void> | undefined {
+  #processSignals(): void {
+    const hooks = this.#hooks;
+    for (let signal = this.#signals.shift(); signal !== undefined; signal = this.#signals.shift()) {
+      if (hooks === undefined) continue;
+      try {
+        if (signal.kind === 'failed') hooks.childFailed(signal.failure, this.#ctx, this.#childrenOf());
+        else hooks.childExited(signal.exit, this.#ctx, this.#childrenOf());
+      } catch (err) {
+        // A supervisor that cannot cope (intensity exceeded, an escalation) fails in turn.
+        this.#fail(err, undefined, 'supervision');
+        return;
+      }
+      if (this.status !== 'running' && this.status !== 'paused') return;
+    }
+  }
+
+  /** Handles one envelope; returns true when the handler went async (it resumes the loop itself). Never throws. */
+  #invoke(envelope: Envelope): boolean {
     const host = this.#host;
     if (envelope.deadline !== undefined && envelope.deadline < host.clock.now()) {
       host.undeliverable(envelope, ErrorCode.Expired);
-      return undefined;
+      return false;
     }
     const message = envelope.payload as { type?: unknown } | null;
     const type = typeof message === 'object' && message !== null ? message.type : undefined;
@@ -245,7 +482,7 @@ export class ActorCell {
         ErrorCode.InvalidMessage,
         new TroupeError(ErrorCode.InvalidMessage, 'message must be an object with a string `type`'),
       );
-      return undefined;
+      return false;
     }
     const handler = (this.definition.handlers as Record<string, Function | undefined>)[type];
     if (handler === undefined) {
@@ -257,7 +494,7 @@ export class ActorCell {
           `${this.definition.type} at ${this.address} has no handler for "${type}"`,
         ),
       );
-      return undefined;
+      return false;
     }
     this.#current = envelope;
     this.#replied = envelope.replyTo === undefined;
@@ -266,21 +503,110 @@ export class ActorCell {
     try {
       result = handler(message, this.#ctx);
     } catch (err) {
-      this.#fail(err, envelope);
-      return undefined;
+      this.#fail(err, envelope, 'handler');
+      return false;
     }
     if (isPromiseLike(result)) {
-      return result.then(
-        (value) => this.#complete(envelope, value),
-        (err: unknown) => this.#fail(err, envelope),
+      const epoch = this.#epoch;
+      if (this.#handlerTimeoutMs > 0) this.#armWatchdog(envelope, epoch);
+      void result.then(
+        (value) => {
+          if (epoch === this.#epoch) this.#settle(envelope, value, undefined, false);
+        },
+        (err: unknown) => {
+          if (epoch === this.#epoch) this.#settle(envelope, undefined, err, true);
+        },
       );
+      return true;
     }
     this.#complete(envelope, result);
-    return undefined;
+    if (this.#persistence?.save !== undefined) return this.#save();
+    return false;
+  }
+
+  /** The end of an async handler: record the outcome, then let the loop go on. */
+  #settle(envelope: Envelope, value: unknown, error: unknown, failed: boolean): void {
+    this.#clearWatchdog();
+    if (failed) this.#fail(error, envelope, 'handler');
+    else {
+      this.#complete(envelope, value);
+      // When saving went async, it resumes the loop itself.
+      if (this.#persistence?.save !== undefined && this.#save()) return;
+    }
+    this.#resume();
+  }
+
+  /** Saves the state after a message; returns true when saving went async (it resumes the loop itself). */
+  #save(): boolean {
+    let result: unknown;
+    try {
+      result = this.#persistence!.save!(this.state, this.#ctx);
+    } catch (err) {
+      this.lastError = err;
+      this.#host.failed(this, err, undefined);
+      return false;
+    }
+    if (!isPromiseLike(result)) return false;
+    const epoch = this.#epoch;
+    this.#busy = true;
+    void result.then(
+      () => {
+        if (epoch === this.#epoch) this.#resume();
+      },
+      (err: unknown) => {
+        if (epoch !== this.#epoch) return;
+        this.lastError = err;
+        this.#host.failed(this, err, undefined);
+        this.#resume();
+      },
+    );
+    return true;
+  }
+
+  #armWatchdog(envelope: Envelope, epoch: number): void {
+    this.#watchdog = this.#host.clock.setTimeout(() => {
+      this.#watchdog = undefined;
+      if (epoch !== this.#epoch || this.#current !== envelope) return;
+      // Abandon the running handler: its late outcome is ignored, its signal tells it to give up.
+      this.#epoch++;
+      const error = new TroupeError(
+        ErrorCode.HandlerTimeout,
+        `${this.definition.type} at ${this.address} ran past its ${this.#handlerTimeoutMs} ms deadline on "${(envelope.payload as { type: string }).type}"`,
+      );
+      this.#lifetime.abort(error);
+      this.#lifetime = new AbortController();
+      this.#fail(error, envelope, 'timeout');
+      this.#resume();
+    }, this.#handlerTimeoutMs);
+  }
+
+  #clearWatchdog(): void {
+    if (this.#watchdog === undefined) return;
+    this.#host.clock.clearTimeout(this.#watchdog);
+    this.#watchdog = undefined;
+  }
+
+  /** A full mailbox meets one more message: true when it may go in (room was made), false when refused. */
+  #makeRoom(envelope: Envelope): boolean {
+    const error = new TroupeError(
+      ErrorCode.MailboxFull,
+      `mailbox of ${this.address} is full (${this.#capacity}, ${this.#overflow})`,
+    );
+    if (this.#overflow === 'drop-oldest') {
+      const oldest = this.#mailbox.shift();
+      if (oldest !== undefined) this.#host.undeliverable(oldest, ErrorCode.MailboxFull, error);
+      return true;
+    }
+    this.#host.undeliverable(envelope, ErrorCode.MailboxFull, error);
+    return false;
   }
 
   #complete(envelope: Envelope, value: unknown): void {
     this.processed++;
+    if (this.#retrying === envelope) {
+      this.#retrying = undefined;
+      this.#retryCount = 0;
+    }
     if (this.#current === envelope) this.#current = undefined;
     if (this.#replied || this.#stashedCurrent) return;
     this.#replied = true;
@@ -299,29 +625,162 @@ export class ActorCell {
     }
   }
 
-  #fail(error: unknown, envelope: Envelope | undefined): void {
+  /** The message failed for good: the asker gets `ACTOR_CRASHED`, the message becomes a dead letter. */
+  #deadLetterCrash(envelope: Envelope, error: unknown): void {
+    this.processed++;
+    const crash = new TroupeError(
+      ErrorCode.ActorCrashed,
+      `${this.definition.type} at ${this.address} crashed: ${messageOf(error)}`,
+      { cause: error },
+    );
+    if (!this.#replied) {
+      this.#replied = true;
+      this.#host.reply(envelope, TroupeError.toWire(crash), true);
+      // The asker has its answer; the dead letter must not answer a second time.
+      this.#host.undeliverable({ ...envelope, replyTo: undefined }, ErrorCode.ActorCrashed, error);
+    } else {
+      this.#host.undeliverable(envelope, ErrorCode.ActorCrashed, error);
+    }
+  }
+
+  #fail(error: unknown, envelope: Envelope | undefined, phase: FailurePhase): void {
     this.lastError = error;
-    if (envelope) {
-      this.processed++;
-      if (this.#current === envelope) this.#current = undefined;
-      const crash = new TroupeError(
-        ErrorCode.ActorCrashed,
-        `${this.definition.type} at ${this.address} crashed: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
-      if (!this.#replied) {
-        this.#replied = true;
-        this.#host.reply(envelope, TroupeError.toWire(crash), true);
-        // The asker has its answer; the dead letter must not answer a second time.
-        this.#host.undeliverable({ ...envelope, replyTo: undefined }, ErrorCode.ActorCrashed, error);
-      } else {
-        this.#host.undeliverable(envelope, ErrorCode.ActorCrashed, error);
+    this.#clearWatchdog();
+    if (envelope !== undefined && this.#current === envelope) this.#current = undefined;
+    this.#host.failed(this, error, envelope);
+    if (!this.#supervised || this.#stopRequested) {
+      // Without supervision, a crashed actor stops (its mail goes to dead letters).
+      if (envelope !== undefined) this.#deadLetterCrash(envelope, error);
+      this.#exitReason ??= 'failed';
+      this.#stopRequested = true;
+      if (!this.#busy) this.#stop();
+      return;
+    }
+    const attempts = envelope === undefined ? 0 : this.#retrying === envelope ? this.#retryCount + 1 : 1;
+    let directive: Directive = 'restart';
+    if (this.#decider !== undefined) {
+      try {
+        directive = this.#decider(error, { error, phase, message: envelope?.payload, attempts });
+      } catch {
+        directive = 'escalate';
       }
     }
-    this.#host.failed(this, error, envelope);
-    // Without a supervisor that decides otherwise, a crashed actor stops (its mail goes to dead letters).
-    this.#stopRequested = true;
-    if (!this.#busy) this.#stop();
+    if (envelope !== undefined) {
+      if (directive === 'stop' || attempts >= this.#maxAttempts) {
+        this.#retrying = undefined;
+        this.#retryCount = 0;
+        this.#deadLetterCrash(envelope, error);
+      } else {
+        // Retried first thing by the next instance (or this one, on resume): nothing behind it overtakes it.
+        this.#retrying = envelope;
+        this.#retryCount = attempts;
+        this.#mailbox.unshift(envelope);
+      }
+    }
+    if (directive === 'resume') return;
+    if (directive === 'stop') {
+      this.#exitReason ??= 'stopped';
+      this.#stopRequested = true;
+      if (!this.#busy) this.#stop();
+      return;
+    }
+    const parent = this.parent;
+    if (parent !== undefined && parent.#hooks !== undefined) {
+      this.status = 'restarting';
+      this.#awaitingDecision = true;
+      parent.#signal({
+        kind: 'failed',
+        failure: { child: this.handle, error, phase, directive },
+      });
+      return;
+    }
+    const tracker = this.#tracker;
+    let delay: number | undefined;
+    if (directive === 'restart') delay = tracker === undefined ? 0 : tracker.next(this.#host.clock.now());
+    if (delay === undefined) {
+      if (directive === 'restart') {
+        this.lastError = new TroupeError(
+          ErrorCode.RestartLimit,
+          `${this.definition.type} at ${this.address} gave up after ${this.restarts} restarts: ${messageOf(error)}`,
+          { cause: error },
+        );
+      }
+      this.#exitReason ??= 'failed';
+      this.#stopRequested = true;
+      if (!this.#busy) this.#stop();
+      return;
+    }
+    this.restart(delay, error);
+  }
+
+  async #runRestart(delayMs: number, reason: unknown): Promise<void> {
+    this.#restarting = true;
+    this.#busy = true;
+    const epoch = ++this.#epoch;
+    this.#clearWatchdog();
+    this.#timers.cancelAll();
+    // Signals were about the old instance's children, which are going away.
+    while (this.#signals.shift() !== undefined) {}
+    // Stashed mail goes back in front, in order: the new instance sees it first.
+    for (let i = this.#stash.length - 1; i >= 0; i--) this.#mailbox.unshift(this.#stash[i]!);
+    this.#stash = [];
+    const gone = (): boolean => epoch !== this.#epoch || this.#stopRequested;
+    // The old instance: its children stop, its cleanup runs, its signal aborts.
+    await this.#stopChildren();
+    if (!gone() && this.definition.onStop) {
+      try {
+        await this.definition.onStop(this.#ctx);
+      } catch (err) {
+        this.#host.failed(this, err, undefined);
+      }
+    }
+    if (!this.#lifetime.signal.aborted) {
+      this.#lifetime.abort(new TroupeError(ErrorCode.ActorStopped, `${this.address} restarting`));
+    }
+    this.#lifetime = new AbortController();
+    // An init that keeps failing must not spin in microtasks: give the event loop a turn between attempts.
+    if (!gone() && delayMs <= 0 && this.#initFailures > 0)
+      await new Promise((resolve) => setImmediate(resolve));
+    if (!gone() && delayMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = this.#host.clock.setTimeout(() => {
+          this.#wakeRestart = undefined;
+          resolve();
+        }, delayMs);
+        this.#wakeRestart = () => {
+          this.#wakeRestart = undefined;
+          this.#host.clock.clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.#restarting = false;
+    if (gone()) {
+      if (epoch === this.#epoch && this.#stopping === undefined) {
+        this.#busy = false;
+        this.#stop();
+      }
+      return;
+    }
+    this.restarts++;
+    this.state = undefined;
+    this.#initialize(true, reason);
+  }
+
+  async #stopChildren(): Promise<void> {
+    if (this.children.size === 0) return;
+    if (this.#hooks?.stopChildren !== undefined && !this.#terminated) {
+      try {
+        await this.#hooks.stopChildren(this.#ctx, this.#childrenOf());
+      } catch (err) {
+        this.#host.failed(this, err, undefined);
+      }
+    }
+    await Promise.all(
+      [...this.children.values()].map((child) =>
+        this.#terminated ? child.terminate() : child.requestStop(),
+      ),
+    );
   }
 
   #stop(): void {
@@ -332,7 +791,8 @@ export class ActorCell {
 
   async #runStop(): Promise<void> {
     this.#timers.cancelAll();
-    await Promise.all([...this.children.values()].map((child) => child.requestStop()));
+    this.#clearWatchdog();
+    await this.#stopChildren();
     if (this.definition.onStop) {
       try {
         await this.definition.onStop(this.#ctx);
@@ -348,9 +808,30 @@ export class ActorCell {
     for (const envelope of this.#stash) this.#host.undeliverable(envelope, ErrorCode.ActorStopped);
     this.#stash = [];
     for (let env = this.#mailbox.shift(); env !== undefined; env = this.#mailbox.shift()) {
-      this.#host.undeliverable(env, ErrorCode.ActorStopped);
+      // The message that crashed the actor keeps its error in the dead letter.
+      if (env === this.#retrying) {
+        const crash = new TroupeError(
+          ErrorCode.ActorCrashed,
+          `${this.definition.type} at ${this.address} crashed: ${messageOf(this.lastError)}`,
+          { cause: this.lastError },
+        );
+        this.#host.undeliverable(env, ErrorCode.ActorCrashed, crash);
+      } else this.#host.undeliverable(env, ErrorCode.ActorStopped);
     }
+    this.#signals.drainAll();
     this.#host.stopped(this);
+    const parent = this.parent;
+    if (parent !== undefined && parent.#hooks !== undefined) {
+      parent.#signal({
+        kind: 'exited',
+        exit: {
+          name: this.name,
+          address: this.address,
+          reason: this.#exitReason ?? 'stopped',
+          error: this.#exitReason === 'failed' ? this.lastError : undefined,
+        },
+      });
+    }
     this.#resolveStopped();
   }
 
@@ -383,7 +864,7 @@ export class ActorCell {
     };
   }
 
-  #makeContext(): ActorContext<Protocol, unknown> {
+  #makeContext(): AnyContext {
     const cell = this;
     const host = this.#host;
     const timers = this.#timers;
@@ -447,10 +928,14 @@ export class ActorCell {
           options,
         ) as ActorRef<CP>;
       },
+      get children() {
+        return cell.#childrenOf();
+      },
       stop(child) {
         if (child === undefined || child.address === cell.address) {
+          cell.#exitReason ??= 'normal';
           cell.#stopRequested = true;
-          if (!cell.#busy && cell.status === 'running') cell.#schedule(false);
+          if (!cell.#busy && (cell.status === 'running' || cell.status === 'paused')) cell.#schedule(false);
           return;
         }
         for (const c of cell.children.values()) {
@@ -477,6 +962,16 @@ export class ActorCell {
       refFor<T extends Protocol>(address: string) {
         return host.refFor(address) as ActorRef<T>;
       },
+      // Results are told to the address, not to this cell, so they reach the actor after a restart.
+      runTask: ((task: AnyTaskDefinition, input: unknown, options?: Parameters<typeof runTaskFor>[5]) =>
+        runTaskFor(
+          host.tasks,
+          (address) => host.refFor(address),
+          cell.address,
+          task,
+          input,
+          options,
+        )) as ActorContext<Protocol, unknown>['runTask'],
     };
   }
 

@@ -22,6 +22,15 @@ export const ErrorCode = {
   StashFull: 'STASH_FULL',
   LateReply: 'LATE_REPLY',
   NameInUse: 'NODE_ID_IN_USE',
+  MailboxFull: 'MAILBOX_FULL',
+  HandlerTimeout: 'HANDLER_TIMEOUT',
+  RestartLimit: 'RESTART_LIMIT',
+  TaskFailed: 'TASK_FAILED',
+  TaskTimeout: 'TASK_TIMEOUT',
+  TaskCancelled: 'TASK_CANCELLED',
+  TaskLost: 'TASK_LOST',
+  UnknownTask: 'UNKNOWN_TASK',
+  NoTaskRunner: 'NO_TASK_RUNNER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -93,4 +102,13 @@ export class InvalidOptionsError extends TroupeError {
     super(ErrorCode.InvalidOptions, `invalid option ${field}: ${message}`, { data: { field } });
     this.field = field;
   }
+}
+
+/**
+ * A task run failed: `code` is `TASK_FAILED` (the handler threw on its last attempt; the original error's wire form
+ * is in `data.cause`), `TASK_TIMEOUT`, `TASK_CANCELLED`, `TASK_LOST` (its job vanished, e.g. Redis lost its data),
+ * `UNKNOWN_TASK` or `NO_TASK_RUNNER`.
+ */
+export class TaskError extends TroupeError {
+  override readonly name = 'TaskError';
 }

@@ -11,7 +11,6 @@ export type {
   Timers,
 } from './actor.js';
 export { defineActor } from './actor.js';
-export type { ActorStatus } from './cell.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { ManualClock, systemClock } from './clock.js';
 export type { Codec } from './codec.js';
@@ -29,7 +28,14 @@ export {
   REPLY_SEGMENT,
 } from './envelope.js';
 export type { WireError } from './errors.js';
-export { ActorCrashedError, AskTimeoutError, ErrorCode, InvalidOptionsError, TroupeError } from './errors.js';
+export {
+  ActorCrashedError,
+  AskTimeoutError,
+  ErrorCode,
+  InvalidOptionsError,
+  TaskError,
+  TroupeError,
+} from './errors.js';
 export type { Membership, MembershipEvent } from './membership.js';
 export type { NodeInfo, NodeLoad, PlacementContext, PlacementStrategy } from './placement.js';
 export {
@@ -53,9 +59,33 @@ export type {
 } from './protocol.js';
 export type { ActorRef, AnyActorRef, AskOptions, TellOptions } from './ref.js';
 export type {
+  ActorStatus,
+  ChildExit,
+  ChildFailure,
+  ChildHandle,
+  Children,
+  Decider,
+  Directive,
+  ExitReason,
+  Failure,
+  FailurePhase,
+  MailboxOptions,
+  OverflowPolicy,
+  Persistence,
+  RestartPolicy,
+  RestartTracker,
+  SupervisionOptions,
+  SupervisorHooks,
+} from './supervision.js';
+export { DEFAULT_MAX_ATTEMPTS } from './supervision.js';
+export type {
   ActorInfo,
   ActorSystem,
+  ActorTreeNode,
+  ControlOptions,
   LifecycleEvent,
+  LifecycleEventType,
+  PsOptions,
   ResolvedSystemOptions,
   SystemOptions,
 } from './system.js';
@@ -65,6 +95,48 @@ export {
   DEFAULT_DEAD_LETTER_BUFFER,
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_THROUGHPUT,
+  NODE_SEGMENT,
   resolveSystemOptions,
 } from './system.js';
-export type { Rejected, Transport, TransportSink } from './transport.js';
+export type {
+  AnyTaskDefinition,
+  ExecuteTaskOptions,
+  ResolvedTaskOptions,
+  RunTaskOptions,
+  TaskContext,
+  TaskCounts,
+  TaskDefinition,
+  TaskDelivery,
+  TaskHandler,
+  TaskInput,
+  TaskModule,
+  TaskOptions,
+  TaskOutput,
+  TaskProgress,
+  TaskRateLimit,
+  TaskRunner,
+} from './task.js';
+export {
+  asTaskError,
+  backoffDelay,
+  DEFAULT_TASK_ATTEMPTS,
+  DEFAULT_TASK_BACKOFF_MS,
+  DEFAULT_TASK_CONCURRENCY,
+  defineTask,
+  executeTask,
+  isTaskDefinition,
+  MAX_TASK_PRIORITY,
+  resolveRunOptions,
+  resolveTaskOptions,
+  taskCancelled,
+  taskErrorFromWire,
+} from './task.js';
+export type { HostedType, Rejected, Transport, TransportSink } from './transport.js';
+export type { ResolvedVirtualActorOptions, VirtualActorOptions } from './virtual.js';
+export {
+  DEFAULT_PASSIVATE_AFTER_MS,
+  parseVirtualAddress,
+  resolveVirtualActorOptions,
+  VIRTUAL_NODE,
+  virtualAddress,
+} from './virtual.js';

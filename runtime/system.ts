@@ -2,7 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ActorDefinition, SpawnOptions } from './actor.js';
-import { ActorCell, type ActorStatus, type CellHost } from './cell.js';
+import { ActorCell, type ActorStatus, type CellEvent, type CellHost } from './cell.js';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import { DeadLetterOffice, type DeadLetters } from './dead-letters.js';
 import {
@@ -16,9 +16,13 @@ import {
   REPLY_SEGMENT,
 } from './envelope.js';
 import { AskTimeoutError, ErrorCode, InvalidOptionsError, TroupeError, type WireError } from './errors.js';
+import type { NodeLoad } from './placement.js';
 import type { AnyProtocol, Protocol } from './protocol.js';
 import type { ActorRef, AnyActorRef, AskOptions, TellOptions } from './ref.js';
+import { assertActorLimits } from './supervision.js';
+import type { TaskRunner } from './task.js';
 import type { Rejected, Transport, TransportSink } from './transport.js';
+import { parseVirtualAddress, type VirtualActorOptions, VirtualHost, virtualAddress } from './virtual.js';
 
 /** Options of {@link createSystem}. */
 export interface SystemOptions {
@@ -33,6 +37,12 @@ export interface SystemOptions {
    * @defaultValue none
    */
   transport?: Transport;
+  /**
+   * Runs `ctx.runTask`: `bullmqTaskRunner()` for worker nodes over Redis, `taskPool()` in-process. The system
+   * uses it but does not own it: close it after the system.
+   * @defaultValue none (`ctx.runTask` fails with `NO_TASK_RUNNER`)
+   */
+  tasks?: TaskRunner;
   /** @defaultValue the real clock */
   clock?: Clock;
   /** @defaultValue 5000 */
@@ -42,6 +52,11 @@ export interface SystemOptions {
    * @defaultValue 300
    */
   throughput?: number;
+  /**
+   * Most virtual actors active at once on this node; past it the least recently used idle ones are passivated.
+   * @defaultValue unlimited
+   */
+  maxActiveVirtual?: number;
   /**
    * How many recent dead letters are kept for `deadLetters.recent()`.
    * @defaultValue 1000
@@ -58,11 +73,13 @@ export interface SystemOptions {
 export interface ResolvedSystemOptions {
   nodeId: string;
   transport: Transport | undefined;
+  tasks: TaskRunner | undefined;
   clock: Clock;
   askTimeoutMs: number;
   throughput: number;
   deadLetterBuffer: number;
   drainTimeoutMs: number;
+  maxActiveVirtual: number;
 }
 
 export const DEFAULT_ASK_TIMEOUT_MS = 5000;
@@ -79,6 +96,12 @@ function positiveInt(value: unknown, field: string, fallback: number, allowZero 
     );
   }
   return value;
+}
+
+function resolveTasks(tasks: TaskRunner | undefined): TaskRunner | undefined {
+  if (tasks !== undefined && (typeof tasks !== 'object' || tasks === null || typeof tasks.run !== 'function'))
+    throw new InvalidOptionsError('tasks', 'expected a TaskRunner');
+  return tasks;
 }
 
 /** Applies defaults and validates; never mutates `options`. Throws {@link InvalidOptionsError} naming the field. */
@@ -101,6 +124,7 @@ export function resolveSystemOptions(options: SystemOptions = {}): ResolvedSyste
   return {
     nodeId,
     transport: options.transport,
+    tasks: resolveTasks(options.tasks),
     clock,
     askTimeoutMs: positiveInt(options.askTimeoutMs, 'askTimeoutMs', DEFAULT_ASK_TIMEOUT_MS),
     throughput: positiveInt(options.throughput, 'throughput', DEFAULT_THROUGHPUT),
@@ -111,28 +135,79 @@ export function resolveSystemOptions(options: SystemOptions = {}): ResolvedSyste
       true,
     ),
     drainTimeoutMs: positiveInt(options.drainTimeoutMs, 'drainTimeoutMs', DEFAULT_DRAIN_TIMEOUT_MS, true),
+    maxActiveVirtual: positiveInt(options.maxActiveVirtual, 'maxActiveVirtual', Number.MAX_SAFE_INTEGER),
   };
 }
 
+/**
+ * Kinds of lifecycle events: `started`; `failed` (init, a handler or the watchdog failed; `error` says how);
+ * `restarting` (a restart began; `error` is its reason); `restarted` (the new instance runs); `paused`;
+ * `resumed`; `stopped`.
+ */
+export type LifecycleEventType =
+  | 'started'
+  | 'failed'
+  | 'restarting'
+  | 'restarted'
+  | 'paused'
+  | 'resumed'
+  | 'stopped';
+
 /** Something that happened in an actor's life. */
 export interface LifecycleEvent {
-  type: 'started' | 'stopped' | 'failed';
+  type: LifecycleEventType;
   address: string;
   actorType: string;
   error?: WireError;
+  /** Restarts so far, on `restarted`. */
+  restarts?: number;
   at: number;
 }
 
-/** One actor as seen by `system.inspect()`. */
+/** One actor as seen by `system.inspect()` and `troupe ps`. */
 export interface ActorInfo {
   address: string;
   type: string;
   status: ActorStatus;
   parent: string | undefined;
+  /** The parent's address when the parent supervises this actor. */
+  supervisor: string | undefined;
+  /** True for supervisor actors. */
+  isSupervisor: boolean;
   mailboxDepth: number;
   processed: number;
+  restarts: number;
   lastError: WireError | undefined;
 }
+
+/** One actor and its descendants, from `system.tree()`. */
+export interface ActorTreeNode extends ActorInfo {
+  children: ActorTreeNode[];
+}
+
+/** Options of `system.pause` and `system.resume`. */
+export interface ControlOptions {
+  /**
+   * Applies to the actor and all its descendants.
+   * @defaultValue false
+   */
+  subtree?: boolean;
+}
+
+/** Options of `system.ps`. */
+export interface PsOptions {
+  /**
+   * How long to wait for nodes to answer.
+   * @defaultValue 500
+   */
+  timeoutMs?: number;
+}
+
+/** Reserved path segment that addresses a node itself (`node/$node`), for node-wide system commands. */
+export const NODE_SEGMENT = '$node';
+const DEFAULT_PS_TIMEOUT_MS = 500;
+
+type ControlCommand = 'stop' | 'terminate' | 'pause' | 'resume';
 
 /**
  * One node of actors. Create with {@link createSystem}; dispose with `await using`, `drain()` or `close()`.
@@ -141,15 +216,47 @@ export interface ActorSystem {
   readonly nodeId: string;
   readonly clock: Clock;
   readonly transport: Transport | undefined;
+  /** The task runner behind `ctx.runTask`, if any. */
+  readonly tasks: TaskRunner | undefined;
   readonly deadLetters: DeadLetters;
   /** Spawns a top-level actor. Throws `NAME_TAKEN` when the name is in use, `SYSTEM_CLOSED` after close. */
   spawn<P extends Protocol, S>(definition: ActorDefinition<P, S>, options?: SpawnOptions): ActorRef<P>;
+  /**
+   * Registers a virtual actor type on this node: `virtual(type, id)` refs reach it from any node, the first
+   * message activates it (on the node placement picks, when clustered), and idle ones are passivated.
+   */
+  register<P extends Protocol, S>(
+    type: string,
+    definition: ActorDefinition<P, S>,
+    options?: VirtualActorOptions,
+  ): void;
+  /** A ref to virtual actor `type`/`id`, wherever it is (or will be) active. */
+  virtual<P extends Protocol = AnyProtocol>(type: string, id: string): ActorRef<P>;
   /** A ref for any address, local or on another node. Sending to an address nobody holds yields dead letters. */
   ref<P extends Protocol = AnyProtocol>(address: string): ActorRef<P>;
   /** The local actor at `path` (e.g. `parent/child`), if it is alive. */
   lookup<P extends Protocol = AnyProtocol>(path: string): ActorRef<P> | undefined;
-  /** Stops an actor (local or remote) after its current message; resolves once it has stopped. */
+  /**
+   * Stops an actor (local or remote) and its subtree gracefully: the current message finishes, children stop,
+   * `onStop` runs. Resolves once it has stopped. Commands travel ahead of user messages.
+   */
   stop(ref: AnyActorRef): Promise<void>;
+  /** Stops an actor (local or remote) and its subtree now: running handlers see their signal aborted. */
+  terminate(ref: AnyActorRef): Promise<void>;
+  /**
+   * Pauses an actor (local or remote; with `subtree`, its descendants too): it takes no more messages, which
+   * keep queueing in order. A handler that is running finishes. Supervision and control still work.
+   */
+  pause(ref: AnyActorRef, options?: ControlOptions): Promise<void>;
+  /** Resumes a paused actor (or subtree): what queued meanwhile is handled first, in order. */
+  resume(ref: AnyActorRef, options?: ControlOptions): Promise<void>;
+  /** The local actors as trees: top-level actors at the roots, each with its children. */
+  tree(): ActorTreeNode[];
+  /**
+   * Every actor on every node the transport can list (`troupe ps`); this node only when it cannot. Nodes that
+   * do not answer in time are left out.
+   */
+  ps(options?: PsOptions): Promise<ActorInfo[]>;
   /** Subscribes to lifecycle events of this node's actors; returns the unsubscribe function. */
   onLifecycle(listener: (event: LifecycleEvent) => void): () => void;
   /** A snapshot of every local actor. */
@@ -169,7 +276,13 @@ interface PendingAsk {
   timer: TimerHandle;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Kept for asks to virtual actors, which are re-sent while their shard changes hands. */
+  envelope?: Envelope;
+  retryDelayMs?: number;
 }
+
+const VIRTUAL_RETRY_MIN_MS = 20;
+const VIRTUAL_RETRY_MAX_MS = 500;
 
 function assertMessage(message: unknown): void {
   if (
@@ -216,6 +329,7 @@ class System implements ActorSystem, CellHost, TransportSink {
   readonly nodeId: string;
   readonly clock: Clock;
   readonly transport: Transport | undefined;
+  readonly tasks: TaskRunner | undefined;
   readonly defaultThroughput: number;
   readonly #options: ResolvedSystemOptions;
   readonly #deadLetters: DeadLetterOffice;
@@ -224,6 +338,7 @@ class System implements ActorSystem, CellHost, TransportSink {
   readonly #pending = new Map<string, PendingAsk>();
   readonly #lifecycle = new Set<(event: LifecycleEvent) => void>();
   readonly #replyPrefix: string;
+  readonly #virtual: VirtualHost;
   #seq = 0;
   #rootSeq = 0;
   #closing: Promise<void> | undefined;
@@ -236,9 +351,18 @@ class System implements ActorSystem, CellHost, TransportSink {
     this.nodeId = options.nodeId;
     this.clock = options.clock;
     this.transport = options.transport;
+    this.tasks = options.tasks;
     this.defaultThroughput = options.throughput;
     this.#deadLetters = new DeadLetterOffice(options.deadLetterBuffer);
     this.#replyPrefix = `${this.nodeId}/${REPLY_SEGMENT}/`;
+    this.#virtual = new VirtualHost(
+      {
+        clock: this.clock,
+        activate: (definition, address) => this.#activateVirtual(definition, address),
+        undeliverable: (envelope, reason, error) => this.undeliverable(envelope, reason, error),
+      },
+      options.maxActiveVirtual,
+    );
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -275,7 +399,8 @@ class System implements ActorSystem, CellHost, TransportSink {
         'spawn: expected an actor definition from defineActor()',
       );
     }
-    if (parent && parent.status !== 'running' && parent.status !== 'starting') {
+    // A supervisor spawns its children again while it restarts, and may do so while paused.
+    if (parent && (parent.status === 'stopping' || parent.status === 'stopped')) {
       throw new TroupeError(
         ErrorCode.ActorStopped,
         `cannot spawn under ${parent.address}: it is ${parent.status}`,
@@ -292,8 +417,15 @@ class System implements ActorSystem, CellHost, TransportSink {
     if (this.#cells.has(path) || name === REPLY_SEGMENT) {
       throw new TroupeError(ErrorCode.NameTaken, `an actor named ${path} already exists on ${this.nodeId}`);
     }
+    if (options !== undefined) {
+      try {
+        assertActorLimits(options, 'spawn');
+      } catch (err) {
+        throw new TroupeError(ErrorCode.InvalidOptions, (err as Error).message);
+      }
+    }
     const address = `${this.nodeId}/${path}`;
-    const cell = new ActorCell(this, definition, address, path, name, parent);
+    const cell = new ActorCell(this, definition, address, path, name, parent, options);
     cell.ref = new Ref(address, this, cell, true);
     this.#cells.set(path, cell);
     if (parent) parent.children.set(name, cell);
@@ -313,6 +445,35 @@ class System implements ActorSystem, CellHost, TransportSink {
     const cell = local ? this.#cells.get(pathOf(address)) : undefined;
     if (cell) return cell.ref as ActorRef<P>;
     return new Ref(address, this, undefined, local) as unknown as ActorRef<P>;
+  }
+
+  register<P extends Protocol, S>(
+    type: string,
+    definition: ActorDefinition<P, S>,
+    options?: VirtualActorOptions,
+  ): void {
+    if (this.#closing !== undefined)
+      throw new TroupeError(ErrorCode.SystemClosed, `system ${this.nodeId} is closed`);
+    this.#virtual.register(type, definition as ActorDefinition<Protocol, unknown>, options);
+    this.transport?.hostTypes?.(
+      this.#virtual
+        .types()
+        .map((t) => ({ type: t, placement: this.#virtual.registration(t)!.options.placement })),
+    );
+  }
+
+  virtual<P extends Protocol = AnyProtocol>(type: string, id: string): ActorRef<P> {
+    return new Ref(virtualAddress(type, id), this, undefined, false) as unknown as ActorRef<P>;
+  }
+
+  /** Starts the cell for a virtual actor; it sits with the top-level actors so shutdown stops it too. */
+  #activateVirtual(definition: ActorDefinition<Protocol, unknown>, address: string): ActorCell {
+    const cell = new ActorCell(this, definition, address, address, address, undefined);
+    cell.ref = new Ref(address, this, undefined, false);
+    this.#cells.set(address, cell);
+    this.#roots.set(address, cell);
+    cell.start();
+    return cell;
   }
 
   refFor(address: string): AnyActorRef {
@@ -401,12 +562,34 @@ class System implements ActorSystem, CellHost, TransportSink {
         headers: options?.headers,
         payload: message,
       };
+      if (!local && parseVirtualAddress(address)) pending.envelope = envelope;
       try {
         this.#route(envelope, cell, local);
       } catch (err) {
         if (this.#takePending(correlationId)) reject(err);
       }
     });
+  }
+
+  /**
+   * A virtual actor had no owner (its shard is moving after a failure or a join): send the ask again after a
+   * short backoff, until its deadline. Returns false when the ask should fail now.
+   */
+  #retryVirtual(correlationId: string, pending: PendingAsk): boolean {
+    const envelope = pending.envelope;
+    if (!envelope || this.#closing !== undefined) return false;
+    const delay = pending.retryDelayMs ?? VIRTUAL_RETRY_MIN_MS;
+    if (envelope.deadline === undefined || this.clock.now() + delay >= envelope.deadline) return false;
+    pending.retryDelayMs = Math.min(delay * 2, VIRTUAL_RETRY_MAX_MS);
+    this.clock.setTimeout(() => {
+      if (this.#pending.get(correlationId) !== pending) return;
+      try {
+        this.#sendRemote(envelope);
+      } catch (err) {
+        if (this.#takePending(correlationId)) pending.reject(err);
+      }
+    }, delay);
+    return true;
   }
 
   #abortError(address: string, signal: AbortSignal): TroupeError {
@@ -438,7 +621,12 @@ class System implements ActorSystem, CellHost, TransportSink {
 
   #sendRemote(envelope: Envelope): void {
     const transport = this.transport;
-    if (!transport) {
+    if (!transport || (transport.hostTypes === undefined && parseVirtualAddress(envelope.target))) {
+      // Without a transport that routes virtual addresses, this node hosts every virtual actor itself.
+      if (parseVirtualAddress(envelope.target)) {
+        this.deliver(envelope);
+        return;
+      }
       this.undeliverable(
         envelope,
         ErrorCode.NoResponders,
@@ -544,7 +732,21 @@ class System implements ActorSystem, CellHost, TransportSink {
     });
   }
 
+  event(cell: ActorCell, type: CellEvent, reason?: unknown): void {
+    if (this.#lifecycle.size === 0) return;
+    const event: LifecycleEvent = {
+      type,
+      address: cell.address,
+      actorType: cell.definition.type,
+      at: this.clock.now(),
+    };
+    if (reason !== undefined) event.error = TroupeError.toWire(reason);
+    if (type === 'restarted') event.restarts = cell.restarts;
+    this.#emit(event);
+  }
+
   stopped(cell: ActorCell): void {
+    this.#virtual.stopped(cell);
     if (this.#cells.get(cell.path) === cell) this.#cells.delete(cell.path);
     if (cell.parent) {
       if (cell.parent.children.get(cell.name) === cell) cell.parent.children.delete(cell.name);
@@ -578,6 +780,10 @@ class System implements ActorSystem, CellHost, TransportSink {
   // ---- TransportSink ----
 
   deliver(envelope: Envelope): void {
+    if (envelope.kind === EnvelopeKind.User && parseVirtualAddress(envelope.target)) {
+      this.#virtual.deliver(envelope);
+      return;
+    }
     // A frame whose envelope names another node (misrouted or forged) must not reach a local actor by path.
     if (nodeOf(envelope.target) !== this.nodeId) {
       this.undeliverable(
@@ -617,6 +823,16 @@ class System implements ActorSystem, CellHost, TransportSink {
     }
   }
 
+  passivate(match: (address: string) => boolean): Promise<number> {
+    return this.#virtual.passivate(match);
+  }
+
+  load(): NodeLoad {
+    let mailbox = 0;
+    for (const cell of this.#cells.values()) mailbox += cell.mailboxDepth;
+    return { actors: this.#cells.size, mailbox };
+  }
+
   reject(rejected: Rejected): void {
     this.#deadLetters.record({
       address: rejected.address,
@@ -629,6 +845,15 @@ class System implements ActorSystem, CellHost, TransportSink {
   }
 
   #settle(correlationId: string, value: unknown, isError: boolean, address: string): void {
+    const waiting = this.#pending.get(correlationId);
+    if (
+      waiting?.envelope !== undefined &&
+      isError &&
+      (value as WireError | undefined)?.code === ErrorCode.NoResponders &&
+      this.#retryVirtual(correlationId, waiting)
+    ) {
+      return;
+    }
     const pending = this.#takePending(correlationId);
     if (!pending) {
       this.#deadLetters.record({
@@ -643,9 +868,16 @@ class System implements ActorSystem, CellHost, TransportSink {
     else pending.resolve(value);
   }
 
+  /** Lifecycle commands from other nodes (`troupe pause`, ...) and node-wide queries (`troupe ps`). */
   #onSystemMessage(envelope: Envelope): void {
-    const command = envelope.payload as { type?: unknown } | null;
-    const cell = this.#cells.get(pathOf(envelope.target));
+    const command = envelope.payload as { type?: unknown; subtree?: unknown } | null;
+    const type = typeof command === 'object' && command !== null ? command.type : undefined;
+    const path = pathOf(envelope.target);
+    if (path === NODE_SEGMENT && type === 'ps') {
+      this.reply(envelope, this.inspect(), false);
+      return;
+    }
+    const cell = this.#cells.get(path);
     if (!cell) {
       this.undeliverable(
         envelope,
@@ -654,34 +886,95 @@ class System implements ActorSystem, CellHost, TransportSink {
       );
       return;
     }
-    if (command?.type === 'stop') {
-      void cell.requestStop().then(() => this.reply(envelope, true, false));
+    if (type === 'stop' || type === 'terminate' || type === 'pause' || type === 'resume') {
+      void this.#controlLocal(cell, type, command?.subtree === true).then(() =>
+        this.reply(envelope, true, false),
+      );
     } else {
       this.undeliverable(
         envelope,
         ErrorCode.InvalidMessage,
-        new TroupeError(ErrorCode.InvalidMessage, 'unknown system command'),
+        new TroupeError(ErrorCode.InvalidMessage, `unknown system command ${JSON.stringify(type)}`),
       );
     }
   }
 
   // ---- lifecycle ----
 
-  async stop(ref: AnyActorRef): Promise<void> {
-    const local = nodeOf(ref.address) === this.nodeId;
-    if (local) {
+  async #controlLocal(cell: ActorCell, command: ControlCommand, subtree: boolean): Promise<void> {
+    switch (command) {
+      case 'stop':
+        return cell.requestStop();
+      case 'terminate':
+        return cell.terminate();
+      case 'pause':
+      case 'resume': {
+        const visit = (c: ActorCell): void => {
+          if (command === 'pause') c.pause();
+          else c.resume();
+          if (subtree) for (const child of c.children.values()) visit(child);
+        };
+        visit(cell);
+        return;
+      }
+    }
+  }
+
+  async #control(ref: AnyActorRef, command: ControlCommand, subtree: boolean): Promise<void> {
+    if (nodeOf(ref.address) === this.nodeId) {
       const cell = this.#cells.get(pathOf(ref.address));
-      if (cell) await cell.requestStop();
+      if (cell) await this.#controlLocal(cell, command, subtree);
+      else if (command === 'pause' || command === 'resume') {
+        throw new TroupeError(ErrorCode.ActorNotFound, `no actor at ${ref.address}`);
+      }
       return;
     }
+    await this.#systemAsk(ref.address, { type: command, subtree }, this.#options.askTimeoutMs);
+  }
+
+  stop(ref: AnyActorRef): Promise<void> {
+    return this.#control(ref, 'stop', true);
+  }
+
+  terminate(ref: AnyActorRef): Promise<void> {
+    return this.#control(ref, 'terminate', true);
+  }
+
+  pause(ref: AnyActorRef, options?: ControlOptions): Promise<void> {
+    return this.#control(ref, 'pause', options?.subtree === true);
+  }
+
+  resume(ref: AnyActorRef, options?: ControlOptions): Promise<void> {
+    return this.#control(ref, 'resume', options?.subtree === true);
+  }
+
+  async ps(options: PsOptions = {}): Promise<ActorInfo[]> {
+    const timeout = options.timeoutMs ?? DEFAULT_PS_TIMEOUT_MS;
+    const nodes = new Set<string>([this.nodeId]);
+    if (this.transport?.nodes !== undefined)
+      for (const node of await this.transport.nodes(timeout)) nodes.add(node);
+    const answers = await Promise.all(
+      [...nodes].map((node) =>
+        node === this.nodeId
+          ? this.inspect()
+          : this.#systemAsk(`${node}/${NODE_SEGMENT}`, { type: 'ps' }, timeout).then(
+              (infos) => (Array.isArray(infos) ? (infos as ActorInfo[]) : []),
+              () => [],
+            ),
+      ),
+    );
+    return answers.flat();
+  }
+
+  /** Sends a system command to another node and resolves with its reply. */
+  #systemAsk(address: string, payload: unknown, timeout: number): Promise<unknown> {
     const correlationId = (this.#seq++).toString(36);
-    await new Promise((resolve, reject) => {
-      const timeout = this.#options.askTimeoutMs;
+    return new Promise((resolve, reject) => {
       this.#pending.set(correlationId, {
         resolve,
         reject,
         timer: this.clock.setTimeout(() => {
-          if (this.#takePending(correlationId)) reject(new AskTimeoutError(ref.address, timeout));
+          if (this.#takePending(correlationId)) reject(new AskTimeoutError(address, timeout));
         }, timeout),
         signal: undefined,
         onAbort: undefined,
@@ -689,13 +982,13 @@ class System implements ActorSystem, CellHost, TransportSink {
       try {
         this.#sendRemote({
           kind: EnvelopeKind.System,
-          target: ref.address,
+          target: address,
           sender: undefined,
           correlationId,
           replyTo: this.#replyPrefix + correlationId,
           deadline: undefined,
           headers: undefined,
-          payload: { type: 'stop' },
+          payload,
         });
       } catch (err) {
         if (this.#takePending(correlationId)) reject(err);
@@ -704,15 +997,15 @@ class System implements ActorSystem, CellHost, TransportSink {
   }
 
   inspect(): ActorInfo[] {
-    return [...this.#cells.values()].map((cell) => ({
-      address: cell.address,
-      type: cell.definition.type,
-      status: cell.status,
-      parent: cell.parent?.address,
-      mailboxDepth: cell.mailboxDepth,
-      processed: cell.processed,
-      lastError: cell.lastError === undefined ? undefined : TroupeError.toWire(cell.lastError),
-    }));
+    return [...this.#cells.values()].map(infoOf);
+  }
+
+  tree(): ActorTreeNode[] {
+    const node = (cell: ActorCell): ActorTreeNode => ({
+      ...infoOf(cell),
+      children: [...cell.children.values()].map(node),
+    });
+    return [...this.#roots.values()].map(node);
   }
 
   async bind(): Promise<void> {
@@ -746,6 +1039,7 @@ class System implements ActorSystem, CellHost, TransportSink {
         errors.push(err);
       }
     };
+    this.#virtual.close();
     if (graceful) await step(() => this.#quiesce());
     await step(() =>
       Promise.all(
@@ -788,6 +1082,21 @@ class System implements ActorSystem, CellHost, TransportSink {
       this.clock.clearTimeout(timer);
     }
   }
+}
+
+function infoOf(cell: ActorCell): ActorInfo {
+  return {
+    address: cell.address,
+    type: cell.definition.type,
+    status: cell.status,
+    parent: cell.parent?.address,
+    supervisor: cell.parent?.isSupervisor === true ? cell.parent.address : undefined,
+    isSupervisor: cell.isSupervisor,
+    mailboxDepth: cell.mailboxDepth,
+    processed: cell.processed,
+    restarts: cell.restarts,
+    lastError: cell.lastError === undefined ? undefined : TroupeError.toWire(cell.lastError),
+  };
 }
 
 /**

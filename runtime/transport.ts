@@ -2,6 +2,7 @@
 
 import type { Envelope } from './envelope.js';
 import type { WireError } from './errors.js';
+import type { NodeLoad, PlacementStrategy } from './placement.js';
 
 /** Something a transport could not turn into a delivered envelope. */
 export interface Rejected {
@@ -20,6 +21,19 @@ export interface TransportSink {
   deliver(envelope: Envelope): void;
   /** Input that could not be delivered: becomes a dead letter (and, for asks, a failed reply). */
   reject(rejected: Rejected): void;
+  /**
+   * Passivates the active virtual actors whose address matches (their shard moved to another node);
+   * resolves with how many stopped, once they have.
+   */
+  passivate(match: (address: string) => boolean): Promise<number>;
+  /** This node's current load, for membership heartbeats. */
+  load(): NodeLoad;
+}
+
+/** A virtual actor type a node hosts, and how its ids are placed. */
+export interface HostedType {
+  type: string;
+  placement: PlacementStrategy;
 }
 
 /**
@@ -43,6 +57,16 @@ export interface Transport {
    * within `maxFrameBytes`, and `SYSTEM_CLOSED` after close.
    */
   send(envelope: Envelope): void;
+  /**
+   * Routes virtual addresses (`$v/<type>/<id>`): called with every type registered on this node, so the
+   * transport can take its share of them. Transports without it deliver virtual addresses locally.
+   */
+  hostTypes?(types: HostedType[]): void;
+  /**
+   * Lists the ids of the nodes reachable on this transport (this one included), waiting up to `timeoutMs` for
+   * answers. Optional: `system.ps()` covers only its own node without it.
+   */
+  nodes?(timeoutMs: number): Promise<string[]>;
   /** Stops now: in-flight frames may be lost. Safe to call twice. */
   close(): Promise<void>;
   /** Flushes what was sent, stops receiving, then closes. Safe to call twice. */

@@ -6,7 +6,11 @@ import {
   EnvelopeKind,
   ErrorCode,
   errorReply,
+  type HostedType,
+  type NodeInfo,
   nodeOf,
+  parseVirtualAddress,
+  shardOf,
   type Transport,
   type TransportSink,
   TroupeError,
@@ -28,7 +32,11 @@ export interface LocalHub {
 interface HubNode {
   codec: Codec;
   sink: TransportSink;
+  types: HostedType[];
 }
+
+/** Shards per virtual type on a hub, as on NATS: placement decides per shard, not per id. */
+const HUB_SHARDS = 64;
 
 class Hub implements LocalHub {
   readonly members = new Map<string, HubNode>();
@@ -41,8 +49,25 @@ class Hub implements LocalHub {
     queueMicrotask(() => this.receive(address, frame));
   }
 
+  /** The node hosting a virtual address: placement over the members that registered its type. */
+  ownerOf(type: string, id: string): string | undefined {
+    const hosts: NodeInfo[] = [];
+    let placement: HostedType['placement'] | undefined;
+    for (const [nodeId, node] of this.members) {
+      const hosted = node.types.find((t) => t.type === type);
+      if (!hosted) continue;
+      placement ??= hosted.placement;
+      hosts.push({ id: nodeId, roles: [], types: [type], load: { actors: 0, mailbox: 0 }, startedAt: 0 });
+    }
+    if (!placement) return undefined;
+    const shard = shardOf(`${type}/${id}`, HUB_SHARDS);
+    return placement.place(`${type}#${shard}`, { self: '', members: hosts });
+  }
+
   receive(address: string, frame: Uint8Array): boolean {
-    const node = this.members.get(nodeOf(address));
+    const virtual = parseVirtualAddress(address);
+    const owner = virtual ? this.ownerOf(virtual.type, virtual.id) : nodeOf(address);
+    const node = owner === undefined ? undefined : this.members.get(owner);
     if (!node) return false;
     let envelope: Envelope;
     try {
@@ -115,8 +140,15 @@ export function localTransport(options: LocalTransportOptions = {}): Transport {
         throw new TransportError(ErrorCode.NameInUse, `node id ${id} is in use on this hub`);
       nodeId = id;
       sink = s;
-      hub.members.set(id, { codec, sink: s });
+      hub.members.set(id, { codec, sink: s, types: [] });
       state = 'open';
+    },
+    async nodes(): Promise<string[]> {
+      return hub.nodes();
+    },
+    hostTypes(types: HostedType[]): void {
+      const node = nodeId === undefined ? undefined : hub.members.get(nodeId);
+      if (node) node.types = types;
     },
     send(envelope: Envelope): void {
       if (state !== 'open' || !sink)

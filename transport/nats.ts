@@ -9,18 +9,26 @@ import {
 } from '@nats-io/transport-node';
 import {
   assertValidName,
+  type Clock,
   type Codec,
   type Envelope,
   EnvelopeKind,
   ErrorCode,
   errorReply,
+  type HostedType,
+  InvalidOptionsError,
+  type Membership,
+  parseVirtualAddress,
   REPLY_SEGMENT,
+  systemClock,
   type Transport,
   type TransportSink,
   TroupeError,
 } from '../runtime/index.js';
 import { createCodec, DEFAULT_MAX_FRAME_BYTES } from './codec.js';
 import { TransportError, TransportErrorCode } from './errors.js';
+import { natsMembership } from './nats-membership.js';
+import { ShardOwner } from './nats-shards.js';
 
 /** Options of {@link natsTransport}. */
 export interface NatsTransportOptions {
@@ -43,10 +51,49 @@ export interface NatsTransportOptions {
   maxFrameBytes?: number;
   /** Extra options for `connect()` (auth, TLS, reconnect policy). */
   connectOptions?: Partial<NodeConnectionOptions>;
+  /** Membership and virtual-actor sharding; see {@link NatsClusterOptions}. */
+  cluster?: NatsClusterOptions;
+}
+
+/** How a NATS node takes part in the cluster: membership heartbeats and shard ownership. */
+export interface NatsClusterOptions {
+  /** @defaultValue [] */
+  roles?: string[];
+  /** @defaultValue 500 */
+  heartbeatMs?: number;
+  /**
+   * A node silent this long is declared failed and its shards move.
+   * @defaultValue 2000
+   */
+  failureTimeoutMs?: number;
+  /**
+   * Shards per virtual actor type; every node in a namespace must use the same number.
+   * @defaultValue 64
+   */
+  shards?: number;
+  /**
+   * Most shards a node hands over per `moveIntervalMs` when another node joins.
+   * @defaultValue 8
+   */
+  moveBatch?: number;
+  /** @defaultValue 250 */
+  moveIntervalMs?: number;
+  /** @defaultValue the real clock */
+  clock?: Clock;
+}
+
+/** The NATS transport, with its connection and cluster view once bound. */
+export interface NatsTransport extends Transport {
+  readonly connection: NatsConnection | undefined;
+  readonly membership: Membership | undefined;
+  /** Virtual-actor shards this node holds (`type.shard`). */
+  ownedShards(): string[];
 }
 
 const NO_RESPONDERS_SEGMENT = '$nr';
 const PING_SEGMENT = '$ping';
+/** Every node answers requests on `troupe.<ns>.$nodes` with its id: how `troupe ps` finds them all. */
+const NODES_SUBJECT = '$nodes';
 const SUBJECT_CACHE_LIMIT = 10_000;
 
 /**
@@ -64,16 +111,31 @@ function subjectTail(address: string): string {
  * @example
  * const system = await createSystem({ nodeId: 'api', transport: natsTransport({ servers: 'nats://127.0.0.1:4222' }) });
  */
-export function natsTransport(options: NatsTransportOptions = {}): Transport {
+export function natsTransport(options: NatsTransportOptions = {}): NatsTransport {
   const namespace = options.namespace ?? 'default';
   assertValidName(namespace, 'namespace');
   const prefix = `troupe.${namespace}.`;
   let codec: Codec = createCodec({ maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
   let nc: NatsConnection | undefined;
   let sub: Subscription | undefined;
+  let nodesSub: Subscription | undefined;
   let nodePrefix = '';
   let state: 'new' | 'binding' | 'open' | 'closing' | 'closed' = 'new';
   const owned = options.connection === undefined;
+  const cluster = options.cluster ?? {};
+  const clock = cluster.clock ?? systemClock;
+  const heartbeatMs = cluster.heartbeatMs ?? 500;
+  const failureTimeoutMs = cluster.failureTimeoutMs ?? 2000;
+  const shardCount = cluster.shards ?? 64;
+  if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 4096) {
+    throw new InvalidOptionsError(
+      'cluster.shards',
+      `expected an integer from 1 to 4096, got ${String(shardCount)}`,
+    );
+  }
+  let membership: Membership | undefined;
+  let shards: ShardOwner | undefined;
+  let hosted: HostedType[] = [];
   const subjects = new Map<string, string>();
   const undeliverable = new Map<string, string>();
   let resolveClosed!: (err: Error | undefined) => void;
@@ -149,7 +211,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
     resolveClosed(err);
   };
 
-  const transport: Transport = {
+  const transport: NatsTransport = {
     kind: 'nats',
     get maxFrameBytes() {
       return codec.maxFrameBytes;
@@ -194,6 +256,25 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         );
       }
       const conn = nc;
+      const onFrame = (msg: Msg): void => {
+        const data = msg.data;
+        if (data.length === 0) {
+          onStatus(sink, msg);
+          return;
+        }
+        let envelope: Envelope;
+        try {
+          envelope = codec.decode(data);
+        } catch (e) {
+          sink.reject({
+            address: addressOf(msg.subject),
+            reason: TroupeError.is(e) ? e.code : ErrorCode.MalformedFrame,
+            error: TroupeError.toWire(e),
+          });
+          return;
+        }
+        sink.deliver(envelope);
+      };
       sub = conn.subscribe(`${nodePrefix}>`, {
         callback: (err, msg) => {
           if (err) {
@@ -201,23 +282,40 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
             sink.reject({ address: `${nodeId}`, reason: ErrorCode.Remote, error: TroupeError.toWire(err) });
             return;
           }
-          const data = msg.data;
-          if (data.length === 0) {
-            onStatus(sink, msg);
-            return;
-          }
-          let envelope: Envelope;
-          try {
-            envelope = codec.decode(data);
-          } catch (e) {
-            sink.reject({
-              address: addressOf(msg.subject),
-              reason: TroupeError.is(e) ? e.code : ErrorCode.MalformedFrame,
-              error: TroupeError.toWire(e),
-            });
-            return;
-          }
-          sink.deliver(envelope);
+          onFrame(msg);
+        },
+      });
+      membership = await natsMembership({
+        connection: conn,
+        nodeId,
+        namespace,
+        roles: cluster.roles ?? [],
+        heartbeatMs,
+        failureTimeoutMs,
+        clock,
+      });
+      membership.setLoadSource(() => sink.load());
+      shards = new ShardOwner(
+        conn,
+        prefix,
+        nodeId,
+        membership,
+        sink,
+        onFrame,
+        {
+          shards: shardCount,
+          moveBatch: cluster.moveBatch ?? 8,
+          moveIntervalMs: cluster.moveIntervalMs ?? 250,
+          claimGraceMs: failureTimeoutMs,
+        },
+        clock,
+      );
+      shards.start();
+      if (hosted.length > 0) shards.setTypes(hosted);
+      const idBytes = new TextEncoder().encode(nodeId);
+      nodesSub = conn.subscribe(`${prefix}${NODES_SUBJECT}`, {
+        callback: (err, msg) => {
+          if (!err) msg.respond(idBytes);
         },
       });
       await conn.flush();
@@ -225,6 +323,19 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       if (owned) {
         void conn.closed().then((err) => finish(err ?? undefined));
       }
+    },
+
+    get connection() {
+      return nc;
+    },
+    get membership() {
+      return membership;
+    },
+    ownedShards: () => shards?.owned() ?? [],
+
+    hostTypes(types: HostedType[]): void {
+      hosted = types;
+      shards?.setTypes(types);
     },
 
     send(envelope: Envelope): void {
@@ -236,6 +347,13 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       }
       const frame = codec.encode(envelope);
       const target = envelope.target;
+      const virtual = parseVirtualAddress(target);
+      if (virtual && shards) {
+        nc.publish(shards.subjectOf(virtual.type, virtual.id), frame, {
+          reply: envelope.replyTo === undefined ? noResponderSubject(target) : subjectOf(envelope.replyTo),
+        });
+        return;
+      }
       if (envelope.kind === EnvelopeKind.Reply) {
         nc.publish(subjectOf(target), frame);
       } else {
@@ -246,12 +364,33 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       }
     },
 
+    async nodes(timeoutMs: number): Promise<string[]> {
+      if (state !== 'open' || !nc) return [];
+      const ids: string[] = [];
+      const decoder = new TextDecoder();
+      try {
+        const replies = await nc.requestMany(`${prefix}${NODES_SUBJECT}`, undefined, {
+          strategy: 'timer',
+          maxWait: timeoutMs,
+        });
+        for await (const msg of replies) if (msg.data.length > 0) ids.push(decoder.decode(msg.data));
+      } catch {
+        // No node answered (no responders) or the connection closed: what arrived is the answer.
+      }
+      return ids;
+    },
+
     async close(): Promise<void> {
       if (state === 'closed' || state === 'closing') return void (await whenClosed);
       state = 'closing';
+      shards?.close();
+      await membership?.close();
       try {
         if (owned) await nc?.close();
-        else sub?.unsubscribe();
+        else {
+          sub?.unsubscribe();
+          nodesSub?.unsubscribe();
+        }
       } finally {
         finish(undefined);
       }
@@ -260,10 +399,15 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
     async drain(): Promise<void> {
       if (state === 'closed' || state === 'closing') return void (await whenClosed);
       state = 'closing';
+      // Hand over first: stop taking shard traffic and passivate (saving state), then say goodbye so the
+      // others claim the shards at once.
+      await shards?.releaseAll();
+      await membership?.drain();
       try {
         if (owned) await nc?.drain();
         else {
           await nc?.flush();
+          await nodesSub?.drain();
           await sub?.drain();
         }
       } finally {

@@ -1,0 +1,83 @@
+// Restart intensity: at most N restarts within a sliding window of time, as OTP's MaxR/MaxT.
+
+import { InvalidOptionsError } from '../runtime/index.js';
+
+/** Options of {@link RestartIntensity}. */
+export interface IntensityOptions {
+  /**
+   * Restarts allowed within the window; one more and the supervisor gives up.
+   * @defaultValue 3
+   */
+  maxRestarts?: number;
+  /**
+   * Length of the sliding window, in ms.
+   * @defaultValue 5000
+   */
+  withinMs?: number;
+}
+
+/** {@link IntensityOptions} after defaults. */
+export interface ResolvedIntensityOptions {
+  maxRestarts: number;
+  withinMs: number;
+}
+
+export const DEFAULT_MAX_RESTARTS = 3;
+export const DEFAULT_RESTART_WINDOW_MS = 5000;
+
+/** Applies defaults and validates; never mutates `options`. */
+export function resolveIntensityOptions(options: IntensityOptions = {}): ResolvedIntensityOptions {
+  const maxRestarts = options.maxRestarts ?? DEFAULT_MAX_RESTARTS;
+  const withinMs = options.withinMs ?? DEFAULT_RESTART_WINDOW_MS;
+  if (!(Number.isInteger(maxRestarts) && maxRestarts >= 0)) {
+    throw new InvalidOptionsError(
+      'maxRestarts',
+      `expected a non-negative integer, got ${String(maxRestarts)}`,
+    );
+  }
+  if (!(typeof withinMs === 'number' && withinMs > 0)) {
+    throw new InvalidOptionsError('withinMs', `expected a positive number of ms, got ${String(withinMs)}`);
+  }
+  return { maxRestarts, withinMs };
+}
+
+/**
+ * Counts restarts in a sliding window of clock time.
+ *
+ * @example
+ * const intensity = new RestartIntensity({ maxRestarts: 3, withinMs: 5_000 });
+ * intensity.record(clock.now()); // true while within the limit
+ */
+export class RestartIntensity {
+  readonly options: ResolvedIntensityOptions;
+  #times: number[] = [];
+
+  constructor(options: IntensityOptions = {}) {
+    this.options = resolveIntensityOptions(options);
+  }
+
+  /** Restarts counted in the window that ends at `now`. */
+  count(now: number): number {
+    this.#forget(now);
+    return this.#times.length;
+  }
+
+  /** Records a restart at `now`; false (and nothing recorded) when it would exceed the intensity. */
+  record(now: number): boolean {
+    this.#forget(now);
+    if (this.#times.length >= this.options.maxRestarts) return false;
+    this.#times.push(now);
+    return true;
+  }
+
+  reset(): void {
+    this.#times = [];
+  }
+
+  #forget(now: number): void {
+    const from = now - this.options.withinMs;
+    let drop = 0;
+    while (drop < this.#times.length && this.#times[drop]! <= from) drop++;
+    if (drop > 0) this.#times.splice(0, drop);
+  }
+}

@@ -1,0 +1,386 @@
+// Supervisors as actors: they start children from specs, restart them by strategy within an intensity, and
+// stop them in reverse order. Nest them to build supervision trees.
+
+import {
+  type ActorContext,
+  type ActorDefinition,
+  type ActorStatus,
+  type ChildExit,
+  type ChildFailure,
+  type ChildHandle,
+  type Children,
+  type Clock,
+  defineActor,
+  type Protocol,
+  type Reply,
+  type SupervisionOptions,
+  type SupervisorHooks,
+} from '../runtime/index.js';
+import { Backoff, type BackoffOptions, resolveBackoffOptions } from './backoff.js';
+import { type ChildSpec, type ResolvedChildSpec, type RestartType, resolveChildSpec } from './child-spec.js';
+import { SupervisorError, SupervisorErrorCode } from './errors.js';
+import { type IntensityOptions, RestartIntensity, resolveIntensityOptions } from './intensity.js';
+import { type StrategyName, type SupervisorStrategy, strategyOf } from './strategy.js';
+
+/** A child as `children` lists it. */
+export interface SupervisedChildInfo {
+  name: string;
+  address: string | undefined;
+  /** `stopped` for a child whose spec is kept but that is not running. */
+  status: ActorStatus;
+  restart: RestartType;
+  restarts: number;
+}
+
+/** Messages every supervisor answers. `startChild` carries functions, so it works only on the same node. */
+export type SupervisorProtocol = {
+  children: Reply<SupervisedChildInfo[]>;
+  startChild: { spec: ChildSpec } & Reply<string>;
+  /** Stops a child (gracefully, then terminated after its shutdown timeout); its spec stays, it is not restarted. */
+  stopChild: { name: string } & Reply<boolean>;
+  /** Restarts a running child, or starts a stopped one again. */
+  restartChild: { name: string } & Reply<boolean>;
+  /** Stops a child and forgets its spec. */
+  deleteChild: { name: string } & Reply<boolean>;
+};
+
+/** Messages of a dynamic supervisor: children from one template, started at run time with arguments. */
+export type DynamicSupervisorProtocol<A> = {
+  start: { args: A; name?: string } & Reply<string>;
+  stopChild: { name: string } & Reply<boolean>;
+  children: Reply<SupervisedChildInfo[]>;
+};
+
+/** Options shared by both kinds of supervisor. */
+export interface SupervisorCommonOptions {
+  /** @defaultValue 'supervisor' */
+  type?: string;
+  /** Restart intensity: more restarts than this within the window and the supervisor escalates. */
+  intensity?: IntensityOptions;
+  /**
+   * Delays between a child's restarts (per child).
+   * @defaultValue none: restart at once
+   */
+  backoff?: BackoffOptions;
+  /** The supervisor's own supervision, when it has no supervisor above it. */
+  supervision?: SupervisionOptions;
+}
+
+/** Options of {@link defineSupervisor}. */
+export interface SupervisorOptions extends SupervisorCommonOptions {
+  /** @defaultValue 'one-for-one' */
+  strategy?: SupervisorStrategy | StrategyName;
+  /** Started in order on start and restart; stopped in reverse order. */
+  children: ChildSpec[];
+}
+
+/** Options of {@link defineDynamicSupervisor}. */
+export interface DynamicSupervisorOptions<A> extends SupervisorCommonOptions {
+  /** Builds a child's spec from the `start` message's arguments (the name is generated unless given). */
+  child: (args: A) => Omit<ChildSpec, 'name'> & { name?: string };
+  /**
+   * Most children at once; `start` fails with `TOO_MANY_CHILDREN` past it.
+   * @defaultValue unlimited
+   */
+  maxChildren?: number;
+}
+
+/** @internal A supervisor's state: its specs in start order and its restart bookkeeping. */
+export interface SupervisorState {
+  specs: Map<string, ResolvedChildSpec>;
+  intensity: RestartIntensity;
+  backoffs: Map<string, Backoff>;
+  seq: number;
+}
+
+interface Config {
+  type: string;
+  strategy: SupervisorStrategy;
+  children: ResolvedChildSpec[];
+  intensity: IntensityOptions;
+  backoff: BackoffOptions | undefined;
+}
+
+type Ctx = ActorContext<Protocol, SupervisorState>;
+
+function delayFor(state: SupervisorState, config: Config, name: string, now: number): number {
+  if (config.backoff === undefined) return 0;
+  let backoff = state.backoffs.get(name);
+  if (backoff === undefined) {
+    backoff = new Backoff(config.backoff);
+    state.backoffs.set(name, backoff);
+  }
+  return backoff.next(now);
+}
+
+function countRestart(state: SupervisorState, ctx: Ctx, cause: unknown, name: string): void {
+  if (state.intensity.record(ctx.clock.now())) return;
+  const { maxRestarts, withinMs } = state.intensity.options;
+  throw new SupervisorError(
+    SupervisorErrorCode.IntensityExceeded,
+    `${ctx.self.address}: more than ${maxRestarts} restarts within ${withinMs} ms (last: ${name}: ${
+      cause instanceof Error ? cause.message : String(cause)
+    })`,
+    { cause },
+  );
+}
+
+/** Stops one child gracefully, terminating it if it takes longer than its shutdown timeout. */
+function shutDown(child: ChildHandle, timeoutMs: number, clock: Clock): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clock.clearTimeout(timer);
+      resolve();
+    };
+    const timer = clock.setTimeout(() => {
+      void child.terminate().then(finish, finish);
+    }, timeoutMs);
+    void child.stop().then(finish, finish);
+  });
+}
+
+function infoList(state: SupervisorState, children: Children): SupervisedChildInfo[] {
+  return [...state.specs.values()].map((spec) => {
+    const child = children.get(spec.name);
+    return {
+      name: spec.name,
+      address: child?.ref.address,
+      status: child?.status ?? 'stopped',
+      restart: spec.restart,
+      restarts: child?.restarts ?? 0,
+    };
+  });
+}
+
+function hooks(config: Config): SupervisorHooks<Ctx> {
+  return {
+    childFailed(failure: ChildFailure, ctx: Ctx, children: Children): void {
+      const state = ctx.state;
+      const name = failure.child.name;
+      // Escalation: this supervisor fails with the child's error, for its own supervisor to handle.
+      if (failure.directive === 'escalate') throw failure.error;
+      const spec = state.specs.get(name);
+      if (spec === undefined || spec.restart === 'temporary') {
+        if (spec !== undefined) state.specs.delete(name);
+        void failure.child.stop();
+        return;
+      }
+      countRestart(state, ctx, failure.error, name);
+      const now = ctx.clock.now();
+      const delay = delayFor(state, config, name, now);
+      for (const target of config.strategy.select(name, [...state.specs.keys()])) {
+        const child = children.get(target);
+        const targetSpec = state.specs.get(target);
+        if (child === undefined || targetSpec === undefined) continue;
+        if (target !== name && targetSpec.restart === 'temporary') {
+          state.specs.delete(target);
+          void child.stop();
+          continue;
+        }
+        child.restart(delay, failure.error);
+      }
+    },
+
+    childExited(exit: ChildExit, ctx: Ctx): void {
+      const state = ctx.state;
+      const spec = state.specs.get(exit.name);
+      if (spec === undefined) return;
+      if (spec.restart === 'temporary') {
+        state.specs.delete(exit.name);
+        return;
+      }
+      // A permanent child that stopped itself comes back; stops from outside and decided stops are final.
+      if (exit.reason !== 'normal' || spec.restart !== 'permanent') return;
+      countRestart(state, ctx, new Error(`${exit.address} stopped`), exit.name);
+      ctx.spawn(spec.actor, spec.spawnOptions);
+    },
+
+    async stopChildren(ctx: Ctx, children: Children): Promise<void> {
+      const state = ctx.state;
+      const known = [...state.specs.keys()].reverse();
+      for (const name of known) {
+        const child = children.get(name);
+        if (child !== undefined) await shutDown(child, state.specs.get(name)!.shutdownTimeoutMs, ctx.clock);
+      }
+    },
+  };
+}
+
+function newState(config: Config): SupervisorState {
+  return {
+    specs: new Map(config.children.map((spec) => [spec.name, spec])),
+    intensity: new RestartIntensity(config.intensity),
+    backoffs: new Map(),
+    seq: 0,
+  };
+}
+
+function startAll(ctx: Ctx): void {
+  for (const spec of ctx.state.specs.values()) ctx.spawn(spec.actor, spec.spawnOptions);
+}
+
+/** Stops a child with its shutdown timeout; answers once it is down (the supervisor keeps working meanwhile). */
+function stopChild(ctx: Ctx, name: string, forget: boolean): boolean | undefined {
+  const spec = ctx.state.specs.get(name);
+  if (spec === undefined) return false;
+  if (forget) ctx.state.specs.delete(name);
+  const child = ctx.children.get(name);
+  if (child === undefined) return true;
+  const replier = ctx.deferReply();
+  void shutDown(child, spec.shutdownTimeoutMs, ctx.clock).then(() => replier?.reply(true));
+  return undefined;
+}
+
+function resolveCommon(options: SupervisorCommonOptions): Omit<Config, 'strategy' | 'children'> {
+  resolveIntensityOptions(options.intensity);
+  if (options.backoff !== undefined) resolveBackoffOptions(options.backoff);
+  return {
+    type: options.type ?? 'supervisor',
+    intensity: options.intensity ?? {},
+    backoff: options.backoff,
+  };
+}
+
+/**
+ * Defines a supervisor: an actor that starts `children` in order, restarts them by `strategy` when they fail
+ * (at most `intensity.maxRestarts` within `intensity.withinMs`, else it stops them and fails in turn, for its
+ * own supervisor to handle), and stops them in reverse order with a per-child shutdown timeout.
+ *
+ * @example
+ * const app = defineSupervisor({
+ *   strategy: 'rest-for-one',
+ *   intensity: { maxRestarts: 5, withinMs: 10_000 },
+ *   backoff: { minMs: 10, maxMs: 1_000 },
+ *   children: [
+ *     { name: 'db', actor: dbActor },
+ *     { name: 'api', actor: apiActor, restart: 'transient' },
+ *   ],
+ * });
+ * const root = system.spawn(app, { name: 'app' }); // children at app/db and app/api
+ */
+export function defineSupervisor(
+  options: SupervisorOptions,
+): ActorDefinition<SupervisorProtocol, SupervisorState> {
+  if (typeof options !== 'object' || options === null || !Array.isArray(options.children)) {
+    throw new SupervisorError(SupervisorErrorCode.InvalidSpec, 'defineSupervisor: children must be an array');
+  }
+  const children = options.children.map(resolveChildSpec);
+  const names = new Set<string>();
+  for (const spec of children) {
+    if (names.has(spec.name)) {
+      throw new SupervisorError(SupervisorErrorCode.InvalidSpec, `duplicate child name ${spec.name}`);
+    }
+    names.add(spec.name);
+  }
+  const config: Config = { ...resolveCommon(options), strategy: strategyOf(options.strategy), children };
+  const spec = {
+    type: config.type,
+    init: (ctx: Ctx): SupervisorState => {
+      ctx.state = newState(config);
+      startAll(ctx);
+      return ctx.state;
+    },
+    handlers: {
+      children: (_m: unknown, ctx: Ctx) => infoList(ctx.state, ctx.children),
+      startChild: (m: { spec: ChildSpec }, ctx: Ctx) => {
+        // Bad requests fail the ask; they must not crash the supervisor.
+        let resolved: ResolvedChildSpec;
+        try {
+          resolved = resolveChildSpec(m.spec);
+        } catch (err) {
+          ctx.fail(err);
+          return undefined;
+        }
+        if (ctx.state.specs.has(resolved.name)) {
+          ctx.fail(
+            new SupervisorError(SupervisorErrorCode.ChildExists, `child ${resolved.name} already exists`),
+          );
+          return undefined;
+        }
+        ctx.state.specs.set(resolved.name, resolved);
+        return ctx.spawn(resolved.actor, resolved.spawnOptions).address;
+      },
+      stopChild: (m: { name: string }, ctx: Ctx) => stopChild(ctx, m.name, false),
+      deleteChild: (m: { name: string }, ctx: Ctx) => stopChild(ctx, m.name, true),
+      restartChild: (m: { name: string }, ctx: Ctx) => {
+        const resolved = ctx.state.specs.get(m.name);
+        if (resolved === undefined) return false;
+        const child = ctx.children.get(m.name);
+        if (child !== undefined) child.restart(0, new Error('restartChild'));
+        else ctx.spawn(resolved.actor, resolved.spawnOptions);
+        return true;
+      },
+    },
+    supervises: hooks(config),
+  };
+  if (options.supervision !== undefined) Object.assign(spec, { supervision: options.supervision });
+  return defineActor<SupervisorProtocol, SupervisorState>(
+    spec as unknown as Parameters<typeof defineActor<SupervisorProtocol, SupervisorState>>[0],
+  );
+}
+
+/**
+ * Defines a dynamic supervisor (OTP's simple_one_for_one): no children at first; `start` spawns one from the
+ * `child` template with the message's arguments (over NATS too: arguments are data). One-for-one restarts.
+ *
+ * @example
+ * const sessions = defineDynamicSupervisor({ child: (user: string) => ({ actor: session, restart: 'transient' }) });
+ * const sup = system.spawn(sessions, { name: 'sessions' });
+ * const address = await sup.ask({ type: 'start', args: 'ada', name: 'ada' });
+ */
+export function defineDynamicSupervisor<A>(
+  options: DynamicSupervisorOptions<A>,
+): ActorDefinition<DynamicSupervisorProtocol<A>, SupervisorState> {
+  if (typeof options?.child !== 'function') {
+    throw new SupervisorError(
+      SupervisorErrorCode.InvalidSpec,
+      'defineDynamicSupervisor: child must be a function',
+    );
+  }
+  const maxChildren = options.maxChildren ?? Number.POSITIVE_INFINITY;
+  const config: Config = { ...resolveCommon(options), strategy: strategyOf('one-for-one'), children: [] };
+  if (options.type === undefined) config.type = 'dynamic-supervisor';
+  const spec = {
+    type: config.type,
+    init: (): SupervisorState => newState(config),
+    handlers: {
+      children: (_m: unknown, ctx: Ctx) => infoList(ctx.state, ctx.children),
+      start: (m: { args: A; name?: string }, ctx: Ctx) => {
+        const state = ctx.state;
+        // Bad requests fail the ask; they must not crash the supervisor.
+        if (state.specs.size >= maxChildren) {
+          ctx.fail(
+            new SupervisorError(
+              SupervisorErrorCode.TooManyChildren,
+              `${ctx.self.address} already has ${maxChildren} children`,
+            ),
+          );
+          return undefined;
+        }
+        let resolved: ResolvedChildSpec;
+        try {
+          const template = options.child(m.args);
+          const name = m.name ?? template.name ?? `c${(state.seq++).toString(36)}`;
+          if (state.specs.has(name)) {
+            throw new SupervisorError(SupervisorErrorCode.ChildExists, `child ${name} already exists`);
+          }
+          resolved = resolveChildSpec({ ...template, name });
+        } catch (err) {
+          ctx.fail(err);
+          return undefined;
+        }
+        state.specs.set(resolved.name, resolved);
+        return ctx.spawn(resolved.actor, resolved.spawnOptions).address;
+      },
+      stopChild: (m: { name: string }, ctx: Ctx) => stopChild(ctx, m.name, true),
+    },
+    supervises: hooks(config),
+  };
+  if (options.supervision !== undefined) Object.assign(spec, { supervision: options.supervision });
+  return defineActor<DynamicSupervisorProtocol<A>, SupervisorState>(
+    spec as unknown as Parameters<typeof defineActor<DynamicSupervisorProtocol<A>, SupervisorState>>[0],
+  );
+}
