@@ -8,7 +8,10 @@ import { localTell } from './local-tell.js';
 import { natsAskLatency } from './nats-ask-latency.js';
 import { natsAskPipelined } from './nats-ask-pipelined.js';
 import { natsTell } from './nats-tell.js';
+import { restartScenario } from './restart.js';
 import { spawnScenario } from './spawn.js';
+import { tasksLatency } from './tasks-latency.js';
+import { tasksThroughput } from './tasks-throughput.js';
 
 /** Every scenario, in the order a full run measures them. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -16,9 +19,12 @@ export const SCENARIOS: readonly Scenario[] = [
   localAsk,
   fanout10k,
   spawnScenario,
+  restartScenario,
   natsTell,
   natsAskLatency,
   natsAskPipelined,
+  tasksThroughput,
+  tasksLatency,
 ];
 
 /** The scenario called `name`; throws `BENCH_UNKNOWN_SCENARIO` listing the known ones. */
