@@ -73,6 +73,23 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
+/** What {@link callHandler} returns when the handler threw; the error waits in `thrown`. */
+const THREW: unique symbol = Symbol('threw');
+const thrown: { error: unknown } = { error: undefined };
+
+/**
+ * Calls a handler, turning a throw into the `THREW` marker. The try/catch lives here, in a function of its own,
+ * so that a crash does not deoptimize the whole processing loop.
+ */
+function callHandler(handler: Function, message: unknown, ctx: unknown): unknown {
+  try {
+    return handler(message, ctx);
+  } catch (err) {
+    thrown.error = err;
+    return THREW;
+  }
+}
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -499,10 +516,10 @@ export class ActorCell {
     this.#current = envelope;
     this.#replied = envelope.replyTo === undefined;
     this.#stashedCurrent = false;
-    let result: unknown;
-    try {
-      result = handler(message, this.#ctx);
-    } catch (err) {
+    const result = callHandler(handler, message, this.#ctx);
+    if (result === THREW) {
+      const err = thrown.error;
+      thrown.error = undefined;
       this.#fail(err, envelope, 'handler');
       return false;
     }
