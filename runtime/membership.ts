@@ -4,8 +4,11 @@ import type { NodeInfo, NodeLoad } from './placement.js';
 
 /** A change in the cluster's membership. */
 export interface MembershipEvent {
-  /** `joined`: first heartbeat seen; `left`: said goodbye; `failed`: heartbeats stopped for `failureTimeoutMs`. */
-  type: 'joined' | 'left' | 'failed';
+  /**
+   * `joined`: first heartbeat seen; `updated`: its hosted types changed; `left`: said goodbye; `failed`:
+   * heartbeats stopped for the failure timeout.
+   */
+  type: 'joined' | 'updated' | 'left' | 'failed';
   node: NodeInfo;
   at: number;
 }
@@ -20,6 +23,8 @@ export interface Membership {
   members(): NodeInfo[];
   /** Subscribes to changes; returns the unsubscribe function. */
   onChange(listener: (event: MembershipEvent) => void): () => void;
+  /** Announces the virtual actor types this node hosts (sent at once, then with every heartbeat). */
+  setTypes(types: string[]): void;
   /** Where the node's load figures come from; read before each heartbeat. */
   setLoadSource(source: () => NodeLoad): void;
   /** Leaves now without saying goodbye (others notice by timeout). */

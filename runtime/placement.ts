@@ -5,6 +5,8 @@ export interface NodeInfo {
   id: string;
   /** Roles this node plays (e.g. `gpu`, `api`): placement can pin actor types to a role. */
   roles: string[];
+  /** Virtual actor types this node hosts. */
+  types: string[];
   /** Load figures, refreshed with every heartbeat. */
   load: NodeLoad;
   /** Clock time the node started. */

@@ -1,6 +1,6 @@
 // Cluster membership over NATS: heartbeats on one subject, failure detection by silence, no coordinator.
 
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   assertValidName,
   type Clock,
@@ -37,8 +37,12 @@ export interface NatsMembershipOptions {
 
 interface Beat {
   v: 1;
-  kind: 'beat' | 'leave' | 'sync';
+  kind: 'beat' | 'leave' | 'sync' | 'probe';
   node: NodeInfo;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
 interface Peer {
@@ -69,6 +73,7 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
   const self: NodeInfo = {
     id: options.nodeId,
     roles: [...(options.roles ?? [])],
+    types: [],
     load: loadSource(),
     startedAt: clock.now(),
   };
@@ -102,6 +107,11 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
     let beat: Beat;
     try {
       beat = JSON.parse(new TextDecoder().decode(data)) as Beat;
+      if (beat?.v === 1 && beat.kind === 'probe') {
+        // An observer (troupe nodes) asks who is there; it is not a member itself.
+        send('beat');
+        return;
+      }
       if (beat?.v !== 1 || typeof beat.node?.id !== 'string') return;
     } catch {
       return; // Not a heartbeat: ignore rather than let a stray publisher disturb the view.
@@ -119,7 +129,8 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
     if (beat.kind === 'sync') send('beat');
     const info: NodeInfo = {
       id,
-      roles: Array.isArray(beat.node.roles) ? beat.node.roles.filter((r) => typeof r === 'string') : [],
+      roles: strings(beat.node.roles),
+      types: strings(beat.node.types),
       load: {
         actors: Number(beat.node.load?.actors) || 0,
         mailbox: Number(beat.node.load?.mailbox) || 0,
@@ -129,6 +140,7 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
     const known = peers.get(id);
     peers.set(id, { info, lastSeen: clock.now() });
     if (!known) emit('joined', info);
+    else if (known.info.types.join() !== info.types.join()) emit('updated', info);
   };
 
   const tick = (): void => {
@@ -174,6 +186,10 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    setTypes(types) {
+      self.types = [...types];
+      send('beat');
+    },
     setLoadSource(source) {
       loadSource = source;
     },
@@ -183,4 +199,53 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
     [Symbol.asyncDispose]: () => stop(true),
   };
   return membership;
+}
+
+/**
+ * Lists the live nodes of a namespace without joining it: asks every node to announce itself and collects
+ * the answers for `waitMs`.
+ */
+export async function listNatsNodes(
+  server: NatsConnection | string,
+  namespace = 'default',
+  waitMs = 500,
+): Promise<NodeInfo[]> {
+  const connection =
+    typeof server === 'string' ? await connect({ servers: server, name: 'troupe observer' }) : server;
+  try {
+    return await observe(connection, namespace, waitMs);
+  } finally {
+    if (typeof server === 'string') await connection.close();
+  }
+}
+
+async function observe(connection: NatsConnection, namespace: string, waitMs: number): Promise<NodeInfo[]> {
+  const subject = `troupe.${namespace}.$members`;
+  const seen = new Map<string, NodeInfo>();
+  const sub = connection.subscribe(subject, {
+    callback: (_err, msg) => {
+      try {
+        const beat = JSON.parse(new TextDecoder().decode(msg.data)) as Beat;
+        if (beat?.v === 1 && beat.kind === 'beat' && typeof beat.node?.id === 'string') {
+          seen.set(beat.node.id, {
+            id: beat.node.id,
+            roles: strings(beat.node.roles),
+            types: strings(beat.node.types),
+            load: {
+              actors: Number(beat.node.load?.actors) || 0,
+              mailbox: Number(beat.node.load?.mailbox) || 0,
+            },
+            startedAt: Number(beat.node.startedAt) || 0,
+          });
+        }
+      } catch {
+        // Not a heartbeat.
+      }
+    },
+  });
+  await connection.flush();
+  connection.publish(subject, JSON.stringify({ v: 1, kind: 'probe', node: { id: '$observer' } }));
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  sub.unsubscribe();
+  return [...seen.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

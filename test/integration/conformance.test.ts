@@ -9,7 +9,7 @@ import {
   type Reply,
   TroupeError,
 } from '../../runtime/index.js';
-import { createCodec } from '../../transport/index.js';
+import { createCodec, type NatsTransport } from '../../transport/index.js';
 import { makeWorld, type NatsServerRef, startSharedNats, until, type World } from '../helpers/fixtures.js';
 
 type Recorder = {
@@ -104,7 +104,11 @@ describe.each(['local', 'nats'] as const)('conformance over %s', (kind) => {
       fromB.tell({ type: 'rec', n, from: 'b' });
     }
     // Senders on other connections arrive in their own time: wait for all 1500 before judging the order.
-    await until(() => (b.inspect().find((i) => i.address === 'b/rec')?.processed ?? 0) >= 1500, 10_000, '1500 messages');
+    await until(
+      () => (b.inspect().find((i) => i.address === 'b/rec')?.processed ?? 0) >= 1500,
+      10_000,
+      '1500 messages',
+    );
     const all = await fromA.ask({ type: 'list' }, { timeout: 10_000 });
     expect(all).toHaveLength(1500);
     const expected = Array.from({ length: 500 }, (_, i) => i);
@@ -284,6 +288,31 @@ describe.each(['local', 'nats'] as const)('conformance over %s', (kind) => {
       .ask({ type: 'ping' })
       .catch((e: unknown) => e);
     expect(TroupeError.is(err, ErrorCode.ActorNotFound)).toBe(true);
+  });
+
+  it('reaches virtual actors by type and id from a node that does not host them', async () => {
+    await twoNodes();
+    const c = await world.node('c');
+    b.register('rec', recorder, { passivateAfterMs: 0 });
+    c.register('rec', recorder, { passivateAfterMs: 0 });
+    // Over NATS the hosts first agree on who holds which shard.
+    await until(
+      () =>
+        kind === 'local' ||
+        (b.transport as NatsTransport).ownedShards().length +
+          (c.transport as NatsTransport).ownedShards().length ===
+          64,
+      10_000,
+      'shards settle',
+    );
+    const ids = Array.from({ length: 40 }, (_, i) => `r${i}`);
+    for (const id of ids) a.virtual<Recorder>('rec', id).tell({ type: 'rec', n: 1 });
+    const lists = await Promise.all(ids.map((id) => a.virtual<Recorder>('rec', id).ask({ type: 'list' })));
+    expect(lists.every((l) => l.length === 1 && l[0] === 1)).toBe(true);
+    const hosted = [b, c].map((s) => s.inspect().filter((i) => i.address.startsWith('$v/rec/')).length);
+    expect(hosted[0]! + hosted[1]!).toBe(40);
+    expect(hosted.every((n) => n > 0)).toBe(true);
+    expect(a.inspect()).toEqual([]);
   });
 
   it('refuses a second node with the same id', async () => {

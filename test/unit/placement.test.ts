@@ -13,6 +13,7 @@ import {
 const node = (id: string, actors = 0, roles: string[] = []): NodeInfo => ({
   id,
   roles,
+  types: [],
   load: { actors, mailbox: 0 },
   startedAt: 0,
 });

@@ -1,0 +1,218 @@
+// Virtual actors: addressed by type and id from anywhere, activated on first message, passivated when idle.
+
+import type { ActorDefinition } from './actor.js';
+import type { ActorCell } from './cell.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { assertValidName, type Envelope } from './envelope.js';
+import { ErrorCode, InvalidOptionsError, TroupeError } from './errors.js';
+import { hashPlacement, type PlacementStrategy } from './placement.js';
+import type { Protocol } from './protocol.js';
+
+/** The node segment of every virtual address: `$v/<type>/<id>` names an actor, not a place. */
+export const VIRTUAL_NODE = '$v';
+const PREFIX = `${VIRTUAL_NODE}/`;
+
+/** Options of `system.register(type, definition, options)`. */
+export interface VirtualActorOptions {
+  /**
+   * Which node hosts each id when the system is clustered; must be deterministic.
+   * @defaultValue hash placement (rendezvous hashing over the live members)
+   */
+  placement?: PlacementStrategy;
+  /**
+   * An actor that handled no message for this long is passivated (stopped; reactivated by its next
+   * message). 0 keeps actors active until the node's cap pushes them out.
+   * @defaultValue 60000
+   */
+  passivateAfterMs?: number;
+}
+
+/** {@link VirtualActorOptions} after defaults. */
+export interface ResolvedVirtualActorOptions {
+  placement: PlacementStrategy;
+  passivateAfterMs: number;
+}
+
+export const DEFAULT_PASSIVATE_AFTER_MS = 60_000;
+
+/** Validates virtual actor options; throws {@link InvalidOptionsError} naming the field. */
+export function resolveVirtualActorOptions(options: VirtualActorOptions = {}): ResolvedVirtualActorOptions {
+  const placement = options.placement ?? hashPlacement();
+  if (!placement.deterministic) {
+    throw new InvalidOptionsError(
+      'placement',
+      `${placement.name} is not deterministic; virtual actors need one that is`,
+    );
+  }
+  const passivateAfterMs = options.passivateAfterMs ?? DEFAULT_PASSIVATE_AFTER_MS;
+  if (!Number.isFinite(passivateAfterMs) || passivateAfterMs < 0) {
+    throw new InvalidOptionsError('passivateAfterMs', `expected >= 0, got ${String(passivateAfterMs)}`);
+  }
+  return { placement, passivateAfterMs };
+}
+
+/** The address of virtual actor `type`/`id`. */
+export function virtualAddress(type: string, id: string): string {
+  assertValidName(type, 'actor type');
+  assertValidName(id, 'actor id');
+  return `${PREFIX}${type}/${id}`;
+}
+
+/** `{ type, id }` of a virtual address, or undefined for any other address. */
+export function parseVirtualAddress(address: string): { type: string; id: string } | undefined {
+  if (!address.startsWith(PREFIX)) return undefined;
+  const slash = address.indexOf('/', PREFIX.length);
+  if (slash < 0) return undefined;
+  return { type: address.slice(PREFIX.length, slash), id: address.slice(slash + 1) };
+}
+
+interface Registration {
+  definition: ActorDefinition<Protocol, unknown>;
+  options: ResolvedVirtualActorOptions;
+}
+
+interface Active {
+  cell: ActorCell;
+  lastUsed: number;
+}
+
+/** @internal What the host needs from the system. */
+export interface VirtualHostDeps {
+  clock: Clock;
+  /** Creates and starts a cell at `address` (no parent). */
+  activate(definition: ActorDefinition<Protocol, unknown>, address: string): ActorCell;
+  undeliverable(envelope: Envelope, reason: string, error?: unknown): void;
+}
+
+/**
+ * @internal The registry of virtual actor types on one node and the actors currently active. Keeps the
+ * active set in least-recently-used order (a Map re-inserted on use) so the cap passivates the coldest.
+ */
+export class VirtualHost {
+  readonly #deps: VirtualHostDeps;
+  readonly #types = new Map<string, Registration>();
+  readonly #active = new Map<string, Active>();
+  readonly #maxActive: number;
+  #sweep: TimerHandle | undefined;
+  #sweepEvery = 0;
+  /** Actors passivated so far (idle timeout or cap). */
+  passivated = 0;
+
+  constructor(deps: VirtualHostDeps, maxActive: number) {
+    this.#deps = deps;
+    this.#maxActive = maxActive;
+  }
+
+  get activeCount(): number {
+    return this.#active.size;
+  }
+
+  types(): string[] {
+    return [...this.#types.keys()];
+  }
+
+  registration(type: string): Registration | undefined {
+    return this.#types.get(type);
+  }
+
+  register(
+    type: string,
+    definition: ActorDefinition<Protocol, unknown>,
+    options?: VirtualActorOptions,
+  ): void {
+    assertValidName(type, 'actor type');
+    if (this.#types.has(type))
+      throw new TroupeError(ErrorCode.NameTaken, `actor type ${type} is already registered`);
+    const resolved = resolveVirtualActorOptions(options);
+    this.#types.set(type, { definition, options: resolved });
+    if (resolved.passivateAfterMs > 0) this.#scheduleSweep(resolved.passivateAfterMs);
+  }
+
+  /** Delivers to the actor at a virtual address, activating it first if needed. */
+  deliver(envelope: Envelope): void {
+    const address = envelope.target;
+    let entry = this.#active.get(address);
+    if (entry && entry.cell.status === 'stopped') {
+      this.#active.delete(address);
+      entry = undefined;
+    }
+    if (!entry) {
+      const parsed = parseVirtualAddress(address);
+      const registration = parsed && this.#types.get(parsed.type);
+      if (!registration) {
+        this.#deps.undeliverable(
+          envelope,
+          ErrorCode.ActorNotFound,
+          new TroupeError(
+            ErrorCode.ActorNotFound,
+            `no actor type ${parsed?.type ?? address} is registered here`,
+          ),
+        );
+        return;
+      }
+      this.#makeRoom();
+      entry = { cell: this.#deps.activate(registration.definition, address), lastUsed: 0 };
+    } else {
+      // Move to the back: the Map's first entries are the least recently used.
+      this.#active.delete(address);
+    }
+    entry.lastUsed = this.#deps.clock.now();
+    this.#active.set(address, entry);
+    entry.cell.enqueue(envelope);
+  }
+
+  /** Forgets a cell that stopped (passivated, crashed, or stopped by request). */
+  stopped(cell: ActorCell): void {
+    if (this.#active.get(cell.address)?.cell === cell) this.#active.delete(cell.address);
+  }
+
+  /** Passivates every active actor whose address matches; resolves once they have stopped. */
+  async passivate(match: (address: string) => boolean): Promise<number> {
+    const stopping: Promise<void>[] = [];
+    for (const [address, entry] of this.#active) {
+      if (!match(address)) continue;
+      this.#active.delete(address);
+      this.passivated++;
+      stopping.push(entry.cell.requestStop());
+    }
+    await Promise.all(stopping);
+    return stopping.length;
+  }
+
+  close(): void {
+    if (this.#sweep !== undefined) this.#deps.clock.clearTimeout(this.#sweep);
+    this.#sweep = undefined;
+  }
+
+  /** Passivates least recently used idle actors until one more fits under the cap. */
+  #makeRoom(): void {
+    for (const [address, entry] of this.#active) {
+      if (this.#active.size < this.#maxActive) return;
+      if (!entry.cell.idle) continue;
+      this.#active.delete(address);
+      this.passivated++;
+      void entry.cell.requestStop();
+    }
+  }
+
+  #scheduleSweep(passivateAfterMs: number): void {
+    const every = Math.max(1, Math.floor(passivateAfterMs / 2));
+    if (this.#sweep !== undefined && this.#sweepEvery <= every) return;
+    if (this.#sweep !== undefined) this.#deps.clock.clearTimeout(this.#sweep);
+    this.#sweepEvery = every;
+    const run = (): void => {
+      const now = this.#deps.clock.now();
+      for (const [address, entry] of this.#active) {
+        const type = parseVirtualAddress(address)?.type;
+        const after = (type && this.#types.get(type)?.options.passivateAfterMs) || 0;
+        if (after > 0 && now - entry.lastUsed >= after && entry.cell.idle) {
+          this.#active.delete(address);
+          this.passivated++;
+          void entry.cell.requestStop();
+        }
+      }
+      this.#sweep = this.#deps.clock.setTimeout(run, this.#sweepEvery);
+    };
+    this.#sweep = this.#deps.clock.setTimeout(run, every);
+  }
+}

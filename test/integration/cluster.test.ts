@@ -1,0 +1,206 @@
+// Virtual actors over a real nats-server with several nodes: placement, failover, joins and graceful drain.
+
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type ActorSystem, createSystem, defineActor, type Reply } from '../../runtime/index.js';
+import { type ServerProcess, startNats } from '../../testing/index.js';
+import {
+  listNatsNodes,
+  type NatsTransport,
+  natsKvPersistence,
+  natsTransport,
+} from '../../transport/index.js';
+import { until } from '../helpers/fixtures.js';
+
+type Account = { deposit: { amount: number }; balance: Reply<number> };
+const account = defineActor<Account, { balance: number }>({
+  type: 'account',
+  init: () => ({ balance: 0 }),
+  handlers: {
+    deposit: (m, ctx) => {
+      ctx.state.balance += m.amount;
+    },
+    balance: (_m, ctx) => ctx.state.balance,
+  },
+});
+
+const SHARDS = 16;
+let nats: ServerProcess;
+beforeAll(async () => {
+  nats = await startNats();
+});
+afterAll(() => nats.stop());
+
+interface Node {
+  system: ActorSystem;
+  transport: NatsTransport;
+}
+const started: Node[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((n) => n.system.close()));
+});
+
+async function node(nodeId: string, namespace: string, host = true): Promise<Node> {
+  const transport = natsTransport({
+    servers: nats.url,
+    namespace,
+    cluster: { heartbeatMs: 100, failureTimeoutMs: 600, moveIntervalMs: 50, moveBatch: 4, shards: SHARDS },
+  });
+  const system = await createSystem({ nodeId, transport });
+  if (host) system.register('account', account, { passivateAfterMs: 0 });
+  const n = { system, transport };
+  started.push(n);
+  return n;
+}
+
+/** True when the hosts hold every shard exactly once. */
+function settled(hosts: Node[]): boolean {
+  const all = hosts.flatMap((h) => h.transport.ownedShards());
+  return all.length === SHARDS && new Set(all).size === SHARDS;
+}
+
+const activeOn = (n: Node): string[] =>
+  n.system
+    .inspect()
+    .filter((i) => i.address.startsWith('$v/'))
+    .map((i) => i.address);
+
+describe('virtual actors across NATS nodes', () => {
+  it('brings an actor back on a survivor with the state it had saved to KV', async () => {
+    const ns = `c${randomBytes(3).toString('hex')}`;
+    const nodes: Node[] = [];
+    for (const id of ['p1', 'p2', 'p3']) {
+      const n = await node(id, ns, false);
+      const persistence = await natsKvPersistence<{ balance: number }>({
+        connection: n.transport.connection!,
+        bucket: ns,
+      });
+      n.system.register('account', defineActor<Account, { balance: number }>({ ...account, persistence }), {
+        passivateAfterMs: 0,
+      });
+      nodes.push(n);
+    }
+    const client = await node('client', ns, false);
+    await until(
+      () => settled(nodes) && nodes.every((n) => n.transport.ownedShards().length > 0),
+      10_000,
+      'settle',
+    );
+    const ids = Array.from({ length: 30 }, (_, i) => `s${i}`);
+    for (let round = 1; round <= 3; round++) {
+      for (const id of ids)
+        client.system.virtual<Account>('account', id).tell({ type: 'deposit', amount: round });
+    }
+    const before = await Promise.all(
+      ids.map((id) => client.system.virtual<Account>('account', id).ask({ type: 'balance' })),
+    );
+    expect(before.every((b) => b === 6)).toBe(true);
+    const victim = nodes.find((n) => activeOn(n).length > 0)!;
+    const moved = activeOn(victim);
+    await victim.system.close();
+    started.splice(started.indexOf(victim), 1);
+    const survivors = nodes.filter((n) => n !== victim);
+    await until(() => settled(survivors), 10_000, 'failover');
+    for (const address of moved) {
+      const id = address.split('/')[2]!;
+      expect(
+        await client.system.virtual<Account>('account', id).ask({ type: 'balance' }, { timeout: 3000 }),
+      ).toBe(6);
+    }
+  });
+
+  it('places each id on exactly one node, fails over when a node dies, and spreads to a joining node', async () => {
+    const ns = `c${randomBytes(3).toString('hex')}`;
+    const n1 = await node('n1', ns);
+    const n2 = await node('n2', ns);
+    const n3 = await node('n3', ns);
+    const client = await node('client', ns, false);
+    await until(
+      () => settled([n1, n2, n3]) && [n1, n2, n3].every((n) => n.transport.ownedShards().length > 0),
+      10_000,
+      'shards settle',
+    );
+
+    const ids = Array.from({ length: 60 }, (_, i) => `acct-${i}`);
+    for (const id of ids) client.system.virtual<Account>('account', id).tell({ type: 'deposit', amount: 1 });
+    const balances = await Promise.all(
+      ids.map((id) => client.system.virtual<Account>('account', id).ask({ type: 'balance' })),
+    );
+    expect(balances.every((b) => b === 1)).toBe(true);
+    const placed = [n1, n2, n3].map(activeOn);
+    expect(placed.flat().sort()).toEqual(ids.map((id) => `$v/account/${id}`).sort());
+    expect(placed.every((p) => p.length > 0)).toBe(true);
+    expect(client.system.inspect()).toEqual([]);
+
+    // n3 dies without a goodbye: the survivors detect it and take its shards.
+    const onN3 = activeOn(n3);
+    await n3.system.close();
+    started.splice(started.indexOf(n3), 1);
+    await until(() => settled([n1, n2]), 10_000, 'failover');
+    for (const address of onN3) {
+      const id = address.split('/')[2]!;
+      expect(
+        await client.system.virtual<Account>('account', id).ask({ type: 'balance' }, { timeout: 3000 }),
+      ).toBe(0);
+    }
+
+    // A node that joins later receives a share of the shards, handed over in bounded batches.
+    const n4 = await node('n4', ns);
+    await until(
+      () => settled([n1, n2, n4]) && n4.transport.ownedShards().length > 0,
+      10_000,
+      'join rebalance',
+    );
+    const answers = await Promise.all(
+      ids.map((id) =>
+        client.system.virtual<Account>('account', id).ask({ type: 'balance' }, { timeout: 3000 }),
+      ),
+    );
+    expect(answers).toHaveLength(60);
+    const after = [n1, n2, n4].flatMap(activeOn);
+    expect(new Set(after).size).toBe(after.length);
+  });
+
+  it('retries an ask to a virtual actor until a node takes its shard', async () => {
+    const ns = `c${randomBytes(3).toString('hex')}`;
+    const client = await node('client', ns, false);
+    const pending = client.system
+      .virtual<Account>('account', 'early')
+      .ask({ type: 'balance' }, { timeout: 5000 });
+    await new Promise((r) => setTimeout(r, 200));
+    await node('late', ns);
+    expect(await pending).toBe(0);
+  });
+
+  it('hands its shards over on a graceful drain', async () => {
+    const ns = `c${randomBytes(3).toString('hex')}`;
+    const n1 = await node('n1', ns);
+    const n2 = await node('n2', ns);
+    const client = await node('client', ns, false);
+    await until(
+      () =>
+        settled([n1, n2]) && n1.transport.ownedShards().length > 0 && n2.transport.ownedShards().length > 0,
+      10_000,
+      'settle',
+    );
+    const ids = Array.from({ length: 30 }, (_, i) => `u${i}`);
+    await Promise.all(
+      ids.map((id) => client.system.virtual<Account>('account', id).ask({ type: 'balance' })),
+    );
+    // An observer sees the members (not itself) with their hosted types and load.
+    const listed = await listNatsNodes(nats.url, ns, 300);
+    expect(listed.map((n) => n.id)).toEqual(['client', 'n1', 'n2']);
+    expect(listed.find((n) => n.id === 'n1')?.types).toEqual(['account']);
+    expect(listed.find((n) => n.id === 'client')?.types).toEqual([]);
+    await n1.system.drain();
+    started.splice(started.indexOf(n1), 1);
+    await until(() => n2.transport.ownedShards().length === SHARDS, 5000, 'n2 owns all');
+    const answers = await Promise.all(
+      ids.map((id) =>
+        client.system.virtual<Account>('account', id).ask({ type: 'balance' }, { timeout: 3000 }),
+      ),
+    );
+    expect(answers.every((b) => b === 0)).toBe(true);
+    expect(activeOn(n2).length).toBe(30);
+  });
+});

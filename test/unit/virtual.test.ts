@@ -1,0 +1,118 @@
+// Virtual actors on one node: activation by first message, passivation when idle or over the cap.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type ActorSystem,
+  createSystem,
+  defineActor,
+  ErrorCode,
+  leastLoadedPlacement,
+  ManualClock,
+  type Reply,
+  TroupeError,
+} from '../../runtime/index.js';
+
+type Account = { deposit: { amount: number }; balance: Reply<number>; whoami: Reply<string> };
+let activations = 0;
+let passivations = 0;
+const account = defineActor<Account, { balance: number }>({
+  type: 'account',
+  init: () => {
+    activations++;
+    return { balance: 0 };
+  },
+  handlers: {
+    deposit: (m, ctx) => {
+      ctx.state.balance += m.amount;
+    },
+    balance: (_m, ctx) => ctx.state.balance,
+    whoami: (_m, ctx) => ctx.self.address,
+  },
+  onStop: () => {
+    passivations++;
+  },
+});
+
+const systems: ActorSystem[] = [];
+afterEach(async () => {
+  await Promise.all(systems.splice(0).map((s) => s.close()));
+  activations = 0;
+  passivations = 0;
+});
+
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('virtual actors', () => {
+  it('activates on the first message, keeps state, and is addressed by type and id', async () => {
+    const s = await createSystem({ nodeId: 'n' });
+    systems.push(s);
+    s.register('account', account);
+    const a = s.virtual<Account>('account', 'alice');
+    a.tell({ type: 'deposit', amount: 5 });
+    a.tell({ type: 'deposit', amount: 7 });
+    expect(await a.ask({ type: 'balance' })).toBe(12);
+    expect(await s.virtual<Account>('account', 'alice').ask({ type: 'whoami' })).toBe('$v/account/alice');
+    expect(await s.virtual<Account>('account', 'bob').ask({ type: 'balance' })).toBe(0);
+    expect(activations).toBe(2);
+  });
+
+  it('passivates idle actors on the clock and reactivates them on the next message', async () => {
+    const clock = new ManualClock();
+    const s = await createSystem({ nodeId: 'n', clock });
+    systems.push(s);
+    s.register('account', account, { passivateAfterMs: 1000 });
+    const a = s.virtual<Account>('account', 'alice');
+    a.tell({ type: 'deposit', amount: 5 });
+    await flush();
+    clock.advance(600);
+    expect(await a.ask({ type: 'balance' })).toBe(5);
+    clock.advance(600);
+    await flush();
+    expect(passivations).toBe(0);
+    clock.advance(1000);
+    await flush();
+    expect(passivations).toBe(1);
+    // No persistence configured: a reactivated actor starts from init.
+    expect(await a.ask({ type: 'balance' })).toBe(0);
+    expect(activations).toBe(2);
+  });
+
+  it('passivates the least recently used when the node is over its cap', async () => {
+    const s = await createSystem({ nodeId: 'n', maxActiveVirtual: 2 });
+    systems.push(s);
+    s.register('account', account, { passivateAfterMs: 0 });
+    for (const id of ['a', 'b']) await s.virtual<Account>('account', id).ask({ type: 'balance' });
+    await s.virtual<Account>('account', 'a').ask({ type: 'balance' });
+    await s.virtual<Account>('account', 'c').ask({ type: 'balance' });
+    await flush();
+    expect(passivations).toBe(1);
+    const active = s
+      .inspect()
+      .filter((i) => i.address.startsWith('$v/'))
+      .map((i) => i.address);
+    expect(active.sort()).toEqual(['$v/account/a', '$v/account/c']);
+  });
+
+  it('dead-letters messages for a type nobody registered, and refuses bad registrations', async () => {
+    const s = await createSystem({ nodeId: 'n' });
+    systems.push(s);
+    const err = await s
+      .virtual<Account>('ghost', 'x')
+      .ask({ type: 'balance' })
+      .catch((e: unknown) => e);
+    expect(TroupeError.is(err, ErrorCode.ActorNotFound)).toBe(true);
+    s.register('account', account);
+    expect(() => s.register('account', account)).toThrowError(
+      expect.objectContaining({ code: ErrorCode.NameTaken }),
+    );
+    expect(() => s.register('bad.type', account)).toThrowError(
+      expect.objectContaining({ code: ErrorCode.InvalidName }),
+    );
+    expect(() => s.register('other', account, { placement: leastLoadedPlacement() })).toThrowError(
+      expect.objectContaining({ field: 'placement' }),
+    );
+    expect(() => s.virtual('account', 'has space')).toThrowError(
+      expect.objectContaining({ code: ErrorCode.InvalidName }),
+    );
+  });
+});

@@ -1,0 +1,239 @@
+// Shard ownership over NATS: each node subscribes to the shards of virtual actors that placement gives it.
+
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  type Clock,
+  type HostedType,
+  type Membership,
+  type NodeInfo,
+  parseVirtualAddress,
+  shardOf,
+  type TimerHandle,
+  type TransportSink,
+} from '../runtime/index.js';
+
+/** Options of the shard owner, from `natsTransport({ cluster })`. */
+export interface ShardOptions {
+  /** Shards per virtual actor type; must be the same on every node. */
+  shards: number;
+  /** Most shards a node gives up per interval when a node joins: rebalancing without a storm. */
+  moveBatch: number;
+  moveIntervalMs: number;
+  /** How long a node waits for the previous owner's release notice before claiming a shard anyway. */
+  claimGraceMs: number;
+}
+
+/** The shard of a virtual actor, as `type.shard`. */
+export function shardKey(type: string, id: string, shards: number): string {
+  return `${type}.${shardOf(`${type}/${id}`, shards)}`;
+}
+
+/**
+ * @internal Keeps this node subscribed to exactly the shards placement gives it. Releases are bounded per
+ * interval and announced; a shard is claimed once its previous owner released it, left or failed (or after a
+ * grace period), so two nodes rarely hold one shard at once.
+ */
+export class ShardOwner {
+  readonly #nc: NatsConnection;
+  readonly #prefix: string;
+  readonly #self: string;
+  readonly #membership: Membership;
+  readonly #sink: TransportSink;
+  readonly #onFrame: (msg: Msg) => void;
+  readonly #options: ShardOptions;
+  readonly #clock: Clock;
+  readonly #owned = new Map<string, Subscription>();
+  readonly #released = new Set<string>();
+  readonly #desiredSince = new Map<string, number>();
+  #previousOwner = new Map<string, string | undefined>();
+  #types: HostedType[] = [];
+  #timer: TimerHandle | undefined;
+  #notices: Subscription | undefined;
+  #running = false;
+  #again = false;
+  #closed = false;
+  /** Shards handed over so far (for tests and `troupe nodes`). */
+  moves = 0;
+
+  constructor(
+    nc: NatsConnection,
+    namespacePrefix: string,
+    self: string,
+    membership: Membership,
+    sink: TransportSink,
+    onFrame: (msg: Msg) => void,
+    options: ShardOptions,
+    clock: Clock,
+  ) {
+    this.#nc = nc;
+    this.#prefix = namespacePrefix;
+    this.#self = self;
+    this.#membership = membership;
+    this.#sink = sink;
+    this.#onFrame = onFrame;
+    this.#options = options;
+    this.#clock = clock;
+  }
+
+  /** Subject a virtual address is published to. */
+  subjectOf(type: string, id: string): string {
+    return `${this.#prefix}$v.${shardKey(type, id, this.#options.shards)}.${id}`;
+  }
+
+  /** Shards this node holds now. */
+  owned(): string[] {
+    return [...this.#owned.keys()].sort();
+  }
+
+  start(): void {
+    this.#notices = this.#nc.subscribe(`${this.#prefix}$shards`, {
+      callback: (_err, msg) => {
+        try {
+          const notice = JSON.parse(new TextDecoder().decode(msg.data)) as {
+            released?: unknown;
+            by?: unknown;
+          };
+          if (typeof notice.released === 'string' && notice.by !== this.#self) {
+            this.#released.add(notice.released);
+            this.schedule();
+          }
+        } catch {
+          // Not a notice: ignore.
+        }
+      },
+    });
+    this.#membership.onChange(() => this.schedule());
+    const tick = (): void => {
+      if (this.#closed) return;
+      this.schedule();
+      this.#timer = this.#clock.setTimeout(tick, this.#options.moveIntervalMs);
+    };
+    this.#timer = this.#clock.setTimeout(tick, this.#options.moveIntervalMs);
+  }
+
+  setTypes(types: HostedType[]): void {
+    this.#types = types;
+    this.#membership.setTypes(types.map((t) => t.type));
+    this.schedule();
+  }
+
+  /** Runs a rebalance now, or right after the one in progress. */
+  schedule(): void {
+    if (this.#closed) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    void this.#rebalance().finally(() => {
+      this.#running = false;
+      if (this.#again) {
+        this.#again = false;
+        this.schedule();
+      }
+    });
+  }
+
+  async #rebalance(): Promise<void> {
+    const members = this.#membership.members();
+    const alive = new Set(members.map((m) => m.id));
+    const desired = new Set<string>();
+    const owners = new Map<string, string | undefined>();
+    for (const { type, placement } of this.#types) {
+      const hosts = members.filter((m) => m.id === this.#self || m.types.includes(type));
+      for (let shard = 0; shard < this.#options.shards; shard++) {
+        const key = `${type}.${shard}`;
+        const owner = placement.place(`${type}#${shard}`, { self: this.#self, members: hosts });
+        owners.set(key, owner);
+        if (owner === this.#self) desired.add(key);
+      }
+    }
+    // Give up shards that belong elsewhere now, a bounded batch at a time.
+    let released = 0;
+    for (const key of [...this.#owned.keys()]) {
+      if (desired.has(key)) continue;
+      if (released >= this.#options.moveBatch) break;
+      released++;
+      await this.#release(key);
+    }
+    const now = this.#clock.now();
+    for (const key of desired) {
+      if (this.#owned.has(key)) continue;
+      if (!this.#desiredSince.has(key)) this.#desiredSince.set(key, now);
+      // Who held it before: from the last view, or (first time round) the owner were this node absent.
+      const previous = this.#previousOwner.has(key)
+        ? this.#previousOwner.get(key)
+        : this.#ownerWithout(key, members);
+      const free =
+        previous === undefined ||
+        previous === this.#self ||
+        !alive.has(previous) ||
+        this.#released.has(key) ||
+        now - this.#desiredSince.get(key)! >= this.#options.claimGraceMs;
+      if (free) this.#claim(key);
+    }
+    for (const key of this.#desiredSince.keys())
+      if (!desired.has(key) || this.#owned.has(key)) this.#desiredSince.delete(key);
+    // Remember who owned what under this view, keeping what we knew for shards still waiting to be claimed.
+    for (const [key, owner] of owners) {
+      if (!desired.has(key) || this.#owned.has(key)) this.#previousOwner.set(key, owner);
+      else if (!this.#previousOwner.has(key)) this.#previousOwner.set(key, owner);
+    }
+  }
+
+  #ownerWithout(key: string, members: readonly NodeInfo[]): string | undefined {
+    const [type, shard] = key.split('.') as [string, string];
+    const hosted = this.#types.find((t) => t.type === type);
+    if (!hosted) return undefined;
+    const others = members.filter((m) => m.id !== this.#self && m.types.includes(type));
+    return hosted.placement.place(`${type}#${shard}`, { self: this.#self, members: others });
+  }
+
+  #claim(key: string): void {
+    if (this.#closed || this.#nc.isClosed()) return;
+    this.#released.delete(key);
+    this.#owned.set(
+      key,
+      this.#nc.subscribe(`${this.#prefix}$v.${key}.*`, { callback: (_err, msg) => this.#onFrame(msg) }),
+    );
+  }
+
+  async #release(key: string): Promise<void> {
+    const sub = this.#owned.get(key);
+    this.#owned.delete(key);
+    sub?.unsubscribe();
+    const [type, shard] = key.split('.') as [string, string];
+    await this.#sink.passivate((address) => {
+      const parsed = parseVirtualAddress(address);
+      return (
+        parsed !== undefined &&
+        parsed.type === type &&
+        shardKey(type, parsed.id, this.#options.shards) === key
+      );
+    });
+    this.moves++;
+    if (!this.#nc.isClosed()) {
+      this.#nc.publish(
+        `${this.#prefix}$shards`,
+        JSON.stringify({ released: `${type}.${shard}`, by: this.#self }),
+      );
+    }
+  }
+
+  /** Releases every shard (announcing each), for a graceful exit. */
+  async releaseAll(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    for (const key of [...this.#owned.keys()]) await this.#release(key);
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    if (!this.#nc.isClosed()) {
+      for (const sub of this.#owned.values()) sub.unsubscribe();
+      this.#notices?.unsubscribe();
+    }
+    this.#owned.clear();
+  }
+}
