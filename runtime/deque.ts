@@ -6,10 +6,11 @@ export class Deque<T> {
   #head = 0;
   #size = 0;
 
-  constructor(capacity = 16) {
-    let cap = 16;
+  /** With no capacity the buffer is allocated on first push: an idle mailbox costs almost nothing. */
+  constructor(capacity = 0) {
+    let cap = capacity > 0 ? 4 : 0;
     while (cap < capacity) cap *= 2;
-    this.#buf = new Array<T | undefined>(cap);
+    this.#buf = cap === 0 ? [] : new Array<T | undefined>(cap);
   }
 
   get length(): number {
@@ -51,7 +52,7 @@ export class Deque<T> {
 
   #grow(): void {
     const old = this.#buf;
-    const next = new Array<T | undefined>(old.length * 2);
+    const next = new Array<T | undefined>(old.length === 0 ? 4 : old.length * 2);
     for (let i = 0; i < this.#size; i++) next[i] = old[(this.#head + i) & (old.length - 1)];
     this.#buf = next;
     this.#head = 0;
