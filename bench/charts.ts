@@ -36,11 +36,12 @@ export interface BarChartOptions {
   log?: boolean;
   /** A vertical marker at this value (a target), when given. */
   marker?: { value: number; label: string };
-  /** @defaultValue 720 */
+  /** @defaultValue 860 */
   width?: number;
 }
 
-const LABEL_W = 190;
+/** Room right of the longest bar for its value text. */
+const VALUE_W = 190;
 const BAR_H = 16;
 const GAP = 10;
 
@@ -51,8 +52,11 @@ const GAP = 10;
  * barChart({ title: 'tell throughput', groups: [{ label: 'msg/s', bars: [{ series: 'troupe', value: 4e6, color: COLORS.troupe }] }] });
  */
 export function barChart(options: BarChartOptions): string {
-  const width = options.width ?? 720;
-  const plotW = width - LABEL_W - 110;
+  const width = options.width ?? 860;
+  // Label column sized to the longest label (about 6.6 px per character at 12 px).
+  const longest = Math.max(...options.groups.map((g) => g.label.length), 4);
+  const labelW = Math.min(320, Math.round(longest * 6.6) + 16);
+  const plotW = width - labelW - VALUE_W;
   const values = options.groups.flatMap((g) => g.bars.map((b) => b.value ?? 0)).filter((v) => v > 0);
   if (options.marker) values.push(options.marker.value);
   const max = Math.max(...values, 1e-9);
@@ -72,20 +76,20 @@ export function barChart(options: BarChartOptions): string {
   for (const group of options.groups) {
     const groupH = group.bars.length * (BAR_H + 2);
     parts.push(
-      `<text x="${LABEL_W - 8}" y="${y + groupH / 2 + 4}" text-anchor="end" class="lbl">${escapeXml(group.label)}</text>`,
+      `<text x="${labelW - 8}" y="${y + groupH / 2 + 4}" text-anchor="end" class="lbl">${escapeXml(group.label)}</text>`,
     );
     for (const bar of group.bars) {
       const w = bar.value === null ? 0 : Math.max(scale(bar.value), 1);
       parts.push(
-        `<rect x="${LABEL_W}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${bar.color}"><title>${escapeXml(`${bar.series}: ${bar.text ?? bar.value}`)}</title></rect>`,
-        `<text x="${(LABEL_W + w + 4).toFixed(1)}" y="${y + BAR_H - 4}" class="val">${escapeXml(`${bar.series} ${bar.text ?? String(bar.value)}`)}</text>`,
+        `<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${bar.color}"><title>${escapeXml(`${bar.series}: ${bar.text ?? bar.value}`)}</title></rect>`,
+        `<text x="${(labelW + w + 4).toFixed(1)}" y="${y + BAR_H - 4}" class="val">${escapeXml(`${bar.series} ${bar.text ?? String(bar.value)}`)}</text>`,
       );
       y += BAR_H + 2;
     }
     y += GAP;
   }
   if (options.marker) {
-    const x = LABEL_W + scale(options.marker.value);
+    const x = labelW + scale(options.marker.value);
     parts.push(
       `<line x1="${x.toFixed(1)}" y1="22" x2="${x.toFixed(1)}" y2="${y - GAP + 2}" stroke="${COLORS.target}" stroke-dasharray="4 3"/>`,
       `<text x="${x.toFixed(1)}" y="${y + 8}" text-anchor="middle" class="val" fill="${COLORS.target}">${escapeXml(options.marker.label)}</text>`,
@@ -115,13 +119,13 @@ export interface LineChartOptions {
   series: LineSeries[];
   /** Formats axis and point values. */
   format: (v: number) => string;
-  /** @defaultValue 720 */
+  /** @defaultValue 860 */
   width?: number;
 }
 
 /** A line chart over categorical x positions (e.g. process layouts), y from 0. */
 export function lineChart(options: LineChartOptions): string {
-  const width = options.width ?? 720;
+  const width = options.width ?? 860;
   const height = 280;
   const left = 70;
   const right = 120;

@@ -47,7 +47,7 @@ function summaryTable(report: BenchReport): string {
 function ratioChart(report: BenchReport): string {
   const groups = report.scenarios.flatMap((s) =>
     s.metrics
-      .filter((m) => m.ratio !== null && m.kind !== 'latency')
+      .filter((m) => m.ratio !== null && m.better === 'higher')
       .map((m) => ({
         label: `${s.name} · ${m.id}`,
         bars: [
