@@ -138,8 +138,8 @@ function configFor(
     hooks: definition.supervises as SupervisorHooks<AnyContext> | undefined,
   };
   if (!overrides) {
-    let byThroughput = sharedConfigs.get(definition);
-    if (!byThroughput) sharedConfigs.set(definition, (byThroughput = new Map()));
+    const byThroughput = sharedConfigs.get(definition) ?? new Map<number, CellConfig>();
+    sharedConfigs.set(definition, byThroughput);
     byThroughput.set(defaultThroughput, config);
   }
   return config;
@@ -714,6 +714,7 @@ export class ActorCell {
 
   #complete(envelope: Envelope, value: unknown): void {
     this.processed++;
+    if (!this.#stashedCurrent) envelope.delivery?.ack();
     if (this.#retrying === envelope) {
       this.#retrying = undefined;
       this.#retryCount = 0;
@@ -917,9 +918,17 @@ export class ActorCell {
       this.#lifetime.abort(new TroupeError(ErrorCode.ActorStopped, `${this.address} stopped`));
     }
     this.status = 'stopped';
-    for (const envelope of this.#stash ?? []) this.#host.undeliverable(envelope, ErrorCode.ActorStopped);
+    for (const envelope of this.#stash ?? []) {
+      if (envelope.delivery !== undefined) envelope.delivery.nak();
+      else this.#host.undeliverable(envelope, ErrorCode.ActorStopped);
+    }
     this.#stash = undefined;
     for (let env = this.#mailbox.shift(); env !== undefined; env = this.#mailbox.shift()) {
+      // A durable message stays in its store: it is delivered again (to this actor's next activation).
+      if (env.delivery !== undefined && env !== this.#retrying) {
+        env.delivery.nak();
+        continue;
+      }
       // The message that crashed the actor keeps its error in the dead letter.
       if (env === this.#retrying) {
         const crash = new TroupeError(

@@ -26,6 +26,17 @@ export interface Envelope {
   headers?: Record<string, string> | undefined;
   /** The message itself (for a reply: the value, or a wire error when `headers.error` is set). */
   payload: unknown;
+  /**
+   * Local only, never encoded: set by a durable transport. `ack` once the message is done with (handled or
+   * dead-lettered), `nak` when it must be delivered again (its actor stopped before handling it).
+   */
+  delivery?: Delivery | undefined;
+}
+
+/** Settles a durably delivered message with the store it came from. */
+export interface Delivery {
+  ack(): void;
+  nak(): void;
 }
 
 /** Characters allowed in one segment of an actor name: safe in NATS subjects, paths and URLs. */

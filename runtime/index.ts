@@ -16,7 +16,7 @@ export { ManualClock, systemClock } from './clock.js';
 export type { Codec } from './codec.js';
 export type { DeadLetter, DeadLetters } from './dead-letters.js';
 export { Deque } from './deque.js';
-export type { Envelope } from './envelope.js';
+export type { Delivery, Envelope } from './envelope.js';
 export {
   assertValidName,
   EnvelopeKind,
@@ -57,7 +57,7 @@ export type {
   ReplyFor,
   ReplyOf,
 } from './protocol.js';
-export type { ActorRef, AnyActorRef, AskOptions, TellOptions } from './ref.js';
+export type { ActorRef, AnyActorRef, AskOptions, SendOptions, TellOptions } from './ref.js';
 export type {
   ActorStatus,
   ChildExit,

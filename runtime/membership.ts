@@ -24,7 +24,7 @@ export interface Membership {
   /** Subscribes to changes; returns the unsubscribe function. */
   onChange(listener: (event: MembershipEvent) => void): () => void;
   /** Announces the virtual actor types this node hosts (sent at once, then with every heartbeat). */
-  setTypes(types: string[]): void;
+  setTypes(types: string[], durable?: string[]): void;
   /** Where the node's load figures come from; read before each heartbeat. */
   setLoadSource(source: () => NodeLoad): void;
   /** Leaves now without saying goodbye (others notice by timeout). */

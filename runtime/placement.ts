@@ -7,6 +7,8 @@ export interface NodeInfo {
   roles: string[];
   /** Virtual actor types this node hosts. */
   types: string[];
+  /** The hosted types whose mailboxes are durable. */
+  durable: string[];
   /** Load figures, refreshed with every heartbeat. */
   load: NodeLoad;
   /** Clock time the node started. */

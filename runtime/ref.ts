@@ -22,6 +22,15 @@ export interface TellOptions {
   headers?: Record<string, string>;
 }
 
+/** Options of {@link ActorRef.send}. */
+export interface SendOptions extends TellOptions {
+  /**
+   * Identifies the message for deduplication by a durable store: sending twice with one id stores it once.
+   * @defaultValue a unique id per send
+   */
+  messageId?: string;
+}
+
 /**
  * A reference to an actor. Cheap to copy and pass in messages (as its `address`); valid across processes.
  *
@@ -33,6 +42,12 @@ export interface ActorRef<P extends Protocol = AnyProtocol> {
   /** `nodeId/path`: stable for the actor's life; pass it in messages and rebuild with `system.ref(address)`. */
   readonly address: string;
   tell(message: MessageOf<P>, options?: TellOptions): void;
+  /**
+   * Like `tell`, but resolves once the message is accepted: for a durable virtual actor, once the durable
+   * store has it (from then on it is processed at least once, even if nodes die); otherwise once it is handed
+   * to the mailbox or the connection. Rejects when it was refused.
+   */
+  send(message: MessageOf<P>, options?: SendOptions): Promise<void>;
   /** Sends `message` and resolves with the reply; rejects with `ASK_TIMEOUT`, `ASK_ABORTED`, or the error the actor replied with. */
   ask<M extends AskableOf<P>>(message: M, options?: AskOptions): Promise<ReplyFor<P, M>>;
 }

@@ -18,7 +18,7 @@ import {
 import { AskTimeoutError, ErrorCode, InvalidOptionsError, TroupeError, type WireError } from './errors.js';
 import type { NodeLoad } from './placement.js';
 import type { AnyProtocol, Protocol } from './protocol.js';
-import type { ActorRef, AnyActorRef, AskOptions, TellOptions } from './ref.js';
+import type { ActorRef, AnyActorRef, AskOptions, SendOptions, TellOptions } from './ref.js';
 import { assertActorLimits } from './supervision.js';
 import type { TaskRunner } from './task.js';
 import type { Rejected, Transport, TransportSink } from './transport.js';
@@ -312,6 +312,10 @@ class Ref implements ActorRef<AnyProtocol> {
     this.#system.tellTo(this.address, this.#cell, this.#local, message, options);
   }
 
+  send(message: { type: string }, options?: SendOptions): Promise<void> {
+    return this.#system.sendTo(this.address, this.#cell, this.#local, message, options);
+  }
+
   ask(message: { type: string }, options?: AskOptions): Promise<never> {
     return this.#system.askTo(this.address, this.#cell, this.#local, message, options) as Promise<never>;
   }
@@ -338,6 +342,8 @@ class System implements ActorSystem, CellHost, TransportSink {
   readonly #pending = new Map<string, PendingAsk>();
   readonly #lifecycle = new Set<(event: LifecycleEvent) => void>();
   readonly #replyPrefix: string;
+  /** Unique per start: default message ids must not repeat after a restart with the same node id. */
+  readonly #bootId = `${randomBytes(6).toString('hex')}`;
   readonly #virtual: VirtualHost;
   #seq = 0;
   #rootSeq = 0;
@@ -456,9 +462,10 @@ class System implements ActorSystem, CellHost, TransportSink {
       throw new TroupeError(ErrorCode.SystemClosed, `system ${this.nodeId} is closed`);
     this.#virtual.register(type, definition as ActorDefinition<Protocol, unknown>, options);
     this.transport?.hostTypes?.(
-      this.#virtual
-        .types()
-        .map((t) => ({ type: t, placement: this.#virtual.registration(t)!.options.placement })),
+      this.#virtual.types().map((t) => {
+        const { placement, durable } = this.#virtual.registration(t)!.options;
+        return { type: t, placement, durable };
+      }),
     );
   }
 
@@ -485,6 +492,42 @@ class System implements ActorSystem, CellHost, TransportSink {
   }
 
   // ---- sending ----
+
+  async sendTo(
+    address: string,
+    cell: ActorCell | undefined,
+    local: boolean,
+    message: unknown,
+    options: SendOptions | undefined,
+  ): Promise<void> {
+    const transport = this.transport;
+    if (cell || local || transport?.sendAcked === undefined || this.#closing !== undefined) {
+      this.tellTo(address, cell, local, message, options);
+      return;
+    }
+    assertMessage(message);
+    const envelope: Envelope = {
+      kind: EnvelopeKind.User,
+      target: address,
+      sender: options?.sender?.address,
+      correlationId: undefined,
+      replyTo: undefined,
+      deadline: undefined,
+      headers: options?.headers,
+      payload: message,
+    };
+    try {
+      await transport.sendAcked(
+        envelope,
+        options?.messageId ?? `${this.#bootId}.${(this.#seq++).toString(36)}`,
+      );
+    } catch (err) {
+      this.#deadLetters.record(
+        this.#letter(envelope, TroupeError.is(err) ? err.code : ErrorCode.Remote, err),
+      );
+      throw err;
+    }
+  }
 
   tellTo(
     address: string,
@@ -690,6 +733,8 @@ class System implements ActorSystem, CellHost, TransportSink {
   }
 
   undeliverable(envelope: Envelope, reason: string, error?: unknown): void {
+    // Dead-lettered is done with: a durable store must not deliver it again.
+    envelope.delivery?.ack();
     const letter = this.#letter(envelope, reason, error);
     this.#deadLetters.record(letter);
     if (envelope.kind !== EnvelopeKind.Reply && envelope.replyTo !== undefined) {

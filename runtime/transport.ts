@@ -34,6 +34,8 @@ export interface TransportSink {
 export interface HostedType {
   type: string;
   placement: PlacementStrategy;
+  /** Messages to this type go through a durable store (JetStream) and are delivered at least once. */
+  durable: boolean;
 }
 
 /**
@@ -62,6 +64,11 @@ export interface Transport {
    * transport can take its share of them. Transports without it deliver virtual addresses locally.
    */
   hostTypes?(types: HostedType[]): void;
+  /**
+   * Sends and resolves once the message is accepted: for a durable virtual actor, once stored (deduplicated
+   * by `messageId`); otherwise once handed to the connection. Transports without it use `send`.
+   */
+  sendAcked?(envelope: Envelope, messageId: string): Promise<void>;
   /**
    * Lists the ids of the nodes reachable on this transport (this one included), waiting up to `timeoutMs` for
    * answers. Optional: `system.ps()` covers only its own node without it.

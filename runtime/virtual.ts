@@ -25,12 +25,19 @@ export interface VirtualActorOptions {
    * @defaultValue 60000
    */
   passivateAfterMs?: number;
+  /**
+   * Keep this type's mail in a durable store (JetStream on NATS): at-least-once, in order per actor,
+   * surviving the crash of the node that hosted the actor. Without a durable transport it has no effect.
+   * @defaultValue false
+   */
+  durable?: boolean;
 }
 
 /** {@link VirtualActorOptions} after defaults. */
 export interface ResolvedVirtualActorOptions {
   placement: PlacementStrategy;
   passivateAfterMs: number;
+  durable: boolean;
 }
 
 export const DEFAULT_PASSIVATE_AFTER_MS = 60_000;
@@ -48,7 +55,7 @@ export function resolveVirtualActorOptions(options: VirtualActorOptions = {}): R
   if (!Number.isFinite(passivateAfterMs) || passivateAfterMs < 0) {
     throw new InvalidOptionsError('passivateAfterMs', `expected >= 0, got ${String(passivateAfterMs)}`);
   }
-  return { placement, passivateAfterMs };
+  return { placement, passivateAfterMs, durable: options.durable === true };
 }
 
 /** The address of virtual actor `type`/`id`. */

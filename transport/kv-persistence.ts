@@ -48,7 +48,7 @@ export async function natsKvPersistence<S = unknown>(
   return {
     async load(ctx) {
       const entry = await kv.get(keyOf(ctx.self.address));
-      if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) return undefined;
+      if (entry?.operation !== 'PUT' || entry.value.length === 0) return undefined;
       try {
         return packr.unpack(entry.value) as S;
       } catch (err) {

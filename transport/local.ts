@@ -57,7 +57,14 @@ class Hub implements LocalHub {
       const hosted = node.types.find((t) => t.type === type);
       if (!hosted) continue;
       placement ??= hosted.placement;
-      hosts.push({ id: nodeId, roles: [], types: [type], load: { actors: 0, mailbox: 0 }, startedAt: 0 });
+      hosts.push({
+        id: nodeId,
+        roles: [],
+        types: [type],
+        durable: [],
+        load: { actors: 0, mailbox: 0 },
+        startedAt: 0,
+      });
     }
     if (!placement) return undefined;
     const shard = shardOf(`${type}/${id}`, HUB_SHARDS);

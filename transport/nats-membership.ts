@@ -74,6 +74,7 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
     id: options.nodeId,
     roles: [...(options.roles ?? [])],
     types: [],
+    durable: [],
     load: loadSource(),
     startedAt: clock.now(),
   };
@@ -131,6 +132,7 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
       id,
       roles: strings(beat.node.roles),
       types: strings(beat.node.types),
+      durable: strings(beat.node.durable),
       load: {
         actors: Number(beat.node.load?.actors) || 0,
         mailbox: Number(beat.node.load?.mailbox) || 0,
@@ -186,8 +188,9 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    setTypes(types) {
+    setTypes(types, durable = []) {
       self.types = [...types];
+      self.durable = [...durable];
       send('beat');
     },
     setLoadSource(source) {
@@ -231,6 +234,7 @@ async function observe(connection: NatsConnection, namespace: string, waitMs: nu
             id: beat.node.id,
             roles: strings(beat.node.roles),
             types: strings(beat.node.types),
+            durable: strings(beat.node.durable),
             load: {
               actors: Number(beat.node.load?.actors) || 0,
               mailbox: Number(beat.node.load?.mailbox) || 0,

@@ -11,6 +11,7 @@ import {
   type TimerHandle,
   type TransportSink,
 } from '../runtime/index.js';
+import type { DurableMailboxes } from './nats-durable.js';
 
 /** Options of the shard owner, from `natsTransport({ cluster })`. */
 export interface ShardOptions {
@@ -42,6 +43,8 @@ export class ShardOwner {
   readonly #onFrame: (msg: Msg) => void;
   readonly #options: ShardOptions;
   readonly #clock: Clock;
+  readonly #durable: DurableMailboxes | undefined;
+  readonly #onDurableError: (shard: string, error: unknown) => void;
   readonly #owned = new Map<string, Subscription>();
   readonly #released = new Set<string>();
   readonly #desiredSince = new Map<string, number>();
@@ -64,7 +67,11 @@ export class ShardOwner {
     onFrame: (msg: Msg) => void,
     options: ShardOptions,
     clock: Clock,
+    durable?: DurableMailboxes,
+    onDurableError?: (shard: string, error: unknown) => void,
   ) {
+    this.#durable = durable;
+    this.#onDurableError = onDurableError ?? (() => undefined);
     this.#nc = nc;
     this.#prefix = namespacePrefix;
     this.#self = self;
@@ -73,6 +80,17 @@ export class ShardOwner {
     this.#onFrame = onFrame;
     this.#options = options;
     this.#clock = clock;
+  }
+
+  /** Shard number of a virtual actor. */
+  shardOf(type: string, id: string): number {
+    return shardOf(`${type}/${id}`, this.#options.shards);
+  }
+
+  /** True when `type` is durable here or on any member. */
+  isDurable(type: string): boolean {
+    if (this.#types.some((t) => t.type === type && t.durable)) return true;
+    return this.#membership.members().some((m) => m.durable.includes(type));
   }
 
   /** Subject a virtual address is published to. */
@@ -113,7 +131,10 @@ export class ShardOwner {
 
   setTypes(types: HostedType[]): void {
     this.#types = types;
-    this.#membership.setTypes(types.map((t) => t.type));
+    this.#membership.setTypes(
+      types.map((t) => t.type),
+      types.filter((t) => t.durable).map((t) => t.type),
+    );
     this.schedule();
   }
 
@@ -196,6 +217,10 @@ export class ShardOwner {
       key,
       this.#nc.subscribe(`${this.#prefix}$v.${key}.*`, { callback: (_err, msg) => this.#onFrame(msg) }),
     );
+    const [type, shard] = key.split('.') as [string, string];
+    if (this.#durable && this.#types.some((t) => t.type === type && t.durable)) {
+      this.#durable.claim(type, Number(shard)).catch((err: unknown) => this.#onDurableError(key, err));
+    }
   }
 
   async #release(key: string): Promise<void> {
@@ -203,6 +228,7 @@ export class ShardOwner {
     this.#owned.delete(key);
     sub?.unsubscribe();
     const [type, shard] = key.split('.') as [string, string];
+    await this.#durable?.release(type, Number(shard));
     await this.#sink.passivate((address) => {
       const parsed = parseVirtualAddress(address);
       return (
@@ -230,6 +256,7 @@ export class ShardOwner {
   close(): void {
     this.#closed = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#durable?.close();
     if (!this.#nc.isClosed()) {
       for (const sub of this.#owned.values()) sub.unsubscribe();
       this.#notices?.unsubscribe();

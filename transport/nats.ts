@@ -27,6 +27,7 @@ import {
 } from '../runtime/index.js';
 import { createCodec, DEFAULT_MAX_FRAME_BYTES } from './codec.js';
 import { TransportError, TransportErrorCode } from './errors.js';
+import { DurableMailboxes } from './nats-durable.js';
 import { natsMembership } from './nats-membership.js';
 import { ShardOwner } from './nats-shards.js';
 
@@ -120,6 +121,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
   let sub: Subscription | undefined;
   let nodesSub: Subscription | undefined;
   let nodePrefix = '';
+  let boundSink: TransportSink | undefined;
   let state: 'new' | 'binding' | 'open' | 'closing' | 'closed' = 'new';
   const owned = options.connection === undefined;
   const cluster = options.cluster ?? {};
@@ -135,6 +137,8 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
   }
   let membership: Membership | undefined;
   let shards: ShardOwner | undefined;
+  let durable: DurableMailboxes | undefined;
+  let durableSeq = 0;
   let hosted: HostedType[] = [];
   const subjects = new Map<string, string>();
   const undeliverable = new Map<string, string>();
@@ -218,6 +222,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     },
 
     async bind(nodeId: string, sink: TransportSink): Promise<void> {
+      boundSink = sink;
       if (state !== 'new')
         throw new TransportError(TransportErrorCode.AlreadyBound, 'NATS transport is already bound');
       state = 'binding';
@@ -295,6 +300,18 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
         clock,
       });
       membership.setLoadSource(() => sink.load());
+      durable = new DurableMailboxes(
+        conn,
+        namespace,
+        (data) => codec.decode(data),
+        (envelope) => sink.deliver(envelope),
+        (subject, err) =>
+          sink.reject({
+            address: addressOf(subject),
+            reason: TroupeError.is(err) ? err.code : ErrorCode.MalformedFrame,
+            error: TroupeError.toWire(err),
+          }),
+      );
       shards = new ShardOwner(
         conn,
         prefix,
@@ -309,6 +326,13 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
           claimGraceMs: failureTimeoutMs,
         },
         clock,
+        durable,
+        (shard, err) =>
+          sink.reject({
+            address: `${nodeId}/$shard/${shard}`,
+            reason: ErrorCode.Remote,
+            error: TroupeError.toWire(err),
+          }),
       );
       shards.start();
       if (hosted.length > 0) shards.setTypes(hosted);
@@ -333,6 +357,20 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     },
     ownedShards: () => shards?.owned() ?? [],
 
+    async sendAcked(envelope: Envelope, messageId: string): Promise<void> {
+      const virtual = parseVirtualAddress(envelope.target);
+      if (!virtual || !shards || !durable || !shards.isDurable(virtual.type) || state !== 'open') {
+        transport.send(envelope);
+        return;
+      }
+      const frame = codec.encode(envelope);
+      await durable.publish(
+        durable.subjectOf(virtual.type, shards.shardOf(virtual.type, virtual.id), virtual.id),
+        frame,
+        messageId,
+      );
+    },
+
     hostTypes(types: HostedType[]): void {
       hosted = types;
       shards?.setTypes(types);
@@ -348,6 +386,25 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       const frame = codec.encode(envelope);
       const target = envelope.target;
       const virtual = parseVirtualAddress(target);
+      if (virtual && shards && durable && shards.isDurable(virtual.type)) {
+        // A tell to a durable actor: stored in the background; a refusal becomes a dead letter here.
+        const id = `${nodePrefix}${durableSeq++}`;
+        durable
+          .publish(
+            durable.subjectOf(virtual.type, shards.shardOf(virtual.type, virtual.id), virtual.id),
+            frame,
+            id,
+          )
+          .catch((err: unknown) =>
+            boundSink?.reject({
+              address: target,
+              reason: ErrorCode.NoResponders,
+              error: TroupeError.toWire(err),
+              envelope,
+            }),
+          );
+        return;
+      }
       if (virtual && shards) {
         nc.publish(shards.subjectOf(virtual.type, virtual.id), frame, {
           reply: envelope.replyTo === undefined ? noResponderSubject(target) : subjectOf(envelope.replyTo),

@@ -14,6 +14,7 @@ const node = (id: string, actors = 0, roles: string[] = []): NodeInfo => ({
   id,
   roles,
   types: [],
+  durable: [],
   load: { actors, mailbox: 0 },
   startedAt: 0,
 });
