@@ -16,7 +16,7 @@ import {
   REPLY_SEGMENT,
 } from './envelope.js';
 import { AskTimeoutError, ErrorCode, InvalidOptionsError, TroupeError, type WireError } from './errors.js';
-import type { NodeLoad } from './placement.js';
+import type { NodeLoad, PlacementStrategy } from './placement.js';
 import type { AnyProtocol, Protocol } from './protocol.js';
 import type { ActorRef, AnyActorRef, AskOptions, SendOptions, TellOptions } from './ref.js';
 import { assertActorLimits } from './supervision.js';
@@ -232,6 +232,16 @@ export interface ActorSystem {
   ): void;
   /** A ref to virtual actor `type`/`id`, wherever it is (or will be) active. */
   virtual<P extends Protocol = AnyProtocol>(type: string, id: string): ActorRef<P>;
+  /**
+   * Spawns an actor of a type registered with `register()` on the node `where` names, or on the node a
+   * placement strategy picks among the members hosting that type (e.g. `leastLoadedPlacement()`).
+   * Resolves with its ref once it exists.
+   */
+  spawnOn<P extends Protocol = AnyProtocol>(
+    where: string | PlacementStrategy,
+    type: string,
+    options?: { name?: string },
+  ): Promise<ActorRef<P>>;
   /** A ref for any address, local or on another node. Sending to an address nobody holds yields dead letters. */
   ref<P extends Protocol = AnyProtocol>(address: string): ActorRef<P>;
   /** The local actor at `path` (e.g. `parent/child`), if it is alive. */
@@ -922,6 +932,16 @@ class System implements ActorSystem, CellHost, TransportSink {
       this.reply(envelope, this.inspect(), false);
       return;
     }
+    if (path === NODE_SEGMENT && type === 'spawn') {
+      const { actorType, name } = command as { actorType?: unknown; name?: unknown };
+      try {
+        const ref = this.#spawnRegistered(String(actorType), typeof name === 'string' ? name : undefined);
+        this.reply(envelope, ref.address, false);
+      } catch (err) {
+        this.reply(envelope, TroupeError.toWire(err), true);
+      }
+      return;
+    }
     const cell = this.#cells.get(path);
     if (!cell) {
       this.undeliverable(
@@ -945,6 +965,52 @@ class System implements ActorSystem, CellHost, TransportSink {
   }
 
   // ---- lifecycle ----
+
+  #spawnRegistered(type: string, name: string | undefined): AnyActorRef {
+    const registration = this.#virtual.registration(type);
+    if (!registration) {
+      throw new TroupeError(
+        ErrorCode.ActorNotFound,
+        `actor type ${type} is not registered on ${this.nodeId}`,
+      );
+    }
+    return this.spawn(registration.definition, name === undefined ? {} : { name });
+  }
+
+  async spawnOn<P extends Protocol = AnyProtocol>(
+    where: string | PlacementStrategy,
+    type: string,
+    options: { name?: string } = {},
+  ): Promise<ActorRef<P>> {
+    let node: string | undefined;
+    if (typeof where === 'string') node = where;
+    else {
+      const members = (this.transport?.members?.() ?? []).filter((m) => m.types.includes(type));
+      if (this.#virtual.registration(type) && !members.some((m) => m.id === this.nodeId)) {
+        members.push({
+          id: this.nodeId,
+          roles: [],
+          types: [type],
+          durable: [],
+          load: this.load(),
+          startedAt: 0,
+        });
+      }
+      node = where.place(`${type}/${options.name ?? (this.#seq++).toString(36)}`, {
+        self: this.nodeId,
+        members,
+      });
+      if (node === undefined)
+        throw new TroupeError(ErrorCode.NoResponders, `no node hosts actor type ${type}`);
+    }
+    if (node === this.nodeId) return this.#spawnRegistered(type, options.name) as ActorRef<P>;
+    const address = await this.#systemAsk(
+      `${node}/${NODE_SEGMENT}`,
+      { type: 'spawn', actorType: type, name: options.name },
+      this.#options.askTimeoutMs,
+    );
+    return this.ref<P>(String(address));
+  }
 
   async #controlLocal(cell: ActorCell, command: ControlCommand, subtree: boolean): Promise<void> {
     switch (command) {

@@ -2,7 +2,7 @@
 
 import type { Envelope } from './envelope.js';
 import type { WireError } from './errors.js';
-import type { NodeLoad, PlacementStrategy } from './placement.js';
+import type { NodeInfo, NodeLoad, PlacementStrategy } from './placement.js';
 
 /** Something a transport could not turn into a delivered envelope. */
 export interface Rejected {
@@ -74,6 +74,8 @@ export interface Transport {
    * answers. Optional: `system.ps()` covers only its own node without it.
    */
   nodes?(timeoutMs: number): Promise<string[]>;
+  /** The live members as this node sees them (self included), with their hosted types and load. */
+  members?(): NodeInfo[];
   /** Stops now: in-flight frames may be lost. Safe to call twice. */
   close(): Promise<void>;
   /** Flushes what was sent, stops receiving, then closes. Safe to call twice. */

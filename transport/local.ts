@@ -150,6 +150,16 @@ export function localTransport(options: LocalTransportOptions = {}): Transport {
       hub.members.set(id, { codec, sink: s, types: [] });
       state = 'open';
     },
+    members(): NodeInfo[] {
+      return [...hub.members.entries()].map(([id, node]) => ({
+        id,
+        roles: [],
+        types: node.types.map((t) => t.type),
+        durable: node.types.filter((t) => t.durable).map((t) => t.type),
+        load: node.sink.load(),
+        startedAt: 0,
+      }));
+    },
     async nodes(): Promise<string[]> {
       return hub.nodes();
     },

@@ -356,6 +356,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       return membership;
     },
     ownedShards: () => shards?.owned() ?? [],
+    members: () => membership?.members() ?? [],
 
     async sendAcked(envelope: Envelope, messageId: string): Promise<void> {
       const virtual = parseVirtualAddress(envelope.target);

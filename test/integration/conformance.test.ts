@@ -5,6 +5,7 @@ import {
   type ActorSystem,
   defineActor,
   ErrorCode,
+  leastLoadedPlacement,
   type Replier,
   type Reply,
   TroupeError,
@@ -313,6 +314,34 @@ describe.each(['local', 'nats'] as const)('conformance over %s', (kind) => {
     expect(hosted[0]! + hosted[1]!).toBe(40);
     expect(hosted.every((n) => n > 0)).toBe(true);
     expect(a.inspect()).toEqual([]);
+  });
+
+  it('spawns actors of a registered type on a named node or by placement, from another node', async () => {
+    await twoNodes();
+    const c = await world.node('c');
+    b.register('rec', recorder);
+    c.register('rec', recorder);
+    for (let i = 0; i < 5; i++) c.spawn(recorder);
+    await until(
+      () => (a.transport?.members?.() ?? []).filter((m) => m.types.includes('rec')).length === 2,
+      10_000,
+      'hosts known',
+    );
+    const named = await a.spawnOn<Recorder>('b', 'rec', { name: 'made' });
+    expect(named.address).toBe('b/made');
+    expect(await named.ask({ type: 'echo', value: 'hi' })).toBe('hi');
+    // c carries five more actors, so the least loaded host is b (load travels with heartbeats over NATS).
+    await until(
+      () => (a.transport?.members?.() ?? []).find((m) => m.id === 'c')?.load.actors === 5,
+      10_000,
+      'load figures',
+    );
+    const placed = await a.spawnOn<Recorder>(leastLoadedPlacement(), 'rec');
+    expect(placed.address.startsWith('b/')).toBe(true);
+    const missing = await a.spawnOn('b', 'nope').catch((e: unknown) => e);
+    expect(TroupeError.is(missing, ErrorCode.ActorNotFound)).toBe(true);
+    const taken = await a.spawnOn('b', 'rec', { name: 'made' }).catch((e: unknown) => e);
+    expect(TroupeError.is(taken, ErrorCode.NameTaken)).toBe(true);
   });
 
   it('refuses a second node with the same id', async () => {
