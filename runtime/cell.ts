@@ -5,6 +5,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import { Deque } from './deque.js';
 import { type Envelope, EnvelopeKind } from './envelope.js';
 import { ErrorCode, TroupeError } from './errors.js';
+import { Mailbox } from './mailbox.js';
 import type { Protocol } from './protocol.js';
 import type { AnyActorRef } from './ref.js';
 import {
@@ -163,7 +164,7 @@ export class ActorCell {
 
   state: unknown;
   readonly #host: CellHost;
-  readonly #mailbox = new Deque<Envelope>();
+  readonly #mailbox: Mailbox;
   readonly #signals = new Deque<Signal>();
   /** Settings shared by every actor spawned from the same definition without overrides. */
   readonly #config: CellConfig;
@@ -217,6 +218,7 @@ export class ActorCell {
     this.name = name;
     this.parent = parent;
     this.#config = configFor(definition, options, host.defaultThroughput);
+    this.#mailbox = new Mailbox(address);
     const supervision = options?.supervision ?? definition.supervision;
     this.#supervised = supervision !== undefined || parent?.definition.supervises !== undefined;
     this.#tracker = supervision?.restart?.tracker();
@@ -314,6 +316,28 @@ export class ActorCell {
   /** Runs `init` (sync or async), then starts taking messages. Messages sent meanwhile wait in order. */
   start(): void {
     this.#initialize(false, undefined);
+  }
+
+  /** Accepts a plain tell (no sender, no headers) without building its envelope. Never throws. */
+  enqueueTell(message: unknown): void {
+    if (this.status === 'stopped' || this.#mailbox.length >= this.#capacity) {
+      this.enqueue({
+        kind: EnvelopeKind.User,
+        target: this.address,
+        sender: undefined,
+        correlationId: undefined,
+        replyTo: undefined,
+        deadline: undefined,
+        headers: undefined,
+        payload: message,
+      });
+      return;
+    }
+    this.#mailbox.pushTell(message);
+    if (!this.#scheduled && !this.#busy && this.status === 'running') {
+      this.#scheduled = true;
+      queueMicrotask(this.#run);
+    }
   }
 
   /** Accepts an envelope for this actor. Never throws. */

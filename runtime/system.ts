@@ -547,6 +547,11 @@ class System implements ActorSystem, CellHost, TransportSink {
     options: TellOptions | undefined,
   ): void {
     assertMessage(message);
+    // The hot path: a plain tell to a local actor goes into its mailbox as the bare message.
+    if (cell !== undefined && options === undefined && this.#closing === undefined) {
+      cell.enqueueTell(message);
+      return;
+    }
     const envelope: Envelope = {
       kind: EnvelopeKind.User,
       target: address,
