@@ -139,3 +139,41 @@ export function createCodec(options: CodecOptions = {}): Codec {
     },
   };
 }
+
+/**
+ * First byte of a batch frame. 0xc1 is the one byte msgpack never uses, so a batch can never be mistaken for
+ * a single envelope (and a reader that knows no batches rejects it as malformed rather than misreading it).
+ */
+export const BATCH_MARKER = 0xc1;
+
+/** Joins encoded frames into one batch frame: the marker, then per frame a 32-bit length and its bytes. */
+export function packBatch(frames: readonly Uint8Array[], totalBytes: number): Uint8Array {
+  const out = new Uint8Array(1 + 4 * frames.length + totalBytes);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  out[0] = BATCH_MARKER;
+  let at = 1;
+  for (const frame of frames) {
+    view.setUint32(at, frame.length);
+    out.set(frame, at + 4);
+    at += 4 + frame.length;
+  }
+  return out;
+}
+
+/** Splits a batch frame into its frames (views, not copies); throws `MALFORMED_FRAME` on a bad layout. */
+export function unpackBatch(batch: Uint8Array): Uint8Array[] {
+  if (batch[0] !== BATCH_MARKER) throw malformed('not a batch');
+  const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+  const frames: Uint8Array[] = [];
+  let at = 1;
+  while (at < batch.length) {
+    if (at + 4 > batch.length) throw malformed('truncated batch');
+    const length = view.getUint32(at);
+    at += 4;
+    if (length === 0 || at + length > batch.length) throw malformed('batch frame length out of range');
+    frames.push(batch.subarray(at, at + length));
+    at += length;
+  }
+  if (frames.length === 0) throw malformed('empty batch');
+  return frames;
+}

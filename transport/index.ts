@@ -3,7 +3,14 @@
 export type { BullmqTaskRunner, BullmqTaskRunnerOptions } from './bullmq.js';
 export { bullmqTaskRunner } from './bullmq.js';
 export type { CodecOptions } from './codec.js';
-export { createCodec, DEFAULT_MAX_FRAME_BYTES, WIRE_VERSION } from './codec.js';
+export {
+  BATCH_MARKER,
+  createCodec,
+  DEFAULT_MAX_FRAME_BYTES,
+  packBatch,
+  unpackBatch,
+  WIRE_VERSION,
+} from './codec.js';
 export { TransportError, TransportErrorCode } from './errors.js';
 export type { NatsKvPersistenceOptions } from './kv-persistence.js';
 export { natsKvPersistence } from './kv-persistence.js';

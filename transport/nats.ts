@@ -25,7 +25,7 @@ import {
   type TransportSink,
   TroupeError,
 } from '../runtime/index.js';
-import { createCodec, DEFAULT_MAX_FRAME_BYTES } from './codec.js';
+import { BATCH_MARKER, createCodec, DEFAULT_MAX_FRAME_BYTES, packBatch, unpackBatch } from './codec.js';
 import { TransportError, TransportErrorCode } from './errors.js';
 import { DurableMailboxes } from './nats-durable.js';
 import { natsMembership } from './nats-membership.js';
@@ -139,6 +139,51 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
   let shards: ShardOwner | undefined;
   let durable: DurableMailboxes | undefined;
   let durableSeq = 0;
+
+  // Tells to one actor within one turn of the event loop travel as one NATS message: the per-message costs
+  // of NATS (protocol line, routing, parsing on both ends) are paid once per batch. Order is kept: a batch
+  // holds one subject's tells in order, and any other send flushes the batches first.
+  interface Batch {
+    subject: string;
+    target: string;
+    frames: Uint8Array[];
+    bytes: number;
+  }
+  const batches = new Map<string, Batch>();
+  let flushScheduled = false;
+  const publishBatch = (batch: Batch): void => {
+    const n = batch.frames.length;
+    const data = n === 1 ? batch.frames[0]! : packBatch(batch.frames, batch.bytes);
+    const reply =
+      n === 1
+        ? noResponderSubject(batch.target)
+        : `${nodePrefix}${NO_RESPONDERS_SEGMENT}.${n}.${subjectTail(batch.target)}`;
+    nc?.publish(batch.subject, data, { reply });
+  };
+  const flushBatches = (): void => {
+    flushScheduled = false;
+    if (nc && !nc.isClosed()) for (const batch of batches.values()) publishBatch(batch);
+    batches.clear();
+  };
+  const batchTell = (target: string, frame: Uint8Array): void => {
+    const subject = subjectOf(target);
+    let batch = batches.get(subject);
+    if (batch && 1 + 4 * (batch.frames.length + 1) + batch.bytes + frame.length > codec.maxFrameBytes) {
+      publishBatch(batch);
+      batches.delete(subject);
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = { subject, target, frames: [], bytes: 0 };
+      batches.set(subject, batch);
+    }
+    batch.frames.push(frame);
+    batch.bytes += frame.length;
+    if (!flushScheduled) {
+      flushScheduled = true;
+      queueMicrotask(flushBatches);
+    }
+  };
   let hosted: HostedType[] = [];
   const subjects = new Map<string, string>();
   const undeliverable = new Map<string, string>();
@@ -163,7 +208,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     let subject = undeliverable.get(address);
     if (subject === undefined) {
       if (undeliverable.size >= SUBJECT_CACHE_LIMIT) undeliverable.clear();
-      subject = `${nodePrefix}${NO_RESPONDERS_SEGMENT}.${subjectTail(address)}`;
+      subject = `${nodePrefix}${NO_RESPONDERS_SEGMENT}.1.${subjectTail(address)}`;
       undeliverable.set(address, subject);
     }
     return subject;
@@ -190,15 +235,21 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
         return;
       }
       if (rest.startsWith(`${NO_RESPONDERS_SEGMENT}.`)) {
-        const address = rest.slice(NO_RESPONDERS_SEGMENT.length + 1).replaceAll('.', '/');
-        sink.reject({
-          address,
-          reason: ErrorCode.NoResponders,
-          error: {
-            code: ErrorCode.NoResponders,
-            message: `no node subscribes to ${address}; the message was dropped`,
-          },
-        });
+        // `$nr.<count>.<target tokens>`: a batch of `count` tells found no subscriber.
+        const tail = rest.slice(NO_RESPONDERS_SEGMENT.length + 1);
+        const dot = tail.indexOf('.');
+        const count = Math.min(Number(tail.slice(0, dot)) || 1, 1_000_000);
+        const address = tail.slice(dot + 1).replaceAll('.', '/');
+        for (let i = 0; i < count; i++) {
+          sink.reject({
+            address,
+            reason: ErrorCode.NoResponders,
+            error: {
+              code: ErrorCode.NoResponders,
+              message: `no node subscribes to ${address}; the message was dropped`,
+            },
+          });
+        }
         return;
       }
     }
@@ -267,12 +318,30 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
           onStatus(sink, msg);
           return;
         }
+        if (data[0] === BATCH_MARKER) {
+          let frames: Uint8Array[];
+          try {
+            frames = unpackBatch(data);
+          } catch (e) {
+            sink.reject({
+              address: addressOf(msg.subject),
+              reason: ErrorCode.MalformedFrame,
+              error: TroupeError.toWire(e),
+            });
+            return;
+          }
+          for (const frame of frames) deliverFrame(msg.subject, frame);
+          return;
+        }
+        deliverFrame(msg.subject, data);
+      };
+      const deliverFrame = (subject: string, data: Uint8Array): void => {
         let envelope: Envelope;
         try {
           envelope = codec.decode(data);
         } catch (e) {
           sink.reject({
-            address: addressOf(msg.subject),
+            address: addressOf(subject),
             reason: TroupeError.is(e) ? e.code : ErrorCode.MalformedFrame,
             error: TroupeError.toWire(e),
           });
@@ -386,6 +455,12 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       }
       const frame = codec.encode(envelope);
       const target = envelope.target;
+      if (envelope.kind === EnvelopeKind.User && envelope.replyTo === undefined && !target.startsWith('$')) {
+        batchTell(target, frame);
+        return;
+      }
+      // Anything sent at once must not overtake tells still waiting in a batch.
+      if (batches.size > 0) flushBatches();
       const virtual = parseVirtualAddress(target);
       if (virtual && shards && durable && shards.isDurable(virtual.type)) {
         // A tell to a durable actor: stored in the background; a refusal becomes a dead letter here.
@@ -456,6 +531,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
 
     async drain(): Promise<void> {
       if (state === 'closed' || state === 'closing') return void (await whenClosed);
+      flushBatches();
       state = 'closing';
       // Hand over first: stop taking shard traffic and passivate (saving state), then say goodbye so the
       // others claim the shards at once.

@@ -3,7 +3,7 @@
 import { isNativeAccelerationEnabled, pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { type Envelope, EnvelopeKind, ErrorCode, TroupeError } from '../../runtime/index.js';
-import { createCodec, WIRE_VERSION } from '../../transport/index.js';
+import { BATCH_MARKER, createCodec, packBatch, unpackBatch, WIRE_VERSION } from '../../transport/index.js';
 
 const envelope: Envelope = {
   kind: EnvelopeKind.User,
@@ -97,5 +97,28 @@ describe('codec', () => {
     expect(() => createCodec({ maxFrameBytes: 10 })).toThrowError(
       expect.objectContaining({ field: 'maxFrameBytes' }),
     );
+  });
+});
+
+describe('batch frames', () => {
+  it('round-trips several frames and refuses bad layouts', () => {
+    const codec = createCodec();
+    const frames = [1, 2, 3].map((n) => codec.encode({ ...envelope, payload: { type: 'x', n } }));
+    const batch = packBatch(
+      frames,
+      frames.reduce((a, f) => a + f.length, 0),
+    );
+    expect(batch[0]).toBe(BATCH_MARKER);
+    expect(unpackBatch(batch).map((f) => (codec.decode(f).payload as { n: number }).n)).toEqual([1, 2, 3]);
+    expect(codeOf(() => unpackBatch(new Uint8Array([BATCH_MARKER])))).toBe(ErrorCode.MalformedFrame);
+    expect(codeOf(() => unpackBatch(new Uint8Array([BATCH_MARKER, 0, 0, 0, 9, 1, 2])))).toBe(
+      ErrorCode.MalformedFrame,
+    );
+    expect(codeOf(() => unpackBatch(new Uint8Array([BATCH_MARKER, 0, 0])))).toBe(ErrorCode.MalformedFrame);
+    expect(codeOf(() => unpackBatch(new Uint8Array([BATCH_MARKER, 0, 0, 0, 0])))).toBe(
+      ErrorCode.MalformedFrame,
+    );
+    // A batch is never mistaken for an envelope by the single-frame decoder.
+    expect(codeOf(() => codec.decode(batch))).toBe(ErrorCode.MalformedFrame);
   });
 });
