@@ -42,7 +42,7 @@ export async function provideServers(
     let natsUrl = options.nats;
     let redisUrl = options.redis;
     if (needs.has('nats') && natsUrl === undefined) {
-      const server = await startNats({ jetstream: false });
+      const server = await startNats(); // JetStream on: the durable scenarios need it; core NATS paths are unaffected.
       started.push(server);
       natsUrl = server.url;
     }

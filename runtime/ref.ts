@@ -25,8 +25,9 @@ export interface TellOptions {
 /** Options of {@link ActorRef.send}. */
 export interface SendOptions extends TellOptions {
   /**
-   * Identifies the message for deduplication by a durable store: sending twice with one id stores it once.
-   * @defaultValue a unique id per send
+   * Identifies the message for deduplication by a durable store: sending twice with one id (within the
+   * store's window, 2 minutes on JetStream) stores it once. Give one when you retry a send that failed.
+   * @defaultValue none (no deduplication)
    */
   messageId?: string;
 }

@@ -352,8 +352,6 @@ class System implements ActorSystem, CellHost, TransportSink {
   readonly #pending = new Map<string, PendingAsk>();
   readonly #lifecycle = new Set<(event: LifecycleEvent) => void>();
   readonly #replyPrefix: string;
-  /** Unique per start: default message ids must not repeat after a restart with the same node id. */
-  readonly #bootId = `${randomBytes(6).toString('hex')}`;
   readonly #virtual: VirtualHost;
   #seq = 0;
   #rootSeq = 0;
@@ -527,10 +525,7 @@ class System implements ActorSystem, CellHost, TransportSink {
       payload: message,
     };
     try {
-      await transport.sendAcked(
-        envelope,
-        options?.messageId ?? `${this.#bootId}.${(this.#seq++).toString(36)}`,
-      );
+      await transport.sendAcked(envelope, options?.messageId);
     } catch (err) {
       this.#deadLetters.record(
         this.#letter(envelope, TroupeError.is(err) ? err.code : ErrorCode.Remote, err),

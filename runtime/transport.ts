@@ -66,9 +66,10 @@ export interface Transport {
   hostTypes?(types: HostedType[]): void;
   /**
    * Sends and resolves once the message is accepted: for a durable virtual actor, once stored (deduplicated
-   * by `messageId`); otherwise once handed to the connection. Transports without it use `send`.
+   * by `messageId` when one is given); otherwise once handed to the connection. Transports without it use
+   * `send`.
    */
-  sendAcked?(envelope: Envelope, messageId: string): Promise<void>;
+  sendAcked?(envelope: Envelope, messageId: string | undefined): Promise<void>;
   /**
    * Lists the ids of the nodes reachable on this transport (this one included), waiting up to `timeoutMs` for
    * answers. Optional: `system.ps()` covers only its own node without it.

@@ -37,6 +37,7 @@ export class DurableMailboxes {
   readonly #consuming = new Map<string, ConsumerMessages>();
   #jsm: JetStreamManager | undefined;
   #ready: Promise<void> | undefined;
+  #isReady = false;
 
   constructor(
     nc: NatsConnection,
@@ -82,6 +83,7 @@ export class DurableMailboxes {
           });
         }
       }
+      this.#isReady = true;
     })();
     this.#ready.catch(() => {
       this.#ready = undefined;
@@ -89,20 +91,25 @@ export class DurableMailboxes {
     return this.#ready;
   }
 
-  /** Stores a message; resolves once JetStream acknowledged it (deduplicated by `messageId`). */
-  async publish(subject: string, frame: Uint8Array, messageId: string): Promise<void> {
-    await this.ready();
-    try {
-      await this.#js.publish(subject, frame, { msgID: messageId });
-    } catch (err) {
-      throw new TroupeError(
-        ErrorCode.NoResponders,
-        `durable message was not stored: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
-    }
+  /** Stores a message; resolves once JetStream acknowledged it (deduplicated by `messageId`, when given). */
+  publish(subject: string, frame: Uint8Array, messageId: string | undefined): Promise<void> {
+    const options = messageId === undefined ? undefined : { msgID: messageId };
+    // On the hot path the stream exists already: skip the extra await.
+    const stored = this.#isReady
+      ? this.#js.publish(subject, frame, options)
+      : this.ready().then(() => this.#js.publish(subject, frame, options));
+    return stored.then(
+      () => undefined,
+      (err: unknown) => {
+        throw new TroupeError(
+          ErrorCode.NoResponders,
+          `durable message was not stored: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      },
+    );
   }
 
   /** Starts consuming shard `type.shard` from the oldest message left in the store. */

@@ -50,6 +50,8 @@ export class ShardOwner {
   readonly #desiredSince = new Map<string, number>();
   #previousOwner = new Map<string, string | undefined>();
   #types: HostedType[] = [];
+  /** Cache for isDurable; dropped whenever the types or the membership change. */
+  #durableTypes: Set<string> | undefined;
   #timer: TimerHandle | undefined;
   #notices: Subscription | undefined;
   #running = false;
@@ -87,10 +89,13 @@ export class ShardOwner {
     return shardOf(`${type}/${id}`, this.#options.shards);
   }
 
-  /** True when `type` is durable here or on any member. */
+  /** True when `type` is durable here or on any member (asked on every send: kept as a set). */
   isDurable(type: string): boolean {
-    if (this.#types.some((t) => t.type === type && t.durable)) return true;
-    return this.#membership.members().some((m) => m.durable.includes(type));
+    if (this.#durableTypes === undefined) {
+      this.#durableTypes = new Set(this.#types.filter((t) => t.durable).map((t) => t.type));
+      for (const m of this.#membership.members()) for (const t of m.durable) this.#durableTypes.add(t);
+    }
+    return this.#durableTypes.has(type);
   }
 
   /** Subject a virtual address is published to. */
@@ -120,7 +125,10 @@ export class ShardOwner {
         }
       },
     });
-    this.#membership.onChange(() => this.schedule());
+    this.#membership.onChange(() => {
+      this.#durableTypes = undefined;
+      this.schedule();
+    });
     const tick = (): void => {
       if (this.#closed) return;
       this.schedule();
@@ -131,6 +139,7 @@ export class ShardOwner {
 
   setTypes(types: HostedType[]): void {
     this.#types = types;
+    this.#durableTypes = undefined;
     this.#membership.setTypes(
       types.map((t) => t.type),
       types.filter((t) => t.durable).map((t) => t.type),

@@ -138,7 +138,6 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
   let membership: Membership | undefined;
   let shards: ShardOwner | undefined;
   let durable: DurableMailboxes | undefined;
-  let durableSeq = 0;
 
   // Tells to one actor within one turn of the event loop travel as one NATS message: the per-message costs
   // of NATS (protocol line, routing, parsing on both ends) are paid once per batch. Order is kept: a batch
@@ -283,6 +282,9 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
           (await connect({
             servers: options.servers ?? 'nats://127.0.0.1:4222',
             name: `troupe:${nodeId}`,
+            // nats.js builds an Error per request only to keep async stack traces; at a few microseconds a
+            // request that is most of what a durable send costs. Pass connectOptions to turn it back on.
+            noAsyncTraces: true,
             ...options.connectOptions,
           }));
       } catch (err) {
@@ -427,14 +429,15 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     ownedShards: () => shards?.owned() ?? [],
     members: () => membership?.members() ?? [],
 
-    async sendAcked(envelope: Envelope, messageId: string): Promise<void> {
+    sendAcked(envelope: Envelope, messageId: string | undefined): Promise<void> {
       const virtual = parseVirtualAddress(envelope.target);
       if (!virtual || !shards || !durable || !shards.isDurable(virtual.type) || state !== 'open') {
         transport.send(envelope);
-        return;
+        return Promise.resolve();
       }
+      if (batches.size > 0) flushBatches();
       const frame = codec.encode(envelope);
-      await durable.publish(
+      return durable.publish(
         durable.subjectOf(virtual.type, shards.shardOf(virtual.type, virtual.id), virtual.id),
         frame,
         messageId,
@@ -464,12 +467,11 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       const virtual = parseVirtualAddress(target);
       if (virtual && shards && durable && shards.isDurable(virtual.type)) {
         // A tell to a durable actor: stored in the background; a refusal becomes a dead letter here.
-        const id = `${nodePrefix}${durableSeq++}`;
         durable
           .publish(
             durable.subjectOf(virtual.type, shards.shardOf(virtual.type, virtual.id), virtual.id),
             frame,
-            id,
+            undefined,
           )
           .catch((err: unknown) =>
             boundSink?.reject({

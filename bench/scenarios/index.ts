@@ -2,6 +2,7 @@
 
 import { BenchError, BenchErrorCode } from '../errors.js';
 import type { Scenario } from '../scenario.js';
+import { durableTell } from './durable-tell.js';
 import { fanout10k } from './fanout-10k.js';
 import { localAsk } from './local-ask.js';
 import { localTell } from './local-tell.js';
@@ -23,6 +24,7 @@ export const SCENARIOS: readonly Scenario[] = [
   natsTell,
   natsAskLatency,
   natsAskPipelined,
+  durableTell,
   tasksThroughput,
   tasksLatency,
 ];
