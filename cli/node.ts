@@ -23,7 +23,7 @@ Options:
   --prefix P               Redis key prefix shared with the callers (default: troupe)
   --nats URL               also join NATS as an actor node (a module may export start(system) to spawn actors)
   --namespace NS           NATS namespace (default: default)
-  --node-id ID             node id on NATS and worker name on jobs (default: <hostname>:<pid>)
+  --node-id ID             node id on NATS, and worker name stored on the jobs it runs (default: none)
   --lock-duration MS       job lock; a dead node's jobs move on after about this long (default: 30000)
   --stalled-interval MS    how often stalled jobs are looked for (default: 30000)
   --threads N              worker threads for sandboxed tasks (default: cores - 1, 1 to 4)

@@ -346,6 +346,8 @@ export interface ExecuteTaskOptions {
   clock: Clock;
   /** Aborted from outside to cancel this attempt. */
   signal?: AbortSignal;
+  /** Filled in by `executeTask`: `cancel(reason)` cancels the attempt (a cheaper way than `signal`). */
+  control?: { cancel?: (reason?: unknown) => void };
   onProgress?: (value: TaskProgress) => void;
 }
 
@@ -360,11 +362,12 @@ export function executeTask<I, O>(
   options: ExecuteTaskOptions,
 ): Promise<O> {
   const { task, id, attempt, attempts, timeoutMs, clock } = options;
-  const controller = new AbortController();
-  const where = `task ${task} (job ${id}, attempt ${attempt}/${attempts})`;
   return new Promise<O>((resolve, reject) => {
     let timer: TimerHandle | undefined;
     let settled = false;
+    // Made on first use: most handlers never look at their signal, and an AbortController per job shows in profiles.
+    let controller: AbortController | undefined;
+    let abortReason: TaskError | undefined;
     const finish = (fn: () => void): void => {
       if (settled) return;
       settled = true;
@@ -373,10 +376,14 @@ export function executeTask<I, O>(
       fn();
     };
     const abortWith = (error: TaskError): void => {
-      controller.abort(error);
+      if (settled) return;
+      abortReason = error;
+      controller?.abort(error);
       finish(() => reject(error));
     };
     const onCancel = (): void => abortWith(taskCancelled(task, id, options.signal?.reason));
+    if (options.control !== undefined)
+      options.control.cancel = (reason) => abortWith(taskCancelled(task, id, reason));
     if (options.signal?.aborted) {
       onCancel();
       return;
@@ -385,16 +392,26 @@ export function executeTask<I, O>(
     if (timeoutMs > 0) {
       timer = clock.setTimeout(() => {
         abortWith(
-          new TaskError(ErrorCode.TaskTimeout, `${where} timed out after ${timeoutMs} ms`, {
-            data: { task, jobId: id, attempt, attempts, timeoutMs },
-          }),
+          new TaskError(
+            ErrorCode.TaskTimeout,
+            `task ${task} (job ${id}, attempt ${attempt}/${attempts}) timed out after ${timeoutMs} ms`,
+            {
+              data: { task, jobId: id, attempt, attempts, timeoutMs },
+            },
+          ),
         );
       }, timeoutMs);
     }
     const ctx: TaskContext = {
       id,
       attempt,
-      signal: controller.signal,
+      get signal() {
+        if (controller === undefined) {
+          controller = new AbortController();
+          if (abortReason !== undefined) controller.abort(abortReason);
+        }
+        return controller.signal;
+      },
       progress(value) {
         if (settled || options.onProgress === undefined) return;
         try {
@@ -404,30 +421,43 @@ export function executeTask<I, O>(
         }
       },
     };
-    Promise.resolve()
-      .then(() => handler(input, ctx))
-      .then(
-        (output) => finish(() => resolve(output)),
-        (err: unknown) => {
-          if (
-            TaskError.is(err) &&
-            (err.code === ErrorCode.TaskCancelled || err.code === ErrorCode.TaskTimeout)
-          ) {
-            finish(() => reject(err));
-            return;
-          }
-          const message = err instanceof Error ? err.message : String(err);
-          finish(() =>
-            reject(
-              new TaskError(ErrorCode.TaskFailed, `${where} failed: ${message}`, {
-                cause: err,
-                data: { task, jobId: id, attempt, attempts, cause: TroupeError.toWire(err) },
-              }),
-            ),
-          );
-        },
+    const onError = (err: unknown): void => {
+      if (TaskError.is(err) && (err.code === ErrorCode.TaskCancelled || err.code === ErrorCode.TaskTimeout)) {
+        finish(() => reject(err));
+        return;
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      finish(() =>
+        reject(
+          new TaskError(
+            ErrorCode.TaskFailed,
+            `task ${task} (job ${id}, attempt ${attempt}/${attempts}) failed: ${message}`,
+            {
+              cause: err,
+              data: { task, jobId: id, attempt, attempts, cause: TroupeError.toWire(err) },
+            },
+          ),
+        ),
       );
+    };
+    let result: O | Promise<O>;
+    try {
+      result = handler(input, ctx);
+    } catch (err) {
+      onError(err);
+      return;
+    }
+    if (isThenable(result)) result.then((output) => finish(() => resolve(output)), onError);
+    else finish(() => resolve(result as O));
   });
+}
+
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /** Turns whatever a run rejected with into a {@link TaskError}. */

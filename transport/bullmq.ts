@@ -1,7 +1,6 @@
 // The BullMQ task runner: jobs go through Redis queues to worker nodes, results come back to the caller.
 
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { type Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
@@ -41,8 +40,8 @@ export interface BullmqTaskRunnerOptions {
    */
   work?: readonly AnyTaskDefinition[];
   /**
-   * Name of this worker, stored on the jobs it processes.
-   * @defaultValue `<hostname>:<pid>`
+   * Name of this worker, stored on each job it processes (`processedBy`; one more write per job).
+   * @defaultValue none
    */
   workerName?: string;
   /**
@@ -87,8 +86,8 @@ export interface BullmqTaskRunner extends TaskRunner {
 interface JobData {
   /** input */
   i: unknown;
-  /** timeout of one attempt, ms (0: none) */
-  t: number;
+  /** timeout of one attempt, ms (absent: none) */
+  t?: number;
 }
 
 interface Pending {
@@ -106,6 +105,7 @@ interface Producer {
   readonly queue: Queue;
   events: QueueEvents | undefined;
   ready: Promise<void>;
+  isReady: boolean;
 }
 
 /** How long a cancellation is remembered for a job this worker has not started yet. */
@@ -150,7 +150,7 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
   const keepFailed = intOption(options.keepFailed, 'keepFailed', 5000, 0);
   const connectTimeoutMs = intOption(options.connectTimeoutMs, 'connectTimeoutMs', 10_000, 1);
   const drainTimeoutMs = intOption(options.drainTimeoutMs, 'drainTimeoutMs', 30_000, 0);
-  const workerName = options.workerName ?? `${hostname()}:${process.pid}`;
+  const workerName = options.workerName;
   const clock = options.clock ?? systemClock;
   const names = new Set<string>();
   for (const task of work) {
@@ -176,7 +176,7 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
   const producers = new Map<string, Producer>();
   const inspectQueues = new Map<string, Queue>();
   const workers: Worker[] = [];
-  const running = new Map<string, { task: string; controller: AbortController }>();
+  const running = new Map<string, { task: string; control: { cancel?: (reason?: unknown) => void } }>();
   const cancelledEarly = new Map<string, number>();
   let subscriber: Redis | undefined;
   let threads: ThreadPool | undefined;
@@ -212,7 +212,7 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
       defaultJobOptions: { removeOnComplete: { count: keepCompleted }, removeOnFail: { count: keepFailed } },
     });
     queue.on('error', onError);
-    const entry: Producer = { queue, events: undefined, ready: Promise.resolve() };
+    const entry: Producer = { queue, events: undefined, ready: Promise.resolve(), isReady: false };
     const listen = (events: QueueEvents): void => {
       events.on('error', onError);
       events.on('completed', ({ jobId, returnvalue }) => {
@@ -240,6 +240,7 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
       entry.events = events;
       listen(events);
       await queue.waitUntilReady();
+      entry.isReady = true;
     })();
     ready.catch(onError);
     entry.ready = ready;
@@ -292,9 +293,10 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
     return async (job: Job): Promise<unknown> => {
       handler ??= handlerOf(task, getThreads);
       const id = job.id ?? randomUUID();
-      const controller = new AbortController();
-      running.set(id, { task: task.name, controller });
-      if (cancelledEarly.delete(id)) controller.abort(taskCancelled(task.name, id));
+      const control: { cancel?: (reason?: unknown) => void } = {};
+      running.set(id, { task: task.name, control });
+      // The cancel overtook the job on its way here.
+      const early = cancelledEarly.delete(id);
       const data = job.data as JobData;
       try {
         return await executeTask(handler, data.i, {
@@ -304,7 +306,8 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
           attempts: job.opts.attempts ?? 1,
           timeoutMs: data.t ?? 0,
           clock,
-          signal: controller.signal,
+          control,
+          ...(early ? { signal: AbortSignal.abort('cancelled by the caller') } : {}),
           onProgress: (value) => {
             job.updateProgress(value).catch(onError);
           },
@@ -327,7 +330,7 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
     subscriber.on('message', (_channel: string, jobId: string) => {
       const job = running.get(jobId);
       if (job !== undefined) {
-        job.controller.abort(taskCancelled(job.task, jobId));
+        job.control.cancel?.('cancelled by the caller');
         return;
       }
       // The cancel may overtake the job on its way to this worker: remember it for a while.
@@ -343,7 +346,7 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
       const worker = new Worker(task.name, processorFor(task), {
         connection,
         prefix,
-        name: workerName,
+        ...(workerName === undefined ? {} : { name: workerName }),
         concurrency: task.options.concurrency,
         lockDuration,
         stalledInterval,
@@ -484,17 +487,20 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
           cleanup: () => signal?.removeEventListener('abort', onAbort),
         };
         pending.set(jobId, entry);
-        const data: JobData = { i: input, t: resolved.timeoutMs };
-        entry.addition = p.ready.then(() =>
+        // Only what differs from BullMQ's defaults goes into the job: every byte is stored and parsed per job.
+        const data: JobData = resolved.timeoutMs > 0 ? { i: input, t: resolved.timeoutMs } : { i: input };
+        const add = () =>
           p.queue.add(task.name, data, {
             jobId,
-            attempts: resolved.attempts,
             ...(resolved.attempts > 1
-              ? { backoff: { type: 'exponential', delay: task.options.backoffMs } }
+              ? {
+                  attempts: resolved.attempts,
+                  backoff: { type: 'exponential', delay: task.options.backoffMs },
+                }
               : {}),
             ...(resolved.priority > 0 ? { priority: resolved.priority } : {}),
-          }),
-        );
+          });
+        entry.addition = p.isReady ? add() : p.ready.then(add);
         entry.addition.then(
           () => {
             entry.added = true;

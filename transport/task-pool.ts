@@ -159,6 +159,8 @@ export class ThreadPool {
       }
       const job = this.#queue.shift()!;
       slot.job = job;
+      // A thread with a job keeps the process alive; an idle one does not.
+      slot.worker.ref();
       try {
         slot.worker.postMessage(job.message);
       } catch (err) {
@@ -209,6 +211,7 @@ export class ThreadPool {
 
   #release(slot: Slot): void {
     slot.job = undefined;
+    slot.worker.unref();
     if (slot.graceTimer !== undefined) clearTimeout(slot.graceTimer);
     slot.graceTimer = undefined;
   }
@@ -282,6 +285,8 @@ export function handlerOf(task: AnyTaskDefinition, threads: () => ThreadPool): T
   throw new TaskError(ErrorCode.UnknownTask, `task ${task.name} has no handler`);
 }
 
+function ignore(): void {}
+
 /** Options of {@link taskPool}. */
 export interface TaskPoolOptions {
   /**
@@ -303,7 +308,7 @@ interface PoolJob {
   readonly seq: number;
   attempt: number;
   settled: boolean;
-  controller: AbortController | undefined;
+  control: { cancel?: (reason?: unknown) => void } | undefined;
   retryTimer: unknown;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -381,12 +386,19 @@ export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
     return q;
   };
 
+  // The clock's timers do not hold the process open, so while runs are pending this handle does: a script that
+  // awaits a task waiting out its backoff must not exit.
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
   const settle = (job: PoolJob, fn: () => void): void => {
     if (job.settled) return;
     job.settled = true;
     live--;
     fn();
-    if (live === 0) for (const wake of settledWaiters.splice(0)) wake();
+    if (live === 0) {
+      clearInterval(keepAlive);
+      keepAlive = undefined;
+      for (const wake of settledWaiters.splice(0)) wake();
+    }
   };
 
   const enqueue = (q: PoolQueue, job: PoolJob): void => {
@@ -424,8 +436,8 @@ export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
 
   const start = (q: PoolQueue, job: PoolJob): void => {
     job.attempt++;
-    const controller = new AbortController();
-    job.controller = controller;
+    const control: { cancel?: (reason?: unknown) => void } = {};
+    job.control = control;
     q.active.add(job);
     executeTask(q.handler, job.input, {
       task: job.task.name,
@@ -434,12 +446,12 @@ export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
       attempts: job.attempts,
       timeoutMs: job.timeoutMs,
       clock,
-      signal: controller.signal,
+      control,
       ...(job.onProgress === undefined ? {} : { onProgress: job.onProgress }),
     }).then(
       (output) => {
         q.active.delete(job);
-        job.controller = undefined;
+        job.control = undefined;
         if (!job.settled) {
           q.completed++;
           settle(job, () => job.resolve(output));
@@ -448,7 +460,7 @@ export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
       },
       (err: unknown) => {
         q.active.delete(job);
-        job.controller = undefined;
+        job.control = undefined;
         const error = err as TaskError;
         const retry =
           !job.settled &&
@@ -483,7 +495,7 @@ export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
     if (q.delayed.delete(job)) clock.clearTimeout(job.retryTimer);
     if (i >= 0 || !q.active.has(job)) q.failed++;
     settle(job, () => job.reject(error));
-    job.controller?.abort(error);
+    job.control?.cancel?.(error);
   };
 
   const runner: TaskRunner = {
@@ -508,6 +520,7 @@ export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
       if (signal?.aborted) return Promise.reject(taskCancelled(task.name, id, signal.reason));
       return new Promise<O>((resolve, reject) => {
         live++;
+        keepAlive ??= setInterval(ignore, 1 << 30);
         const onAbort = (): void => cancel(q, job, taskCancelled(task.name, id, signal?.reason));
         const job: PoolJob = {
           id,
@@ -517,7 +530,7 @@ export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
           seq: seq++,
           attempt: 0,
           settled: false,
-          controller: undefined,
+          control: undefined,
           retryTimer: undefined,
           resolve: (value) => {
             signal?.removeEventListener('abort', onAbort);
