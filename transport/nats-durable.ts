@@ -36,17 +36,23 @@ export class DurableMailboxes {
   readonly #reject: (subject: string, error: unknown) => void;
   readonly #consuming = new Map<string, ConsumerMessages>();
   #jsm: JetStreamManager | undefined;
+  readonly #node: string;
+  #claims = 0;
+  #queue: Promise<void> = Promise.resolve();
+  #closed = false;
   #ready: Promise<void> | undefined;
   #isReady = false;
 
   constructor(
     nc: NatsConnection,
     namespace: string,
+    node: string,
     decode: (data: Uint8Array) => Envelope,
     deliver: (envelope: Envelope) => void,
     reject: (subject: string, error: unknown) => void,
   ) {
     this.#nc = nc;
+    this.#node = node;
     this.#js = jetstream(nc);
     this.#prefix = `troupe.${namespace}.$d`;
     this.#stream = `TROUPE_${namespace.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -113,23 +119,61 @@ export class DurableMailboxes {
   }
 
   /** Starts consuming shard `type.shard` from the oldest message left in the store. */
-  async claim(type: string, shard: number): Promise<void> {
+  /**
+   * Starts consuming shard `type.shard` from the oldest message left in the store, for as long as
+   * `stillOwned()` says so. Claims on one node run one at a time; a claim that loses a race with another
+   * node's (their views of the cluster briefly disagree) is retried, and a consumer deleted under us is
+   * claimed again, until ownership settles.
+   */
+  claim(type: string, shard: number, stillOwned: () => boolean): Promise<void> {
+    const run = this.#queue.then(() => this.#claimNow(type, shard, stillOwned));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #claimNow(type: string, shard: number, stillOwned: () => boolean): Promise<void> {
+    const key = `${type}.${shard}`;
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed || !stillOwned()) return;
+      try {
+        await this.#consume(type, shard, stillOwned);
+        return;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        // Another node is claiming the same shard right now; wait for views to agree, then try again.
+        await new Promise((resolve) => setTimeout(resolve, 50 + 50 * Math.min(attempt, 8)));
+        if (this.#consuming.has(key)) return;
+      }
+    }
+  }
+
+  async #consume(type: string, shard: number, stillOwned: () => boolean): Promise<void> {
     await this.ready();
     const jsm = this.#jsm!;
-    const name = `${type}_${shard}`.replace(/[^A-Za-z0-9_-]/g, '_');
+    const key = `${type}.${shard}`;
+    const filter = `${this.#prefix}.${type}.${shard}.*`;
+    // A consumer name of our own per claim: a previous owner still pulling (its view lagging) must not share
+    // the new owner's consumer and handle its messages.
+    const name = `${type}_${shard}_${this.#node}_${++this.#claims}`.replace(/[^A-Za-z0-9_-]/g, '_');
     await this.release(type, shard);
-    await jsm.consumers.delete(this.#stream, name).catch(() => undefined);
+    // A work queue allows one consumer per subject: remove whatever consumer the previous owner left.
+    for await (const info of jsm.consumers.list(this.#stream)) {
+      if (info?.config?.filter_subject === filter) {
+        await jsm.consumers.delete(this.#stream, info.name).catch(() => undefined);
+      }
+    }
     await jsm.consumers.add(this.#stream, {
       durable_name: name,
-      filter_subject: `${this.#prefix}.${type}.${shard}.*`,
+      filter_subject: filter,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: ACK_WAIT_NS,
       max_ack_pending: 1024,
     });
     const consumer = await this.#js.consumers.get(this.#stream, name);
-    const messages = await consumer.consume({ max_messages: 256 });
-    this.#consuming.set(`${type}.${shard}`, messages);
+    // abort_on_missing_resource: if another node deletes our consumer, the loop ends and we know it.
+    const messages = await consumer.consume({ max_messages: 256, abort_on_missing_resource: true });
+    this.#consuming.set(key, messages);
     void (async () => {
       for await (const m of messages) {
         let envelope: Envelope;
@@ -144,7 +188,18 @@ export class DurableMailboxes {
         envelope.delivery = { ack: () => m.ack(), nak: () => m.nak() };
         this.#deliver(envelope);
       }
-    })().catch((err: unknown) => this.#reject(`${this.#prefix}.${type}.${shard}`, err));
+    })()
+      .catch(() => undefined)
+      .then(() => {
+        // Ended without a release of ours: the consumer was taken away. Claim again while the shard is ours.
+        if (this.#consuming.get(key) !== messages) return;
+        this.#consuming.delete(key);
+        if (!this.#closed && stillOwned()) {
+          setTimeout(() => {
+            this.claim(type, shard, stillOwned).catch((err: unknown) => this.#reject(filter, err));
+          }, 100);
+        }
+      });
   }
 
   /** Stops consuming a shard (its unacknowledged messages stay in the store for the next owner). */
@@ -163,6 +218,7 @@ export class DurableMailboxes {
   }
 
   close(): void {
+    this.#closed = true;
     for (const messages of this.#consuming.values()) messages.stop();
     this.#consuming.clear();
   }

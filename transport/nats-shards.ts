@@ -228,7 +228,9 @@ export class ShardOwner {
     );
     const [type, shard] = key.split('.') as [string, string];
     if (this.#durable && this.#types.some((t) => t.type === type && t.durable)) {
-      this.#durable.claim(type, Number(shard)).catch((err: unknown) => this.#onDurableError(key, err));
+      this.#durable
+        .claim(type, Number(shard), () => this.#owned.has(key) && !this.#closed)
+        .catch((err: unknown) => this.#onDurableError(key, err));
     }
   }
 

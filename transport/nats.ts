@@ -374,6 +374,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       durable = new DurableMailboxes(
         conn,
         namespace,
+        nodeId,
         (data) => codec.decode(data),
         (envelope) => sink.deliver(envelope),
         (subject, err) =>

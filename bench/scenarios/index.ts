@@ -3,6 +3,7 @@
 import { BenchError, BenchErrorCode } from '../errors.js';
 import type { Scenario } from '../scenario.js';
 import { durableTell } from './durable-tell.js';
+import { failoverScenario } from './failover.js';
 import { fanout10k } from './fanout-10k.js';
 import { localAsk } from './local-ask.js';
 import { localTell } from './local-tell.js';
@@ -25,6 +26,7 @@ export const SCENARIOS: readonly Scenario[] = [
   natsAskLatency,
   natsAskPipelined,
   durableTell,
+  failoverScenario,
   tasksThroughput,
   tasksLatency,
 ];
