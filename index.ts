@@ -1,5 +1,7 @@
-// The package entry: the actor runtime plus its ready-made transports, for `import { … } from 'troupe'`.
+// The package entry: the actor runtime, its transports, supervisors and ready-made actors, for `from 'troupe'`.
 
+export type { PoolOptions, PoolStrategy } from './actors/index.js';
+export { definePool } from './actors/index.js';
 export type {
   ActorContext,
   ActorDefinition,
@@ -15,22 +17,58 @@ export type {
   Envelope,
   LifecycleEvent,
   MessageOf,
+  NodeInfo,
+  PlacementStrategy,
   Protocol,
   Reply,
+  SendOptions,
   SystemOptions,
+  TaskDefinition,
+  TaskOptions,
   TellOptions,
   Transport,
+  VirtualActorOptions,
 } from './runtime/index.js';
 export {
   ActorCrashedError,
   AskTimeoutError,
   createSystem,
   defineActor,
+  defineTask,
   ErrorCode,
+  hashPlacement,
   InvalidOptionsError,
+  leastLoadedPlacement,
+  localPlacement,
   ManualClock,
+  rolePlacement,
   systemClock,
   TroupeError,
 } from './runtime/index.js';
-export type { LocalHub, LocalTransportOptions, NatsTransportOptions } from './transport/index.js';
-export { createCodec, createLocalHub, localTransport, natsTransport } from './transport/index.js';
+export type { ChildSpec, SupervisorStrategy } from './supervisor/index.js';
+export {
+  decider,
+  defineDynamicSupervisor,
+  defineSupervisor,
+  oneForAll,
+  oneForOne,
+  restartPolicy,
+  restForOne,
+} from './supervisor/index.js';
+export type {
+  LocalHub,
+  LocalTransportOptions,
+  NatsClusterOptions,
+  NatsTransport,
+  NatsTransportOptions,
+} from './transport/index.js';
+export {
+  bullmqTaskRunner,
+  createCodec,
+  createLocalHub,
+  listNatsNodes,
+  localTransport,
+  natsKvPersistence,
+  natsTransport,
+  taskPool,
+} from './transport/index.js';

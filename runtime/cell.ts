@@ -655,7 +655,7 @@ export class ActorCell {
       return true;
     }
     this.#complete(envelope, result);
-    if (this.#persistence?.save !== undefined) return this.#save();
+    if (this.#persistence?.save !== undefined) return this.#save(envelope);
     return false;
   }
 
@@ -666,29 +666,41 @@ export class ActorCell {
     else {
       this.#complete(envelope, value);
       // When saving went async, it resumes the loop itself.
-      if (this.#persistence?.save !== undefined && this.#save()) return;
+      if (this.#persistence?.save !== undefined && this.#save(envelope)) return;
     }
     this.#resume();
   }
 
   /** Saves the state after a message; returns true when saving went async (it resumes the loop itself). */
-  #save(): boolean {
+  /**
+   * Saves the state after `envelope` was handled; returns true when saving went async (it resumes the loop
+   * itself). A durable message is acknowledged only once its effect is saved: acknowledged first, a crash in
+   * between would lose it. If saving fails it is offered again.
+   */
+  #save(envelope: Envelope): boolean {
+    const delivery = this.#stashedCurrent ? undefined : envelope.delivery;
     let result: unknown;
     try {
       result = this.#persistence!.save!(this.state, this.#ctx);
     } catch (err) {
       this.lastError = err;
       this.#host.failed(this, err, undefined);
+      delivery?.nak();
       return false;
     }
-    if (!isPromiseLike(result)) return false;
+    if (!isPromiseLike(result)) {
+      delivery?.ack();
+      return false;
+    }
     const epoch = this.#epoch;
     this.#busy = true;
     void result.then(
       () => {
+        delivery?.ack();
         if (epoch === this.#epoch) this.#resume();
       },
       (err: unknown) => {
+        delivery?.nak();
         if (epoch !== this.#epoch) return;
         this.lastError = err;
         this.#host.failed(this, err, undefined);
@@ -738,7 +750,8 @@ export class ActorCell {
 
   #complete(envelope: Envelope, value: unknown): void {
     this.processed++;
-    if (!this.#stashedCurrent) envelope.delivery?.ack();
+    // With persistence the message is acknowledged once its effect is saved (see #save).
+    if (!this.#stashedCurrent && this.#persistence?.save === undefined) envelope.delivery?.ack();
     if (this.#retrying === envelope) {
       this.#retrying = undefined;
       this.#retryCount = 0;

@@ -35,6 +35,7 @@ export class DurableMailboxes {
   readonly #deliver: (envelope: Envelope) => void;
   readonly #reject: (subject: string, error: unknown) => void;
   readonly #consuming = new Map<string, ConsumerMessages>();
+  readonly #lost: (type: string, shard: number) => Promise<unknown>;
   #jsm: JetStreamManager | undefined;
   readonly #node: string;
   #claims = 0;
@@ -50,7 +51,9 @@ export class DurableMailboxes {
     decode: (data: Uint8Array) => Envelope,
     deliver: (envelope: Envelope) => void,
     reject: (subject: string, error: unknown) => void,
+    lost: (type: string, shard: number) => Promise<unknown>,
   ) {
+    this.#lost = lost;
     this.#nc = nc;
     this.#node = node;
     this.#js = jetstream(nc);
@@ -190,10 +193,13 @@ export class DurableMailboxes {
       }
     })()
       .catch(() => undefined)
-      .then(() => {
-        // Ended without a release of ours: the consumer was taken away. Claim again while the shard is ours.
+      .then(async () => {
+        // Ended without a release of ours: another node took the consumer (our view of the cluster lagged
+        // or theirs did). Our activations of that shard's actors may now be stale: passivate them, so the
+        // next activation, here or there, starts from the saved state. Claim again while the shard is ours.
         if (this.#consuming.get(key) !== messages) return;
         this.#consuming.delete(key);
+        await this.#lost(type, shard).catch(() => undefined);
         if (!this.#closed && stillOwned()) {
           setTimeout(() => {
             this.claim(type, shard, stillOwned).catch((err: unknown) => this.#reject(filter, err));

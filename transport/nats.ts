@@ -18,6 +18,7 @@ import {
   type HostedType,
   InvalidOptionsError,
   type Membership,
+  type NodeInfo,
   parseVirtualAddress,
   REPLY_SEGMENT,
   systemClock,
@@ -29,7 +30,7 @@ import { BATCH_MARKER, createCodec, DEFAULT_MAX_FRAME_BYTES, packBatch, unpackBa
 import { TransportError, TransportErrorCode } from './errors.js';
 import { DurableMailboxes } from './nats-durable.js';
 import { natsMembership } from './nats-membership.js';
-import { ShardOwner } from './nats-shards.js';
+import { ShardOwner, shardKey } from './nats-shards.js';
 
 /** Options of {@link natsTransport}. */
 export interface NatsTransportOptions {
@@ -89,6 +90,7 @@ export interface NatsTransport extends Transport {
   readonly membership: Membership | undefined;
   /** Virtual-actor shards this node holds (`type.shard`). */
   ownedShards(): string[];
+  members(): NodeInfo[];
 }
 
 const NO_RESPONDERS_SEGMENT = '$nr';
@@ -382,6 +384,13 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
             address: addressOf(subject),
             reason: TroupeError.is(err) ? err.code : ErrorCode.MalformedFrame,
             error: TroupeError.toWire(err),
+          }),
+        (type, shard) =>
+          sink.passivate((address) => {
+            const v = parseVirtualAddress(address);
+            return (
+              v !== undefined && v.type === type && shardKey(type, v.id, shardCount) === `${type}.${shard}`
+            );
           }),
       );
       shards = new ShardOwner(
