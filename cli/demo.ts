@@ -1,4 +1,4 @@
-// `troupe demo`: a small fleet of agents on two nodes, embedded by default, over NATS with --nats.
+// `troupe demo`: a small fleet of agents on two nodes, embedded by default, over NATS/BullMQ when given URLs.
 
 import { parseArgs } from 'node:util';
 import { definePool } from '../actors/index.js';
@@ -6,43 +6,57 @@ import {
   type ActorSystem,
   createSystem,
   defineActor,
+  defineTask,
   ErrorCode,
   type Reply,
+  type TaskRunner,
   type Transport,
   TroupeError,
 } from '../runtime/index.js';
-import { createLocalHub, localTransport, natsTransport } from '../transport/index.js';
+import { restartPolicy } from '../supervisor/index.js';
+import {
+  bullmqTaskRunner,
+  createLocalHub,
+  localTransport,
+  natsTransport,
+  taskPool,
+} from '../transport/index.js';
 
-type Analyst = {
-  analyze: { doc: string; text: string } & Reply<{ doc: string; words: number; top: string; by: string }>;
-};
+type Analysis = { doc: string; words: number; top: string; by: string };
+type Analyst = { analyze: { doc: string; text: string } & Reply<Analysis> };
+type Coordinator = { run: { docs: Record<string, string> } & Reply<Analysis[]> };
 
-type Coordinator = {
-  run: { docs: Record<string, string> } & Reply<{ doc: string; words: number; top: string; by: string }[]>;
-};
+/**
+ * The heavy part, as a task: it runs off the actor, on the embedded pool or on BullMQ worker nodes. Counts the
+ * words of a document and finds the most frequent one, after a short "think" standing in for a model call.
+ */
+const wordStats = defineTask<{ text: string }, { words: number; top: string }>(
+  'demo-word-stats',
+  async ({ text }) => {
+    await new Promise((resolve) => setTimeout(resolve, 5 + (text.length % 7)));
+    const counts = new Map<string, number>();
+    for (const word of text.toLowerCase().match(/[a-z']+/g) ?? [])
+      counts.set(word, (counts.get(word) ?? 0) + 1);
+    const top = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] ?? '';
+    return { words: [...counts.values()].reduce((a, b) => a + b, 0), top };
+  },
+  { concurrency: 4, attempts: 2, timeoutMs: 5000 },
+);
 
-/** A worker agent: "analyzes" a document (counts words, finds the most frequent one) after a short think. */
+/** A worker agent: checks the document, hands the counting to a task, answers with the result. */
 const analyst = defineActor<Analyst, { handled: number }>({
   type: 'analyst',
   init: () => ({ handled: 0 }),
   handlers: {
     analyze: async (msg, ctx) => {
       if (msg.text.length === 0) throw new Error(`document ${msg.doc} is empty`);
-      // Stands in for a model call: the actor awaits, other actors keep working.
-      await new Promise((resolve) => setTimeout(resolve, 5 + (msg.text.length % 7)));
-      const counts = new Map<string, number>();
-      for (const word of msg.text.toLowerCase().match(/[a-z']+/g) ?? [])
-        counts.set(word, (counts.get(word) ?? 0) + 1);
-      const top = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] ?? '';
+      const stats = await ctx.runTask(wordStats, { text: msg.text });
       ctx.state.handled++;
-      return {
-        doc: msg.doc,
-        words: [...counts.values()].reduce((a, b) => a + b, 0),
-        top,
-        by: ctx.self.address,
-      };
+      return { doc: msg.doc, ...stats, by: ctx.self.address };
     },
   },
+  // A crash restarts the analyst (the message that caused it is retried, then dead-lettered with its error).
+  supervision: { restart: restartPolicy({ maxRestarts: 10, withinMs: 10_000 }) },
 });
 
 /** Fans a batch out to the analyst pool on the other node and gathers the answers. */
@@ -77,11 +91,13 @@ const DOCS: Record<string, string> = {
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { nats: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { nats: { type: 'string' }, redis: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: false,
   });
   if (values.help) {
-    process.stdout.write('Usage: troupe demo [--nats nats://127.0.0.1:4222]\n');
+    process.stdout.write(
+      'Usage: troupe demo [--nats nats://127.0.0.1:4222] [--redis redis://127.0.0.1:6379]\n',
+    );
     return 0;
   }
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -92,10 +108,15 @@ export async function main(argv: string[]): Promise<number> {
   out(
     `troupe demo: two nodes over ${values.nats ? `NATS at ${values.nats}` : 'the embedded local transport (no servers)'}`,
   );
+  // With Redis, tasks go through BullMQ (this process is also the worker node); without, the embedded pool.
+  const tasks: TaskRunner = values.redis
+    ? bullmqTaskRunner({ redis: values.redis, prefix: namespace, work: [wordStats] })
+    : taskPool({ threads: 1 });
+  out(`tasks run on ${values.redis ? `BullMQ at ${values.redis}` : 'the embedded task pool (no Redis)'}`);
 
   const systems: ActorSystem[] = [];
   try {
-    const workers = await createSystem({ nodeId: 'workers', transport: transport() });
+    const workers = await createSystem({ nodeId: 'workers', transport: transport(), tasks });
     systems.push(workers);
     const front = await createSystem({ nodeId: 'front', transport: transport() });
     systems.push(front);
@@ -127,14 +148,23 @@ export async function main(argv: string[]): Promise<number> {
       out(`  ${l.reason.padEnd(15)} ${l.address}${l.error ? `: ${l.error.message}` : ''}`);
     const crashed = letters.filter((l) => l.reason === ErrorCode.ActorCrashed).length;
     const actors = workers.inspect();
-    out(
-      `actors on workers: ${actors.map((a) => `${a.address}[${a.status}, ${a.processed} msgs]`).join(', ')}`,
-    );
-    out(`crashes reported: ${crashed}; the node kept running`);
-    const ok = results.length === Object.keys(DOCS).length - 1 && letters.length >= 3;
+    out('actors on workers:');
+    for (const a of actors) {
+      out(`  ${a.address.padEnd(22)} ${a.status.padEnd(8)} ${a.processed} msgs, ${a.restarts} restarts`);
+    }
+    const restarts = actors.reduce((sum, a) => sum + a.restarts, 0);
+    out(`crashes: ${crashed} message dead-lettered after ${restarts} restarts; every analyst still running`);
+    const counts = (await tasks.counts(wordStats))[wordStats.name];
+    out(`task ${wordStats.name}: ${counts?.completed ?? 0} completed, ${counts?.failed ?? 0} failed`);
+    const ok =
+      results.length === Object.keys(DOCS).length - 1 &&
+      letters.length >= 3 &&
+      (counts?.completed ?? 0) >= 4 &&
+      actors.every((a) => a.status === 'running');
     out(ok ? 'demo finished: ok' : 'demo finished: unexpected results');
     return ok ? 0 : 1;
   } finally {
     for (const system of systems.reverse()) await system.drain();
+    await tasks.drain();
   }
 }

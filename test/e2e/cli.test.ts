@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerProcess, startNats } from '../../testing/index.js';
+import { type ServerProcess, startNats, startRedis } from '../../testing/index.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/troupe.js', import.meta.url));
@@ -20,10 +20,11 @@ async function troupe(args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 let nats: ServerProcess;
+let redis: ServerProcess;
 beforeAll(async () => {
-  nats = await startNats({ jetstream: false });
+  [nats, redis] = await Promise.all([startNats({ jetstream: false }), startRedis()]);
 });
-afterAll(() => nats.stop());
+afterAll(() => Promise.all([nats.stop(), redis.stop()]));
 
 describe('troupe CLI', () => {
   it('runs the demo with no servers and exits 0', async () => {
@@ -32,13 +33,18 @@ describe('troupe CLI', () => {
     expect(stdout).toContain('embedded local transport');
     expect(stdout).toMatch(/analyzed 4 of 5 documents/);
     expect(stdout).toContain('ACTOR_CRASHED');
+    expect(stdout).toContain('the embedded task pool');
+    expect(stdout).toMatch(/task demo-word-stats: 4 completed, 0 failed/);
+    expect(stdout).toMatch(/analysts\/w\d +running +\d+ msgs, 3 restarts/);
     expect(stdout).toContain('demo finished: ok');
   });
 
-  it('runs the same demo over NATS', async () => {
-    const { code, stdout } = await troupe(['demo', '--nats', nats.url]);
+  it('runs the same demo over NATS, with its tasks on BullMQ', async () => {
+    const { code, stdout } = await troupe(['demo', '--nats', nats.url, '--redis', redis.url]);
     expect(code).toBe(0);
     expect(stdout).toContain(`NATS at ${nats.url}`);
+    expect(stdout).toContain(`BullMQ at ${redis.url}`);
+    expect(stdout).toMatch(/task demo-word-stats: 4 completed, 0 failed/);
     expect(stdout).toContain('demo finished: ok');
   });
 
