@@ -3,7 +3,7 @@
 import type { ActorContext, ActorDefinition, Replier, SpawnOptions } from './actor.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { Deque } from './deque.js';
-import { type Envelope, EnvelopeKind } from './envelope.js';
+import { type Envelope, tellEnvelope } from './envelope.js';
 import { ErrorCode, TroupeError } from './errors.js';
 import { Mailbox } from './mailbox.js';
 import type { Protocol } from './protocol.js';
@@ -321,16 +321,7 @@ export class ActorCell {
   /** Accepts a plain tell (no sender, no headers) without building its envelope. Never throws. */
   enqueueTell(message: unknown): void {
     if (this.status === 'stopped' || this.#mailbox.length >= this.#capacity) {
-      this.enqueue({
-        kind: EnvelopeKind.User,
-        target: this.address,
-        sender: undefined,
-        correlationId: undefined,
-        replyTo: undefined,
-        deadline: undefined,
-        headers: undefined,
-        payload: message,
-      });
+      this.enqueue(tellEnvelope(this.address, message));
       return;
     }
     this.#mailbox.pushTell(message);
@@ -994,16 +985,7 @@ export class ActorCell {
   }
 
   #selfEnvelope(message: unknown): Envelope {
-    return {
-      kind: EnvelopeKind.User,
-      target: this.address,
-      sender: this.address,
-      correlationId: undefined,
-      replyTo: undefined,
-      deadline: undefined,
-      headers: undefined,
-      payload: message,
-    };
+    return tellEnvelope(this.address, message, this.address);
   }
 
   #replier(envelope: Envelope): Replier<unknown> {

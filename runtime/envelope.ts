@@ -39,6 +39,25 @@ export interface Delivery {
   nak(): void;
 }
 
+/** A user message to `target`: what a tell sends. */
+export function tellEnvelope(
+  target: string,
+  payload: unknown,
+  sender?: string,
+  headers?: Record<string, string>,
+): Envelope {
+  return {
+    kind: EnvelopeKind.User,
+    target,
+    sender,
+    correlationId: undefined,
+    replyTo: undefined,
+    deadline: undefined,
+    headers,
+    payload,
+  };
+}
+
 /** Characters allowed in one segment of an actor name: safe in NATS subjects, paths and URLs. */
 const SEGMENT = /^[A-Za-z0-9_\-:+=@~]{1,128}$/;
 

@@ -1,6 +1,6 @@
 // An actor's mailbox: envelopes in order, with plain local tells kept as their bare message.
 
-import { type Envelope, EnvelopeKind } from './envelope.js';
+import { type Envelope, tellEnvelope } from './envelope.js';
 
 /**
  * @internal FIFO of envelopes, able to put mail back at the front (stash, retry).
@@ -52,17 +52,7 @@ export class Mailbox {
     this.#buf[i + 1] = undefined;
     this.#head = (this.#head + 1) & (this.#cap - 1);
     this.#size--;
-    if (envelope !== undefined) return envelope;
-    return {
-      kind: EnvelopeKind.User,
-      target: this.#address,
-      sender: undefined,
-      correlationId: undefined,
-      replyTo: undefined,
-      deadline: undefined,
-      headers: undefined,
-      payload: message,
-    };
+    return envelope ?? tellEnvelope(this.#address, message);
   }
 
   #put(envelope: Envelope | undefined, message: unknown): void {

@@ -14,6 +14,7 @@ import {
   nodeOf,
   pathOf,
   REPLY_SEGMENT,
+  tellEnvelope,
 } from './envelope.js';
 import { AskTimeoutError, ErrorCode, InvalidOptionsError, TroupeError, type WireError } from './errors.js';
 import type { NodeLoad, PlacementStrategy } from './placement.js';
@@ -514,16 +515,7 @@ class System implements ActorSystem, CellHost, TransportSink {
       return;
     }
     assertMessage(message);
-    const envelope: Envelope = {
-      kind: EnvelopeKind.User,
-      target: address,
-      sender: options?.sender?.address,
-      correlationId: undefined,
-      replyTo: undefined,
-      deadline: undefined,
-      headers: options?.headers,
-      payload: message,
-    };
+    const envelope = tellEnvelope(address, message, options?.sender?.address, options?.headers);
     try {
       await transport.sendAcked(envelope, options?.messageId);
     } catch (err) {
@@ -547,16 +539,7 @@ class System implements ActorSystem, CellHost, TransportSink {
       cell.enqueueTell(message);
       return;
     }
-    const envelope: Envelope = {
-      kind: EnvelopeKind.User,
-      target: address,
-      sender: options?.sender?.address,
-      correlationId: undefined,
-      replyTo: undefined,
-      deadline: undefined,
-      headers: options?.headers,
-      payload: message,
-    };
+    const envelope = tellEnvelope(address, message, options?.sender?.address, options?.headers);
     if (this.#closing !== undefined) {
       this.undeliverable(envelope, ErrorCode.SystemClosed);
       return;

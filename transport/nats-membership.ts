@@ -45,6 +45,18 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
+/** A node's info from a heartbeat, every field checked: a heartbeat is input from the wire. */
+function nodeInfoOf(node: NodeInfo): NodeInfo {
+  return {
+    id: node.id,
+    roles: strings(node.roles),
+    types: strings(node.types),
+    durable: strings(node.durable),
+    load: { actors: Number(node.load?.actors) || 0, mailbox: Number(node.load?.mailbox) || 0 },
+    startedAt: Number(node.startedAt) || 0,
+  };
+}
+
 interface Peer {
   info: NodeInfo;
   lastSeen: number;
@@ -128,17 +140,7 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
       return;
     }
     if (beat.kind === 'sync') send('beat');
-    const info: NodeInfo = {
-      id,
-      roles: strings(beat.node.roles),
-      types: strings(beat.node.types),
-      durable: strings(beat.node.durable),
-      load: {
-        actors: Number(beat.node.load?.actors) || 0,
-        mailbox: Number(beat.node.load?.mailbox) || 0,
-      },
-      startedAt: Number(beat.node.startedAt) || 0,
-    };
+    const info = nodeInfoOf(beat.node);
     const known = peers.get(id);
     peers.set(id, { info, lastSeen: clock.now() });
     if (!known) emit('joined', info);
@@ -230,17 +232,7 @@ async function observe(connection: NatsConnection, namespace: string, waitMs: nu
       try {
         const beat = JSON.parse(new TextDecoder().decode(msg.data)) as Beat;
         if (beat?.v === 1 && beat.kind === 'beat' && typeof beat.node?.id === 'string') {
-          seen.set(beat.node.id, {
-            id: beat.node.id,
-            roles: strings(beat.node.roles),
-            types: strings(beat.node.types),
-            durable: strings(beat.node.durable),
-            load: {
-              actors: Number(beat.node.load?.actors) || 0,
-              mailbox: Number(beat.node.load?.mailbox) || 0,
-            },
-            startedAt: Number(beat.node.startedAt) || 0,
-          });
+          seen.set(beat.node.id, nodeInfoOf(beat.node));
         }
       } catch {
         // Not a heartbeat.

@@ -2,14 +2,10 @@
 
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ActorSystem, createSystem, defineActor, type Reply } from '../../runtime/index.js';
+import { defineActor, type Reply } from '../../runtime/index.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
-import {
-  listNatsNodes,
-  type NatsTransport,
-  natsKvPersistence,
-  natsTransport,
-} from '../../transport/index.js';
+import { listNatsNodes, natsKvPersistence } from '../../transport/index.js';
+import { type ClusterNode, clusterNodes } from '../helpers/cluster.js';
 import { until } from '../helpers/fixtures.js';
 
 type Account = { deposit: { amount: number }; balance: Reply<number> };
@@ -31,33 +27,16 @@ beforeAll(async () => {
 });
 afterAll(() => nats.stop());
 
-interface Node {
-  system: ActorSystem;
-  transport: NatsTransport;
-}
-const started: Node[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((n) => n.system.close()));
-});
-
-async function node(nodeId: string, namespace: string, host = true): Promise<Node> {
-  const transport = natsTransport({
-    servers: nats.url,
+const cluster = clusterNodes(() => nats.url, SHARDS);
+afterEach(() => cluster.dispose());
+type Node = ClusterNode;
+const settled = (hosts: Node[]): boolean => cluster.settled(hosts);
+const node = (nodeId: string, namespace: string, host = true): Promise<Node> =>
+  cluster.node(
+    nodeId,
     namespace,
-    cluster: { heartbeatMs: 100, failureTimeoutMs: 600, moveIntervalMs: 50, moveBatch: 4, shards: SHARDS },
-  });
-  const system = await createSystem({ nodeId, transport });
-  if (host) system.register('account', account, { passivateAfterMs: 0 });
-  const n = { system, transport };
-  started.push(n);
-  return n;
-}
-
-/** True when the hosts hold every shard exactly once. */
-function settled(hosts: Node[]): boolean {
-  const all = hosts.flatMap((h) => h.transport.ownedShards());
-  return all.length === SHARDS && new Set(all).size === SHARDS;
-}
+    (n) => host && n.system.register('account', account, { passivateAfterMs: 0 }),
+  );
 
 const activeOn = (n: Node): string[] =>
   n.system
@@ -97,8 +76,7 @@ describe('virtual actors across NATS nodes', () => {
     expect(before.every((b) => b === 6)).toBe(true);
     const victim = nodes.find((n) => activeOn(n).length > 0)!;
     const moved = activeOn(victim);
-    await victim.system.close();
-    started.splice(started.indexOf(victim), 1);
+    await cluster.kill(victim);
     const survivors = nodes.filter((n) => n !== victim);
     await until(() => settled(survivors), 10_000, 'failover');
     for (const address of moved) {
@@ -134,8 +112,7 @@ describe('virtual actors across NATS nodes', () => {
 
     // n3 dies without a goodbye: the survivors detect it and take its shards.
     const onN3 = activeOn(n3);
-    await n3.system.close();
-    started.splice(started.indexOf(n3), 1);
+    await cluster.kill(n3);
     await until(() => settled([n1, n2]), 10_000, 'failover');
     for (const address of onN3) {
       const id = address.split('/')[2]!;
@@ -193,7 +170,7 @@ describe('virtual actors across NATS nodes', () => {
     expect(listed.find((n) => n.id === 'n1')?.types).toEqual(['account']);
     expect(listed.find((n) => n.id === 'client')?.types).toEqual([]);
     await n1.system.drain();
-    started.splice(started.indexOf(n1), 1);
+    cluster.forget(n1);
     await until(() => n2.transport.ownedShards().length === SHARDS, 5000, 'n2 owns all');
     const answers = await Promise.all(
       ids.map((id) =>

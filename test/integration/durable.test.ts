@@ -3,38 +3,29 @@
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ActorSystem, createSystem, defineActor, type Reply } from '../../runtime/index.js';
+import { defineActor, type Reply } from '../../runtime/index.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
-import { type NatsTransport, natsKvPersistence, natsTransport } from '../../transport/index.js';
+import { natsKvPersistence } from '../../transport/index.js';
+import { type ClusterNode, clusterNodes } from '../helpers/cluster.js';
 import { until } from '../helpers/fixtures.js';
 
 type Ledger = { add: { n: number }; seen: Reply<number[]> };
 
+const SHARDS = 8;
 let nats: ServerProcess;
 beforeAll(async () => {
   nats = await startNats();
 });
 afterAll(() => nats.stop());
 
-interface Node {
-  system: ActorSystem;
-  transport: NatsTransport;
-}
-const started: Node[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((n) => n.system.close()));
-});
-
-const SHARDS = 8;
+const cluster = clusterNodes(() => nats.url, SHARDS);
+afterEach(() => cluster.dispose());
+type Node = ClusterNode;
+const settled = (hosts: Node[]): boolean => cluster.settled(hosts);
 
 async function node(nodeId: string, ns: string, host: boolean): Promise<Node> {
-  const transport = natsTransport({
-    servers: nats.url,
-    namespace: ns,
-    cluster: { heartbeatMs: 100, failureTimeoutMs: 600, moveIntervalMs: 50, shards: SHARDS },
-  });
-  const system = await createSystem({ nodeId, transport });
-  if (host) {
+  return cluster.node(nodeId, ns, async ({ system, transport }) => {
+    if (!host) return;
     const persistence = await natsKvPersistence<{ seen: number[] }>({
       connection: transport.connection!,
       bucket: ns,
@@ -51,15 +42,7 @@ async function node(nodeId: string, ns: string, host: boolean): Promise<Node> {
       persistence,
     });
     system.register('ledger', ledger, { durable: true, passivateAfterMs: 0 });
-  }
-  const n = { system, transport };
-  started.push(n);
-  return n;
-}
-
-function settled(hosts: Node[]): boolean {
-  const all = hosts.flatMap((h) => h.transport.ownedShards());
-  return all.length === SHARDS && new Set(all).size === SHARDS;
+  });
 }
 
 /** Removes repeats (at-least-once may redeliver) keeping first occurrences. */
@@ -99,8 +82,7 @@ describe('durable virtual actors', () => {
     await until(() => Math.min(...acknowledged.values()) >= 20, 10_000, 'stream under way');
     // A host dies without a goodbye while messages keep coming.
     const victim = hosts.find((h) => h.system.inspect().some((i) => i.address.startsWith('$v/ledger/')))!;
-    await victim.system.close();
-    started.splice(started.indexOf(victim), 1);
+    await cluster.kill(victim);
     const survivors = hosts.filter((h) => h !== victim);
     await until(() => settled(survivors), 10_000, 'failover');
     await until(() => Math.min(...acknowledged.values()) >= 60, 20_000, 'stream continues after failover');

@@ -1,0 +1,46 @@
+// Test fixture: cluster nodes (systems with a fast-failing NATS cluster config) in the test process.
+
+import type { ActorSystem } from '../../runtime/index.js';
+import { createSystem } from '../../runtime/index.js';
+import { type NatsTransport, natsTransport } from '../../transport/index.js';
+
+/** One in-process cluster node. */
+export interface ClusterNode {
+  system: ActorSystem;
+  transport: NatsTransport;
+}
+
+/** Starts nodes with 100 ms heartbeats and a 600 ms failure timeout; `dispose()` closes what is left. */
+export function clusterNodes(url: () => string, shards: number) {
+  const started: ClusterNode[] = [];
+  return {
+    async node(nodeId: string, namespace: string, setup?: (n: ClusterNode) => unknown): Promise<ClusterNode> {
+      const transport = natsTransport({
+        servers: url(),
+        namespace,
+        cluster: { heartbeatMs: 100, failureTimeoutMs: 600, moveIntervalMs: 50, moveBatch: 4, shards },
+      });
+      const n = { system: await createSystem({ nodeId, transport }), transport };
+      started.push(n);
+      await setup?.(n);
+      return n;
+    },
+    /** Closes a node without a goodbye (as if it died) and forgets it. */
+    async kill(n: ClusterNode): Promise<void> {
+      await n.system.close();
+      started.splice(started.indexOf(n), 1);
+    },
+    /** Forgets a node the test shut down itself. */
+    forget(n: ClusterNode): void {
+      started.splice(started.indexOf(n), 1);
+    },
+    /** True when the hosts hold every shard exactly once. */
+    settled(hosts: ClusterNode[]): boolean {
+      const all = hosts.flatMap((h) => h.transport.ownedShards());
+      return all.length === shards && new Set(all).size === shards;
+    },
+    async dispose(): Promise<void> {
+      await Promise.all(started.splice(0).map((n) => n.system.close()));
+    },
+  };
+}
