@@ -31,6 +31,22 @@ export function findBinary(name: string): string | undefined {
 const PACKAGES: Record<string, string> = { 'nats-server': 'nats-server', 'redis-server': 'redis-server' };
 
 /**
+ * Servers started and not yet stopped. If this process ends without stopping them (a crash, a closed pipe),
+ * an exit hook kills them, so no test or benchmark leaves a server behind.
+ */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+}
+
+/**
  * Makes sure the server binaries exist. On Debian as root, missing ones are installed with apt-get; elsewhere
  * this throws an error that names exactly what to install.
  */
@@ -110,6 +126,7 @@ async function startProcess(
   const dir = mkdtempSync(join(tmpdir(), `troupe-${name}-`));
   const chosen = port ?? (await freePort());
   const child = spawn(binary, args(chosen, dir), { stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
   let log = '';
   const keep = (chunk: Buffer): void => {
     log = (log + chunk.toString()).slice(-4000);
