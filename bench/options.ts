@@ -81,7 +81,8 @@ Options:
   --nats URL            use this NATS server (default: start a private nats-server on 127.0.0.1)
   --redis URL           use this Redis server (default: start a private redis-server when a scenario needs one)
   --clients K[,K...]    sender processes for scenarios that spread load (nats-tell; default 1,2; quick 1)
-  --nodes M[,M...]      receiver processes for those scenarios (default 1,2; quick 1)
+  --nodes M[,M...]      receiver processes for those scenarios, worker processes for tasks-throughput
+                        (default 1,2; quick 1)
   --round-ms MS         time bound of each measured phase (default 5000; quick 1500)
   --count N             force the per-round count of every scenario (for smoke tests)
   --profile DIR         write CPU profiles of the worker processes into DIR

@@ -62,7 +62,7 @@ export interface ScenarioSettings {
   count: number | undefined;
   /** Sender process counts to measure (`--clients`). */
   clients: number[];
-  /** Receiver process counts to measure (`--nodes`). */
+  /** Receiver (or, for tasks-throughput, worker) process counts to measure (`--nodes`). */
   nodes: number[];
 }
 

@@ -2,6 +2,7 @@
 
 import { BenchError, BenchErrorCode } from '../errors.js';
 import type { Scenario } from '../scenario.js';
+import { agentFleet } from './agent-fleet.js';
 import { durableTell } from './durable-tell.js';
 import { failoverScenario } from './failover.js';
 import { fanout10k } from './fanout-10k.js';
@@ -29,6 +30,7 @@ export const SCENARIOS: readonly Scenario[] = [
   failoverScenario,
   tasksThroughput,
   tasksLatency,
+  agentFleet,
 ];
 
 /** The scenario called `name`; throws `BENCH_UNKNOWN_SCENARIO` listing the known ones. */

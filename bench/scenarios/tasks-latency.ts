@@ -48,7 +48,9 @@ export const tasksLatency: Scenario = {
     ),
   roles: { worker: taskWorkerRole },
   async open(ctx) {
-    const bench = await openTaskBench(ctx, 1);
+    // One task at a time keeps one worker process busy at most: a second one could only add idle contention.
+    const bench = await openTaskBench(ctx, 1, [1]);
+    const side = bench.sides[0]!;
     let flip = false;
     return {
       async round(budget) {
@@ -56,12 +58,12 @@ export const tasksLatency: Scenario = {
         flip = !flip;
         const order = flip ? (['troupe', 'baseline'] as const) : (['baseline', 'troupe'] as const);
         const histograms: Partial<Record<'troupe' | 'baseline', Histogram>> = {};
-        for (const side of order) {
-          ctx.progress(`${side}: ${total} sequential no-op tasks`);
-          histograms[side] = await measure(
+        for (const which of order) {
+          ctx.progress(`${which}: ${total} sequential no-op tasks`);
+          histograms[which] = await measure(
             total,
             budget.deadline(),
-            side === 'troupe' ? bench.troupe.run : bench.baseline.run,
+            which === 'troupe' ? side.troupe.run : side.baseline.run,
           );
         }
         const troupe = histograms.troupe!;

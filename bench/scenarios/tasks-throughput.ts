@@ -1,4 +1,4 @@
-// Scenario `tasks-throughput`: no-op tasks started by actors, run by one worker node process, vs plain BullMQ.
+// Scenario `tasks-throughput`: no-op tasks started by actors, run by 1 and N worker node processes, vs plain BullMQ.
 
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import {
@@ -12,7 +12,14 @@ import {
 } from '../../runtime/index.js';
 import { bullmqTaskRunner } from '../../transport/index.js';
 import { pipelined } from '../load.js';
-import type { RoleCommands, Scenario, ScenarioContext } from '../scenario.js';
+import type {
+  Figure,
+  MetricSpec,
+  RoleCommands,
+  Scenario,
+  ScenarioContext,
+  ScenarioSettings,
+} from '../scenario.js';
 import type { WorkerHandle } from '../worker-client.js';
 
 /** Queue (task) name on both sides; each side has its own key prefix. */
@@ -27,33 +34,55 @@ export const noopTask = defineTask<{ n: number }, { n: number }>('noop', (input)
   concurrency: WORKER_CONCURRENCY,
 });
 
-/** Key prefixes of the two sides of one run. */
-export function prefixes(namespace: string): { troupe: string; baseline: string } {
+/**
+ * Key prefixes of the two sides of one run with `workers` worker processes: each process count has its own
+ * queues, so the worker processes not part of a measurement cannot take its jobs.
+ */
+export function prefixes(namespace: string, workers = 1): { troupe: string; baseline: string } {
   const safe = namespace.replace(/[^A-Za-z0-9_.-]/g, '-');
-  return { troupe: `${safe}-troupe`, baseline: `${safe}-bullmq` };
+  const tag = workers === 1 ? '' : `-w${workers}`;
+  return { troupe: `${safe}${tag}-troupe`, baseline: `${safe}${tag}-bullmq` };
+}
+
+/** What the parent passes to {@link taskWorkerRole}. */
+export interface TaskWorkerInit {
+  redisUrl: string;
+  namespace: string;
+  /** The worker-process counts (see {@link prefixes}) this process serves; all of them are > its index. */
+  layouts?: number[];
 }
 
 /**
- * Worker role (a child process): one troupe worker node for the no-op task and one plain BullMQ `Worker` with the
- * same processor and concurrency, on separate prefixes. An idle one only waits on Redis.
+ * Worker role (a child process): for each process count it takes part in, one troupe worker node for the no-op
+ * task and one plain BullMQ `Worker` with the same processor and concurrency, on separate prefixes. An idle one
+ * only waits on Redis.
  */
 export async function taskWorkerRole(init: unknown): Promise<RoleCommands> {
-  const { redisUrl, namespace } = init as { redisUrl: string; namespace: string };
-  const p = prefixes(namespace);
-  const node = bullmqTaskRunner({ redis: redisUrl, prefix: p.troupe, work: [noopTask] });
-  await node.ready();
-  const plain = new Worker(NOOP_TASK, async (job) => ({ n: (job.data as { n: number }).n }), {
-    connection: { url: redisUrl, maxRetriesPerRequest: null },
-    prefix: p.baseline,
-    concurrency: WORKER_CONCURRENCY,
-  });
-  await plain.waitUntilReady();
-  return {
-    async close() {
-      await node.close();
-      await plain.close();
-    },
+  const { redisUrl, namespace, layouts = [1] } = init as TaskWorkerInit;
+  const closers: Array<() => Promise<void>> = [];
+  const close = async (): Promise<void> => {
+    // One failing close does not stop the others.
+    await Promise.allSettled(closers.splice(0).map((c) => c()));
   };
+  try {
+    for (const workers of layouts) {
+      const p = prefixes(namespace, workers);
+      const node = bullmqTaskRunner({ redis: redisUrl, prefix: p.troupe, work: [noopTask] });
+      closers.push(() => node.close());
+      await node.ready();
+      const plain = new Worker(NOOP_TASK, async (job) => ({ n: (job.data as { n: number }).n }), {
+        connection: { url: redisUrl, maxRetriesPerRequest: null },
+        prefix: p.baseline,
+        concurrency: WORKER_CONCURRENCY,
+      });
+      closers.push(() => plain.close());
+      await plain.waitUntilReady();
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { close };
 }
 
 /** The caller's side of plain BullMQ: `queue.add` and one `completed` listener resolving by job id. */
@@ -138,28 +167,68 @@ export async function openTroupe(redisUrl: string, prefix: string, actors: numbe
   };
 }
 
-/** Forks the worker node and opens both callers. */
+/** Both callers of one worker-process count. */
+export interface TaskSides {
+  /** Worker processes serving these callers' queues. */
+  workers: number;
+  troupe: TroupeClient;
+  baseline: BaselineClient;
+}
+
+/** Worker processes and callers of the task scenarios; `sides` in the order of the counts asked for. */
+export interface TaskBench {
+  sides: TaskSides[];
+  close(): Promise<void>;
+}
+
+/**
+ * Forks as many worker processes as the largest of `workerCounts` (worker `i` serves every count above `i`) and
+ * opens both callers for each count.
+ */
 export async function openTaskBench(
   ctx: ScenarioContext,
   actors: number,
-): Promise<{ worker: WorkerHandle; troupe: TroupeClient; baseline: BaselineClient; close(): Promise<void> }> {
+  workerCounts: readonly number[] = [1],
+): Promise<TaskBench> {
   const redisUrl = ctx.redisUrl;
   if (redisUrl === undefined) throw new Error('the task scenarios need Redis');
-  const p = prefixes(ctx.namespace);
-  const worker = await ctx.fork('worker', { redisUrl, namespace: ctx.namespace });
-  const troupe = await openTroupe(redisUrl, p.troupe, actors);
-  const baseline = await openBaseline(redisUrl, p.baseline);
-  await baseline.run(-1);
-  return {
-    worker,
-    troupe,
-    baseline,
-    async close() {
-      await troupe.close();
-      await baseline.close();
-      await worker.close();
-    },
+  const counts = [...new Set(workerCounts)].sort((a, b) => a - b);
+  const most = Math.max(...counts);
+  const workers: WorkerHandle[] = [];
+  const sides: TaskSides[] = [];
+  const close = async (): Promise<void> => {
+    for (const side of sides.splice(0)) {
+      await Promise.allSettled([side.troupe.close(), side.baseline.close()]);
+    }
+    await Promise.allSettled(workers.splice(0).map((w) => w.close()));
   };
+  try {
+    ctx.progress(`starting ${most} task worker process${most > 1 ? 'es' : ''}`);
+    const forked = await Promise.all(
+      Array.from({ length: most }, (_, i) =>
+        ctx.fork('worker', {
+          redisUrl,
+          namespace: ctx.namespace,
+          layouts: counts.filter((n) => n > i),
+        } satisfies TaskWorkerInit),
+      ),
+    );
+    workers.push(...forked);
+    for (const n of counts) {
+      const p = prefixes(ctx.namespace, n);
+      const troupe = await openTroupe(redisUrl, p.troupe, actors);
+      const baseline = await openBaseline(redisUrl, p.baseline).catch(async (err: unknown) => {
+        await troupe.close();
+        throw err;
+      });
+      sides.push({ workers: n, troupe, baseline });
+      await baseline.run(-1);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { sides: workerCounts.map((n) => sides.find((s) => s.workers === n)!), close };
 }
 
 /** Jobs in flight at once during the throughput phase (both sides). */
@@ -167,56 +236,80 @@ const WINDOW = 200;
 /** Actors starting the tasks. */
 const ACTORS = 8;
 
+/** The worker-process counts measured: `--nodes` (1 and 2 by default, 1 with `--quick`). */
+export function workerCounts(settings: ScenarioSettings): number[] {
+  return [...new Set(settings.nodes)].sort((a, b) => a - b);
+}
+
+/** Metric id for `workers` worker processes: plain `throughput` for one (it carries the target). */
+export function tasksMetricId(workers: number): string {
+  return workers === 1 ? 'throughput' : `throughput-1x${workers}`;
+}
+
+/** Measures one process count: interleaved ABBA slices; returns jobs/s of each side. */
+async function measureSides(ctx: ScenarioContext, side: TaskSides, total: number, deadline: () => number) {
+  // Interleaved in ABBA order, a quarter of the jobs at a time: both sides see the same background load
+  // (this is a shared machine) and the same Redis warm-up, which one long phase each would not give them.
+  const slice = Math.max(1, Math.floor(total / 4));
+  const order = [
+    'troupe',
+    'baseline',
+    'baseline',
+    'troupe',
+    'baseline',
+    'troupe',
+    'troupe',
+    'baseline',
+  ] as const;
+  const done = { troupe: 0, baseline: 0 };
+  const ms = { troupe: 0, baseline: 0 };
+  const tag = `${side.workers} worker${side.workers > 1 ? 's' : ''}`;
+  for (const which of order) {
+    ctx.progress(`${which}, ${tag}: ${slice} no-op tasks (${done[which] + slice} of ${slice * 4})`);
+    const r = await pipelined({
+      total: slice,
+      window: WINDOW,
+      deadline: deadline(),
+      issue: which === 'troupe' ? side.troupe.run : side.baseline.run,
+    });
+    if (r.failed > 0) throw r.firstError;
+    done[which] += r.completed;
+    ms[which] += r.elapsedMs;
+  }
+  const rate = (which: 'troupe' | 'baseline'): number => (done[which] / Math.max(ms[which], 0.001)) * 1000;
+  return { troupe: rate('troupe'), baseline: rate('baseline') };
+}
+
 /** `tasks-throughput`: see the file comment. */
 export const tasksThroughput: Scenario = {
   name: 'tasks-throughput',
-  description: `no-op tasks from ${ACTORS} actors through one worker node process (concurrency ${WORKER_CONCURRENCY}, ${WINDOW} in flight) vs plain BullMQ add → completed, same job and concurrency`,
+  description: `no-op tasks from ${ACTORS} actors through 1 and N worker node processes (--nodes; concurrency ${WORKER_CONCURRENCY} each, ${WINDOW} in flight) vs plain BullMQ add → completed, same job, concurrency and processes`,
   needs: ['redis'],
-  metrics: () => [
-    {
-      id: 'throughput',
-      label: 'task throughput',
-      unit: 'jobs/s',
-      kind: 'throughput',
-      better: 'higher',
-      target: 0.85,
-    },
-  ],
+  metrics: (settings) =>
+    workerCounts(settings).map(
+      (n): MetricSpec => ({
+        id: tasksMetricId(n),
+        label: `task throughput, ${n} worker process${n > 1 ? 'es' : ''}`,
+        unit: 'jobs/s',
+        kind: 'throughput',
+        better: 'higher',
+        ...(n === 1 ? { target: 0.85 } : {}),
+        processes: { clients: 1, nodes: n },
+      }),
+    ),
   roles: { worker: taskWorkerRole },
   async open(ctx) {
-    const bench = await openTaskBench(ctx, ACTORS);
+    const bench = await openTaskBench(ctx, ACTORS, workerCounts(ctx.settings));
     return {
       async round(budget) {
         const total = ctx.count(3_000, 20_000, budget);
-        // Interleaved in ABBA order, a quarter of the jobs at a time: both sides see the same background load
-        // (this is a shared machine) and the same Redis warm-up, which one long phase each would not give them.
-        const slice = Math.max(1, Math.floor(total / 4));
-        const order = [
-          'troupe',
-          'baseline',
-          'baseline',
-          'troupe',
-          'baseline',
-          'troupe',
-          'troupe',
-          'baseline',
-        ] as const;
-        const done = { troupe: 0, baseline: 0 };
-        const ms = { troupe: 0, baseline: 0 };
-        for (const side of order) {
-          ctx.progress(`${side}: ${slice} no-op tasks (${done[side] + slice} of ${slice * 4})`);
-          const r = await pipelined({
-            total: slice,
-            window: WINDOW,
-            deadline: budget.deadline(),
-            issue: side === 'troupe' ? bench.troupe.run : bench.baseline.run,
-          });
-          if (r.failed > 0) throw r.firstError;
-          done[side] += r.completed;
-          ms[side] += r.elapsedMs;
+        const figures: Record<string, Figure> = {};
+        for (const side of bench.sides) {
+          figures[tasksMetricId(side.workers)] = await measureSides(ctx, side, total, () =>
+            budget.deadline(),
+          );
         }
-        const rate = (side: 'troupe' | 'baseline'): number => (done[side] / Math.max(ms[side], 0.001)) * 1000;
-        return { figures: { throughput: { troupe: rate('troupe'), baseline: rate('baseline') } } };
+        return { figures };
       },
       close: () => bench.close(),
     };

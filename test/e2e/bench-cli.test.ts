@@ -104,6 +104,46 @@ describe('troupe bench', () => {
     expect(latency?.baseline?.count).toBe(2000);
   });
 
+  it('wires the task scenarios with 1 and 2 worker processes, and agent-fleet, on a private Redis', async () => {
+    const json = join(dir, 'tasks.json');
+    const { code, stderr } = await troupe([
+      'tasks-throughput',
+      'agent-fleet',
+      '--quick',
+      '--repeat',
+      '1',
+      '--count',
+      '400',
+      '--round-ms',
+      '2000',
+      '--nodes',
+      '1,2',
+      '--nats',
+      nats.url,
+      '--json',
+      json,
+    ]);
+    expect(code, stderr).toBe(0);
+    const report = validateReport(JSON.parse(readFileSync(json, 'utf8')));
+    expect(report.scenarios.map((s) => s.name)).toEqual(['tasks-throughput', 'agent-fleet']);
+    for (const s of report.scenarios) {
+      expect(s.error, s.name).toBeNull();
+      for (const m of s.metrics) {
+        expect(m.troupe.samples, `${s.name} ${m.id}`).toHaveLength(1);
+        expect(m.baseline?.samples, `${s.name} ${m.id}`).toHaveLength(1);
+      }
+    }
+    const tasks = report.scenarios[0]!;
+    expect(tasks.metrics.map((m) => [m.id, m.processes])).toEqual([
+      ['throughput', { clients: 1, nodes: 1 }],
+      ['throughput-1x2', { clients: 1, nodes: 2 }],
+    ]);
+    const fleet = report.scenarios[1]!;
+    expect(fleet.metrics.map((m) => m.id)).toEqual(['throughput', 'p50', 'p90', 'p99']);
+    expect(fleet.latency?.troupe.count).toBe(400);
+    expect(fleet.latency?.baseline?.count).toBe(400);
+  });
+
   it('compares two reports and flags a drop with exit code 1', async () => {
     const base = JSON.parse(readFileSync(join(dir, 'local.json'), 'utf8'));
     const worse = structuredClone(base);

@@ -8,6 +8,7 @@ import { RingQueue } from '../../bench/ring-queue.js';
 import type { ScenarioSettings } from '../../bench/scenario.js';
 import { findScenario, SCENARIOS, selectScenarios } from '../../bench/scenarios/index.js';
 import { layoutMetricId, receiverShare, senderShare } from '../../bench/scenarios/nats-tell.js';
+import { prefixes, tasksMetricId, workerCounts } from '../../bench/scenarios/tasks-throughput.js';
 
 const settings: ScenarioSettings = { quick: true, count: undefined, clients: [1, 2], nodes: [1, 3] };
 
@@ -54,6 +55,38 @@ describe('scenario registry', () => {
     expect(target('nats-tell', 'throughput')).toBe(0.5);
     expect(target('nats-ask-latency', 'p50')).toBe(1.2);
     expect(target('nats-ask-pipelined', 'throughput')).toBe(0.7);
+    expect(target('tasks-throughput', 'throughput')).toBe(0.85);
+  });
+
+  it('reports one tasks-throughput figure per worker-process count, the target on one worker only', () => {
+    const metrics = findScenario('tasks-throughput').metrics({ ...settings, nodes: [2, 1, 2] });
+    expect(metrics.map((m) => m.id)).toEqual(['throughput', 'throughput-1x2']);
+    expect(metrics.map((m) => m.processes)).toEqual([
+      { clients: 1, nodes: 1 },
+      { clients: 1, nodes: 2 },
+    ]);
+    expect(metrics.map((m) => m.target)).toEqual([0.85, undefined]);
+    expect(workerCounts({ ...settings, nodes: [3, 1] })).toEqual([1, 3]);
+    expect(tasksMetricId(4)).toBe('throughput-1x4');
+    // Each process count has its own queues, troupe and baseline apart; one worker keeps the historical names.
+    const keys = [1, 2].flatMap((n) => Object.values(prefixes('ns/x', n)));
+    expect(new Set(keys).size).toBe(4);
+    expect(prefixes('ns/x', 1)).toEqual({ troupe: 'ns-x-troupe', baseline: 'ns-x-bullmq' });
+  });
+
+  it('wires agent-fleet: NATS and Redis, throughput and latency figures without targets, fleet and worker roles', () => {
+    const fleet = findScenario('agent-fleet');
+    expect(SCENARIOS).toContain(fleet);
+    expect([...fleet.needs].sort()).toEqual(['nats', 'redis']);
+    const metrics = fleet.metrics(settings);
+    expect(metrics.map((m) => [m.id, m.unit, m.kind, m.better])).toEqual([
+      ['throughput', 'req/s', 'throughput', 'higher'],
+      ['p50', 'µs', 'latency', 'lower'],
+      ['p90', 'µs', 'latency', 'lower'],
+      ['p99', 'µs', 'latency', 'lower'],
+    ]);
+    for (const m of metrics) expect(m.target).toBeUndefined();
+    expect(Object.keys(fleet.roles ?? {}).sort()).toEqual(['fleet', 'worker']);
   });
 
   it('reports one nats-tell figure per sender × receiver layout, tagged with its processes', () => {
