@@ -49,6 +49,12 @@ function headersOf(value: unknown): Record<string, string> | undefined {
   return value as Record<string, string>;
 }
 
+/** The msgpackr codec: a {@link Codec} that also reads batch frames. */
+export interface BatchCodec extends Codec {
+  /** Decodes a batch frame ({@link packBatch}): one entry per frame, an error for each frame that is bad. */
+  decodeBatch(batch: Uint8Array): (Envelope | TroupeError)[];
+}
+
 /**
  * Creates the msgpackr codec. The wire layout is
  * `[version, kind, target, sender, correlationId, replyTo, deadline, headers, payload]` (absent fields are nil).
@@ -57,7 +63,7 @@ function headersOf(value: unknown): Record<string, string> | undefined {
  * const codec = createCodec({ maxFrameBytes: 64 * 1024 });
  * const frame = codec.encode(envelope);
  */
-export function createCodec(options: CodecOptions = {}): Codec {
+export function createCodec(options: CodecOptions = {}): BatchCodec {
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 64) {
     throw new InvalidOptionsError('maxFrameBytes', `expected an integer >= 64, got ${String(maxFrameBytes)}`);
@@ -115,28 +121,62 @@ export function createCodec(options: CodecOptions = {}): Codec {
       } catch (err) {
         throw malformed((err as Error).message, err);
       }
-      if (!Array.isArray(value) || value.length !== 9) throw malformed('not an envelope');
-      if (value[0] !== WIRE_VERSION) throw malformed(`unsupported wire version ${String(value[0])}`);
-      const kind = value[1];
-      if (typeof kind !== 'number' || !KINDS.has(kind))
-        throw malformed(`unknown envelope kind ${String(kind)}`);
-      const target = value[2];
-      if (typeof target !== 'string' || target.length === 0)
-        throw malformed('target must be a non-empty string');
-      const deadline = value[6];
-      if (deadline !== null && deadline !== undefined && typeof deadline !== 'number')
-        throw malformed('deadline must be a number');
-      return {
-        kind: kind as EnvelopeKind,
-        target,
-        sender: optionalString(value[3], 'sender'),
-        correlationId: optionalString(value[4], 'correlationId'),
-        replyTo: optionalString(value[5], 'replyTo'),
-        deadline: deadline ?? undefined,
-        headers: headersOf(value[7]),
-        payload: value[8],
-      };
+      return toEnvelope(value);
     },
+    decodeBatch(batch: Uint8Array): (Envelope | TroupeError)[] {
+      const out: (Envelope | TroupeError)[] = [];
+      if (batch[0] !== BATCH_MARKER || batch.length < 2) return [malformed('empty or unmarked batch')];
+      try {
+        // One unpack over the whole batch: msgpackr's native string extraction then runs once per batch.
+        packr.unpackMultiple(batch.subarray(1), (value: unknown, start = 0, end = 0) => {
+          if (end - start > maxFrameBytes) {
+            out.push(
+              new TroupeError(
+                ErrorCode.PayloadTooLarge,
+                `frame of ${end - start} bytes exceeds the limit of ${maxFrameBytes}`,
+                {
+                  data: { size: end - start, limit: maxFrameBytes },
+                },
+              ),
+            );
+            return;
+          }
+          try {
+            out.push(toEnvelope(value));
+          } catch (err) {
+            out.push(err as TroupeError);
+          }
+        });
+      } catch (err) {
+        // The rest of the batch cannot be read: one dead letter stands for it.
+        out.push(malformed((err as Error).message, err));
+      }
+      return out;
+    },
+  };
+}
+
+/** A decoded wire value as an envelope, every field checked; throws `MALFORMED_FRAME`. */
+function toEnvelope(value: unknown): Envelope {
+  if (!Array.isArray(value) || value.length !== 9) throw malformed('not an envelope');
+  if (value[0] !== WIRE_VERSION) throw malformed(`unsupported wire version ${String(value[0])}`);
+  const kind = value[1];
+  if (typeof kind !== 'number' || !KINDS.has(kind)) throw malformed(`unknown envelope kind ${String(kind)}`);
+  const target = value[2];
+  if (typeof target !== 'string' || target.length === 0) throw malformed('target must be a non-empty string');
+  const deadline = value[6];
+  if (deadline !== null && deadline !== undefined && typeof deadline !== 'number') {
+    throw malformed('deadline must be a number');
+  }
+  return {
+    kind: kind as EnvelopeKind,
+    target,
+    sender: optionalString(value[3], 'sender'),
+    correlationId: optionalString(value[4], 'correlationId'),
+    replyTo: optionalString(value[5], 'replyTo'),
+    deadline: deadline ?? undefined,
+    headers: headersOf(value[7]),
+    payload: value[8],
   };
 }
 
@@ -146,34 +186,17 @@ export function createCodec(options: CodecOptions = {}): Codec {
  */
 export const BATCH_MARKER = 0xc1;
 
-/** Joins encoded frames into one batch frame: the marker, then per frame a 32-bit length and its bytes. */
+/**
+ * Joins encoded frames into one batch frame: the marker, then the frames back to back (msgpack values are
+ * self-delimiting, so no lengths are needed).
+ */
 export function packBatch(frames: readonly Uint8Array[], totalBytes: number): Uint8Array {
-  const out = new Uint8Array(1 + 4 * frames.length + totalBytes);
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const out = new Uint8Array(1 + totalBytes);
   out[0] = BATCH_MARKER;
   let at = 1;
   for (const frame of frames) {
-    view.setUint32(at, frame.length);
-    out.set(frame, at + 4);
-    at += 4 + frame.length;
+    out.set(frame, at);
+    at += frame.length;
   }
   return out;
-}
-
-/** Splits a batch frame into its frames (views, not copies); throws `MALFORMED_FRAME` on a bad layout. */
-export function unpackBatch(batch: Uint8Array): Uint8Array[] {
-  if (batch[0] !== BATCH_MARKER) throw malformed('not a batch');
-  const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-  const frames: Uint8Array[] = [];
-  let at = 1;
-  while (at < batch.length) {
-    if (at + 4 > batch.length) throw malformed('truncated batch');
-    const length = view.getUint32(at);
-    at += 4;
-    if (length === 0 || at + length > batch.length) throw malformed('batch frame length out of range');
-    frames.push(batch.subarray(at, at + length));
-    at += length;
-  }
-  if (frames.length === 0) throw malformed('empty batch');
-  return frames;
 }

@@ -2,13 +2,12 @@
 
 export type { BullmqTaskRunner, BullmqTaskRunnerOptions } from './bullmq.js';
 export { bullmqTaskRunner } from './bullmq.js';
-export type { CodecOptions } from './codec.js';
+export type { BatchCodec, CodecOptions } from './codec.js';
 export {
   BATCH_MARKER,
   createCodec,
   DEFAULT_MAX_FRAME_BYTES,
   packBatch,
-  unpackBatch,
   WIRE_VERSION,
 } from './codec.js';
 export { TransportError, TransportErrorCode } from './errors.js';

@@ -10,7 +10,6 @@ import {
 import {
   assertValidName,
   type Clock,
-  type Codec,
   type Envelope,
   EnvelopeKind,
   ErrorCode,
@@ -26,7 +25,7 @@ import {
   type TransportSink,
   TroupeError,
 } from '../runtime/index.js';
-import { BATCH_MARKER, createCodec, DEFAULT_MAX_FRAME_BYTES, packBatch, unpackBatch } from './codec.js';
+import { BATCH_MARKER, type BatchCodec, createCodec, DEFAULT_MAX_FRAME_BYTES, packBatch } from './codec.js';
 import { TransportError, TransportErrorCode } from './errors.js';
 import { DurableMailboxes } from './nats-durable.js';
 import { natsMembership } from './nats-membership.js';
@@ -118,7 +117,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
   const namespace = options.namespace ?? 'default';
   assertValidName(namespace, 'namespace');
   const prefix = `troupe.${namespace}.`;
-  let codec: Codec = createCodec({ maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
+  let codec: BatchCodec = createCodec({ maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
   let nc: NatsConnection | undefined;
   let sub: Subscription | undefined;
   let nodesSub: Subscription | undefined;
@@ -323,18 +322,15 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
           return;
         }
         if (data[0] === BATCH_MARKER) {
-          let frames: Uint8Array[];
-          try {
-            frames = unpackBatch(data);
-          } catch (e) {
-            sink.reject({
-              address: addressOf(msg.subject),
-              reason: ErrorCode.MalformedFrame,
-              error: TroupeError.toWire(e),
-            });
-            return;
+          for (const decoded of codec.decodeBatch(data)) {
+            if (decoded instanceof TroupeError) {
+              sink.reject({
+                address: addressOf(msg.subject),
+                reason: decoded.code,
+                error: TroupeError.toWire(decoded),
+              });
+            } else sink.deliver(decoded);
           }
-          for (const frame of frames) deliverFrame(msg.subject, frame);
           return;
         }
         deliverFrame(msg.subject, data);

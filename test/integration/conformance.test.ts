@@ -183,7 +183,8 @@ describe.each(['local', 'nats'] as const)('conformance over %s', (kind) => {
   it('turns a malformed frame into a dead letter and keeps the node working', async () => {
     await twoNodes();
     b.spawn(recorder, { name: 'rec' });
-    await world.injectFrame('b/rec', new Uint8Array([0xc1, 0xff, 0x00, 0x13]));
+    // A truncated msgpack array, and a valid msgpack value that is no envelope.
+    await world.injectFrame('b/rec', new Uint8Array([0xdc, 0xff]));
     await world.injectFrame('b/rec', createCodecFrame({ not: 'an envelope' }));
     await until(() => b.deadLetters.byReason()[ErrorCode.MalformedFrame] === 2, 5000, 'malformed letters');
     expect(b.deadLetters.recent()[0]?.address).toBe('b/rec');

@@ -3,7 +3,7 @@
 import { isNativeAccelerationEnabled, pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { type Envelope, EnvelopeKind, ErrorCode, TroupeError } from '../../runtime/index.js';
-import { BATCH_MARKER, createCodec, packBatch, unpackBatch, WIRE_VERSION } from '../../transport/index.js';
+import { BATCH_MARKER, createCodec, packBatch, WIRE_VERSION } from '../../transport/index.js';
 
 const envelope: Envelope = {
   kind: EnvelopeKind.User,
@@ -101,24 +101,37 @@ describe('codec', () => {
 });
 
 describe('batch frames', () => {
-  it('round-trips several frames and refuses bad layouts', () => {
-    const codec = createCodec();
+  it('round-trips several frames and turns bad ones into errors, not exceptions', () => {
+    const codec = createCodec({ maxFrameBytes: 256 });
     const frames = [1, 2, 3].map((n) => codec.encode({ ...envelope, payload: { type: 'x', n } }));
     const batch = packBatch(
       frames,
       frames.reduce((a, f) => a + f.length, 0),
     );
     expect(batch[0]).toBe(BATCH_MARKER);
-    expect(unpackBatch(batch).map((f) => (codec.decode(f).payload as { n: number }).n)).toEqual([1, 2, 3]);
-    expect(codeOf(() => unpackBatch(new Uint8Array([BATCH_MARKER])))).toBe(ErrorCode.MalformedFrame);
-    expect(codeOf(() => unpackBatch(new Uint8Array([BATCH_MARKER, 0, 0, 0, 9, 1, 2])))).toBe(
-      ErrorCode.MalformedFrame,
+    const decoded = codec.decodeBatch(batch);
+    expect(decoded.map((e) => ((e as Envelope).payload as { n: number }).n)).toEqual([1, 2, 3]);
+    // A bad value in the middle is reported on its own; its neighbours still arrive.
+    const notEnvelope = pack({ hello: 'world' });
+    const big = createCodec().encode({ ...envelope, payload: 'x'.repeat(300) });
+    const mixed = packBatch(
+      [frames[0]!, notEnvelope, big, frames[2]!],
+      frames[0]!.length + notEnvelope.length + big.length + frames[2]!.length,
     );
-    expect(codeOf(() => unpackBatch(new Uint8Array([BATCH_MARKER, 0, 0])))).toBe(ErrorCode.MalformedFrame);
-    expect(codeOf(() => unpackBatch(new Uint8Array([BATCH_MARKER, 0, 0, 0, 0])))).toBe(
+    const out = codec.decodeBatch(mixed);
+    expect(out.map((e) => (e instanceof TroupeError ? e.code : 'ok'))).toEqual([
+      'ok',
+      ErrorCode.MalformedFrame,
+      ErrorCode.PayloadTooLarge,
+      'ok',
+    ]);
+    // Truncated or empty: one error stands for what cannot be read.
+    const cut = codec.decodeBatch(batch.slice(0, batch.length - 3));
+    expect(cut.at(-1)).toBeInstanceOf(TroupeError);
+    expect((codec.decodeBatch(new Uint8Array([BATCH_MARKER]))[0] as TroupeError).code).toBe(
       ErrorCode.MalformedFrame,
     );
     // A batch is never mistaken for an envelope by the single-frame decoder.
-    expect(codeOf(() => codec.decode(batch))).toBe(ErrorCode.MalformedFrame);
+    expect(codeOf(() => createCodec().decode(batch))).toBe(ErrorCode.MalformedFrame);
   });
 });
