@@ -1,10 +1,8 @@
 // Unit tests of the actor model on a single in-process node: no I/O, the manual clock where time matters.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { definePool } from '../../actors/index.js';
 import {
-  type ActorSystem,
-  createSystem,
   defineActor,
   ErrorCode,
   type LifecycleEvent,
@@ -14,16 +12,9 @@ import {
   resolveSystemOptions,
   TroupeError,
 } from '../../runtime/index.js';
+import { systemsClosedAfterEach } from '../helpers/systems.js';
 
-const systems: ActorSystem[] = [];
-async function system(options: Parameters<typeof createSystem>[0] = {}): Promise<ActorSystem> {
-  const s = await createSystem({ nodeId: 'n', ...options });
-  systems.push(s);
-  return s;
-}
-afterEach(async () => {
-  await Promise.all(systems.splice(0).map((s) => s.close()));
-});
+const system = systemsClosedAfterEach();
 
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

@@ -1,33 +1,24 @@
 // Unit tests of one actor's lifecycle: self-supervised restarts that lose nothing, poison messages, pause and
 // resume, stop and terminate during a long await, the handler watchdog, bounded mailboxes and persistence.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type ActorSystem,
-  createSystem,
   defineActor,
   ErrorCode,
   type LifecycleEvent,
   ManualClock,
   type Reply,
+  type SystemOptions,
   TroupeError,
 } from '../../runtime/index.js';
 import { restartPolicy } from '../../supervisor/index.js';
 import { createLocalHub, localTransport } from '../../transport/index.js';
+import { settle, systemsClosedAfterEach } from '../helpers/systems.js';
 
-const systems: ActorSystem[] = [];
-async function system(options: Parameters<typeof createSystem>[0] = {}): Promise<ActorSystem> {
-  const s = await createSystem({ nodeId: 'n', clock: new ManualClock(), ...options });
-  systems.push(s);
-  return s;
-}
-afterEach(async () => {
-  await Promise.all(systems.splice(0).map((s) => s.close()));
-});
-
-async function settle(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
-}
+const system = (options: SystemOptions = {}): Promise<ActorSystem> =>
+  makeSystem({ clock: new ManualClock(), ...options });
+const makeSystem = systemsClosedAfterEach();
 
 type Log = { item: { n: number }; list: Reply<number[]>; starts: Reply<number> };
 

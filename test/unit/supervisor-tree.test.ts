@@ -1,10 +1,9 @@
 // Unit tests of supervisors on one in-process node: strategies, restart types, intensity, backoff and
 // shutdown order, all with the manual clock (no sleeping).
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type ActorSystem,
-  createSystem,
   defineActor,
   ErrorCode,
   type LifecycleEvent,
@@ -12,21 +11,10 @@ import {
   type Reply,
 } from '../../runtime/index.js';
 import { defineDynamicSupervisor, defineSupervisor, SupervisorErrorCode } from '../../supervisor/index.js';
+import { settle, systemsClosedAfterEach } from '../helpers/systems.js';
 
-const systems: ActorSystem[] = [];
-async function system(clock = new ManualClock()): Promise<ActorSystem> {
-  const s = await createSystem({ nodeId: 'n', clock });
-  systems.push(s);
-  return s;
-}
-afterEach(async () => {
-  await Promise.all(systems.splice(0).map((s) => s.close()));
-});
-
-/** Lets queued microtasks and immediates run (restarts take a few hops); no clock time passes. */
-async function settle(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
-}
+const makeSystem = systemsClosedAfterEach();
+const system = (clock = new ManualClock()): Promise<ActorSystem> => makeSystem({ clock });
 
 type Worker = {
   work: { n: number };
