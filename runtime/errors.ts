@@ -75,6 +75,10 @@ export class TroupeError extends Error {
 
   /** Rebuilds an error that crossed the wire. */
   static fromWire(wire: WireError): TroupeError {
+    // A reply from the wire may carry anything: never throw while turning it into an error.
+    if (typeof wire !== 'object' || wire === null) {
+      return new TroupeError(ErrorCode.MalformedFrame, `malformed error reply: ${String(wire)}`);
+    }
     return new TroupeError(String(wire.code), String(wire.message), { data: wire.data });
   }
 }

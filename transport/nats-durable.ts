@@ -14,6 +14,14 @@ import {
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Envelope, ErrorCode, TroupeError } from '../runtime/index.js';
 
+function settleSafely(settle: () => void): void {
+  try {
+    settle();
+  } catch {
+    // Left unacknowledged: the store offers it again after its ack wait.
+  }
+}
+
 /** How long a message may stay unacknowledged on a node before JetStream offers it again. */
 const ACK_WAIT_NS = 30_000_000_000;
 /** Publisher deduplication window (by message id). */
@@ -176,6 +184,11 @@ export class DurableMailboxes {
     const consumer = await this.#js.consumers.get(this.#stream, name);
     // abort_on_missing_resource: if another node deletes our consumer, the loop ends and we know it.
     const messages = await consumer.consume({ max_messages: 256, abort_on_missing_resource: true });
+    // Released or closed while the consumer was being set up: do not start pulling for a shard no longer ours.
+    if (this.#closed || !stillOwned()) {
+      messages.stop();
+      return;
+    }
     this.#consuming.set(key, messages);
     void (async () => {
       for await (const m of messages) {
@@ -188,7 +201,11 @@ export class DurableMailboxes {
           this.#reject(m.subject, err);
           continue;
         }
-        envelope.delivery = { ack: () => m.ack(), nak: () => m.nak() };
+        // A closed or draining connection makes ack/nak throw; JetStream redelivers what was not acked.
+        envelope.delivery = {
+          ack: () => settleSafely(() => m.ack()),
+          nak: () => settleSafely(() => m.nak()),
+        };
         this.#deliver(envelope);
       }
     })()

@@ -155,13 +155,15 @@ export class ShardOwner {
       return;
     }
     this.#running = true;
-    void this.#rebalance().finally(() => {
-      this.#running = false;
-      if (this.#again) {
-        this.#again = false;
-        this.schedule();
-      }
-    });
+    void this.#rebalance()
+      .catch((err: unknown) => this.#onDurableError('rebalance', err))
+      .finally(() => {
+        this.#running = false;
+        if (this.#again) {
+          this.#again = false;
+          this.schedule();
+        }
+      });
   }
 
   async #rebalance(): Promise<void> {
@@ -220,11 +222,21 @@ export class ShardOwner {
   }
 
   #claim(key: string): void {
-    if (this.#closed || this.#nc.isClosed()) return;
+    if (this.#closed || this.#nc.isClosed() || this.#nc.isDraining()) return;
     this.#released.delete(key);
     this.#owned.set(
       key,
-      this.#nc.subscribe(`${this.#prefix}$v.${key}.*`, { callback: (_err, msg) => this.#onFrame(msg) }),
+      this.#nc.subscribe(`${this.#prefix}$v.${key}.*`, {
+        callback: (err, msg) => {
+          if (err) {
+            // The server refused the subscription (permissions): give the shard up rather than read garbage.
+            this.#owned.delete(key);
+            this.#onDurableError(key, err);
+            return;
+          }
+          this.#onFrame(msg);
+        },
+      }),
     );
     const [type, shard] = key.split('.') as [string, string];
     if (this.#durable && this.#types.some((t) => t.type === type && t.durable)) {

@@ -273,9 +273,9 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     },
 
     async bind(nodeId: string, sink: TransportSink): Promise<void> {
-      boundSink = sink;
       if (state !== 'new')
         throw new TransportError(TransportErrorCode.AlreadyBound, 'NATS transport is already bound');
+      boundSink = sink;
       state = 'binding';
       try {
         nc =
@@ -297,132 +297,156 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
           { cause: err },
         );
       }
-      const serverMax = nc.info?.max_payload ?? DEFAULT_MAX_FRAME_BYTES;
-      if (codec.maxFrameBytes > serverMax) codec = createCodec({ maxFrameBytes: serverMax });
-      nodePrefix = `${prefix}${nodeId}.`;
-      // A node id must be unique: if someone answers our ping, another live node has it.
-      const taken = await nc.request(`${nodePrefix}${PING_SEGMENT}`, undefined, { timeout: 500 }).then(
-        () => true,
-        () => false,
-      );
-      if (taken) {
-        if (owned) await nc.close();
-        state = 'closed';
-        resolveClosed(undefined);
-        throw new TransportError(
-          ErrorCode.NameInUse,
-          `node id ${nodeId} is in use in namespace ${namespace}`,
+      try {
+        const serverMax = nc.info?.max_payload ?? DEFAULT_MAX_FRAME_BYTES;
+        if (codec.maxFrameBytes > serverMax) codec = createCodec({ maxFrameBytes: serverMax });
+        nodePrefix = `${prefix}${nodeId}.`;
+        // A node id must be unique: if someone answers our ping, another live node has it.
+        const taken = await nc.request(`${nodePrefix}${PING_SEGMENT}`, undefined, { timeout: 500 }).then(
+          () => true,
+          () => false,
         );
-      }
-      const conn = nc;
-      const onFrame = (msg: Msg): void => {
-        const data = msg.data;
-        if (data.length === 0) {
-          onStatus(sink, msg);
-          return;
+        if (taken) {
+          if (owned) await nc.close();
+          state = 'closed';
+          resolveClosed(undefined);
+          throw new TransportError(
+            ErrorCode.NameInUse,
+            `node id ${nodeId} is in use in namespace ${namespace}`,
+          );
         }
-        if (data[0] === BATCH_MARKER) {
-          for (const decoded of codec.decodeBatch(data)) {
-            if (decoded instanceof TroupeError) {
-              sink.reject({
-                address: addressOf(msg.subject),
-                reason: decoded.code,
-                error: TroupeError.toWire(decoded),
-              });
-            } else sink.deliver(decoded);
+        const conn = nc;
+        // A throw inside a subscription callback would stop nats.js reading the connection: contain it.
+        const onFrame = (msg: Msg): void => {
+          try {
+            onFrameUnsafe(msg);
+          } catch (err) {
+            sink.reject({
+              address: addressOf(msg.subject),
+              reason: ErrorCode.Remote,
+              error: TroupeError.toWire(err),
+            });
           }
-          return;
-        }
-        deliverFrame(msg.subject, data);
-      };
-      const deliverFrame = (subject: string, data: Uint8Array): void => {
-        let envelope: Envelope;
-        try {
-          envelope = codec.decode(data);
-        } catch (e) {
-          sink.reject({
-            address: addressOf(subject),
-            reason: TroupeError.is(e) ? e.code : ErrorCode.MalformedFrame,
-            error: TroupeError.toWire(e),
-          });
-          return;
-        }
-        sink.deliver(envelope);
-      };
-      sub = conn.subscribe(`${nodePrefix}>`, {
-        callback: (err, msg) => {
-          if (err) {
-            // The subscription failed (permissions, say): record it; the connection's status says the rest.
-            sink.reject({ address: `${nodeId}`, reason: ErrorCode.Remote, error: TroupeError.toWire(err) });
+        };
+        const onFrameUnsafe = (msg: Msg): void => {
+          const data = msg.data;
+          if (data.length === 0) {
+            onStatus(sink, msg);
             return;
           }
-          onFrame(msg);
-        },
-      });
-      membership = await natsMembership({
-        connection: conn,
-        nodeId,
-        namespace,
-        roles: cluster.roles ?? [],
-        heartbeatMs,
-        failureTimeoutMs,
-        clock,
-      });
-      membership.setLoadSource(() => sink.load());
-      durable = new DurableMailboxes(
-        conn,
-        namespace,
-        nodeId,
-        (data) => codec.decode(data),
-        (envelope) => sink.deliver(envelope),
-        (subject, err) =>
-          sink.reject({
-            address: addressOf(subject),
-            reason: TroupeError.is(err) ? err.code : ErrorCode.MalformedFrame,
-            error: TroupeError.toWire(err),
-          }),
-        (type, shard) =>
-          sink.passivate((address) => {
-            const v = parseVirtualAddress(address);
-            return (
-              v !== undefined && v.type === type && shardKey(type, v.id, shardCount) === `${type}.${shard}`
-            );
-          }),
-      );
-      shards = new ShardOwner(
-        conn,
-        prefix,
-        nodeId,
-        membership,
-        sink,
-        onFrame,
-        {
-          shards: shardCount,
-          moveBatch: cluster.moveBatch ?? 8,
-          moveIntervalMs: cluster.moveIntervalMs ?? 250,
-          claimGraceMs: failureTimeoutMs,
-        },
-        clock,
-        durable,
-        (shard, err) =>
-          sink.reject({
-            address: `${nodeId}/$shard/${shard}`,
-            reason: ErrorCode.Remote,
-            error: TroupeError.toWire(err),
-          }),
-      );
-      shards.start();
-      if (hosted.length > 0) shards.setTypes(hosted);
-      const idBytes = new TextEncoder().encode(nodeId);
-      nodesSub = conn.subscribe(`${prefix}${NODES_SUBJECT}`, {
-        callback: (err, msg) => {
-          if (!err) msg.respond(idBytes);
-        },
-      });
-      await conn.flush();
-      state = 'open';
-      if (owned) {
-        void conn.closed().then((err) => finish(err ?? undefined));
+          if (data[0] === BATCH_MARKER) {
+            for (const decoded of codec.decodeBatch(data)) {
+              if (decoded instanceof TroupeError) {
+                sink.reject({
+                  address: addressOf(msg.subject),
+                  reason: decoded.code,
+                  error: TroupeError.toWire(decoded),
+                });
+              } else sink.deliver(decoded);
+            }
+            return;
+          }
+          deliverFrame(msg.subject, data);
+        };
+        const deliverFrame = (subject: string, data: Uint8Array): void => {
+          let envelope: Envelope;
+          try {
+            envelope = codec.decode(data);
+          } catch (e) {
+            sink.reject({
+              address: addressOf(subject),
+              reason: TroupeError.is(e) ? e.code : ErrorCode.MalformedFrame,
+              error: TroupeError.toWire(e),
+            });
+            return;
+          }
+          sink.deliver(envelope);
+        };
+        sub = conn.subscribe(`${nodePrefix}>`, {
+          callback: (err, msg) => {
+            if (err) {
+              // The subscription failed (permissions, say): record it; the connection's status says the rest.
+              sink.reject({ address: `${nodeId}`, reason: ErrorCode.Remote, error: TroupeError.toWire(err) });
+              return;
+            }
+            onFrame(msg);
+          },
+        });
+        membership = await natsMembership({
+          connection: conn,
+          nodeId,
+          namespace,
+          roles: cluster.roles ?? [],
+          heartbeatMs,
+          failureTimeoutMs,
+          clock,
+        });
+        membership.setLoadSource(() => sink.load());
+        durable = new DurableMailboxes(
+          conn,
+          namespace,
+          nodeId,
+          (data) => codec.decode(data),
+          (envelope) => sink.deliver(envelope),
+          (subject, err) =>
+            sink.reject({
+              address: addressOf(subject),
+              reason: TroupeError.is(err) ? err.code : ErrorCode.MalformedFrame,
+              error: TroupeError.toWire(err),
+            }),
+          (type, shard) =>
+            sink.passivate((address) => {
+              const v = parseVirtualAddress(address);
+              return (
+                v !== undefined && v.type === type && shardKey(type, v.id, shardCount) === `${type}.${shard}`
+              );
+            }),
+        );
+        shards = new ShardOwner(
+          conn,
+          prefix,
+          nodeId,
+          membership,
+          sink,
+          onFrame,
+          {
+            shards: shardCount,
+            moveBatch: cluster.moveBatch ?? 8,
+            moveIntervalMs: cluster.moveIntervalMs ?? 250,
+            claimGraceMs: failureTimeoutMs,
+          },
+          clock,
+          durable,
+          (shard, err) =>
+            sink.reject({
+              address: `${nodeId}/$shard/${shard}`,
+              reason: ErrorCode.Remote,
+              error: TroupeError.toWire(err),
+            }),
+        );
+        shards.start();
+        if (hosted.length > 0) shards.setTypes(hosted);
+        const idBytes = new TextEncoder().encode(nodeId);
+        nodesSub = conn.subscribe(`${prefix}${NODES_SUBJECT}`, {
+          callback: (err, msg) => {
+            if (!err) msg.respond(idBytes);
+          },
+        });
+        await conn.flush();
+        state = 'open';
+        if (owned) {
+          void conn.closed().then((err) => finish(err ?? undefined));
+        }
+      } catch (err) {
+        // Connected but not fully bound: release what was set up, or the process would never exit.
+        if (state === 'binding') {
+          shards?.close();
+          await membership?.close().catch(() => undefined);
+          if (owned) await nc?.close().catch(() => undefined);
+          state = 'closed';
+          resolveClosed(err as Error);
+        }
+        throw err;
       }
     },
 
@@ -524,11 +548,12 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     async close(): Promise<void> {
       if (state === 'closed' || state === 'closing') return void (await whenClosed);
       state = 'closing';
-      shards?.close();
-      await membership?.close();
+      // Every step runs even if one before it fails; the transport ends closed either way.
       try {
+        shards?.close();
+        await membership?.close().catch(() => undefined);
         if (owned) await nc?.close();
-        else {
+        else if (!nc?.isClosed()) {
           sub?.unsubscribe();
           nodesSub?.unsubscribe();
         }
@@ -541,11 +566,12 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       if (state === 'closed' || state === 'closing') return void (await whenClosed);
       flushBatches();
       state = 'closing';
-      // Hand over first: stop taking shard traffic and passivate (saving state), then say goodbye so the
-      // others claim the shards at once.
-      await shards?.releaseAll();
-      await membership?.drain();
       try {
+        // Hand over first: stop taking shard traffic and passivate (saving state), then say goodbye so the
+        // others claim the shards at once. A failing step must not leave the connection open.
+        await shards?.releaseAll().catch(() => undefined);
+        shards?.close();
+        await membership?.drain().catch(() => undefined);
         if (owned) await nc?.drain();
         else {
           await nc?.flush();

@@ -192,6 +192,29 @@ describe.each(['local', 'nats'] as const)('conformance over %s', (kind) => {
     expect(await a.ref<Recorder>('b/rec').ask({ type: 'list' })).toEqual([7]);
   });
 
+  it('fails an ask whose error reply is malformed, without hanging or stopping the node', async () => {
+    await twoNodes();
+    b.spawn(recorder, { name: 'rec' });
+    const ref = a.ref<Recorder>('b/rec');
+    // The first ask of a fresh node has correlation id "0": forge its error reply with no error in it.
+    const pending = ref.ask({ type: 'hang' }, { timeout: 10_000 }).catch((e: unknown) => e);
+    await world.injectFrame(
+      'a/$r/0',
+      createCodec().encode({
+        kind: 2,
+        target: 'a/$r/0',
+        sender: undefined,
+        correlationId: '0',
+        replyTo: undefined,
+        deadline: undefined,
+        headers: { 'troupe-error': '1' },
+        payload: null,
+      }),
+    );
+    expect(TroupeError.is(await pending, ErrorCode.MalformedFrame)).toBe(true);
+    expect(await ref.ask({ type: 'echo', value: 'still here' })).toBe('still here');
+  });
+
   it('does not hand a frame addressed to another node to a local actor with the same path', async () => {
     await twoNodes();
     b.spawn(recorder, { name: 'rec' });
