@@ -375,6 +375,7 @@ class System implements ActorSystem, CellHost, TransportSink {
         clock: this.clock,
         activate: (definition, address) => this.#activateVirtual(definition, address),
         undeliverable: (envelope, reason, error) => this.undeliverable(envelope, reason, error),
+        reroute: (envelope) => this.#reroute(envelope),
       },
       options.maxActiveVirtual,
     );
@@ -711,6 +712,19 @@ class System implements ActorSystem, CellHost, TransportSink {
       } catch {
         // Already recorded as a dead letter by #sendRemote.
       }
+    }
+  }
+
+  /** Mail held for a virtual actor whose shard moved: a durable store offers it again, else send it on. */
+  #reroute(envelope: Envelope): void {
+    if (envelope.delivery !== undefined) {
+      envelope.delivery.nak();
+      return;
+    }
+    try {
+      this.#sendRemote(envelope);
+    } catch (err) {
+      if (envelope.replyTo !== undefined) this.reply(envelope, TroupeError.toWire(err), true);
     }
   }
 

@@ -89,6 +89,8 @@ export interface VirtualHostDeps {
   /** Creates and starts a cell at `address` (no parent). */
   activate(definition: ActorDefinition<Protocol, unknown>, address: string): ActorCell;
   undeliverable(envelope: Envelope, reason: string, error?: unknown): void;
+  /** Sends mail held for an actor whose shard moved to wherever it lives now. */
+  reroute(envelope: Envelope): void;
 }
 
 /**
@@ -99,6 +101,7 @@ export class VirtualHost {
   readonly #deps: VirtualHostDeps;
   readonly #types = new Map<string, Registration>();
   readonly #active = new Map<string, Active>();
+  readonly #retiring = new Map<string, { cell: ActorCell; held: Envelope[]; moved: boolean }>();
   readonly #maxActive: number;
   #sweep: TimerHandle | undefined;
   #sweepEvery = 0;
@@ -138,7 +141,19 @@ export class VirtualHost {
   /** Delivers to the actor at a virtual address, activating it first if needed. */
   deliver(envelope: Envelope): void {
     const address = envelope.target;
+    // While an instance is stopping (passivation saving its state, a crash, a self-stop), hold its mail:
+    // a second instance now would load stale state, and the dying one would dead-letter the mail.
+    const retiring = this.#retiring.get(address);
+    if (retiring) {
+      retiring.held.push(envelope);
+      return;
+    }
     let entry = this.#active.get(address);
+    if (entry && entry.cell.status === 'stopping') {
+      this.#active.delete(address);
+      this.#retiring.set(address, { cell: entry.cell, held: [envelope], moved: false });
+      return;
+    }
     if (entry && entry.cell.status === 'stopped') {
       this.#active.delete(address);
       entry = undefined;
@@ -171,6 +186,22 @@ export class VirtualHost {
   /** Forgets a cell that stopped (passivated, crashed, or stopped by request). */
   stopped(cell: ActorCell): void {
     if (this.#active.get(cell.address)?.cell === cell) this.#active.delete(cell.address);
+    const retiring = this.#retiring.get(cell.address);
+    if (retiring?.cell !== cell) return;
+    this.#retiring.delete(cell.address);
+    // Held mail goes to a fresh instance here, or, when the actor's shard moved, back to the transport.
+    for (const envelope of retiring.held) {
+      if (retiring.moved) this.#deps.reroute(envelope);
+      else this.deliver(envelope);
+    }
+  }
+
+  /** Stops an active instance, holding its mail until it has stopped. */
+  #retire(address: string, entry: Active, moved: boolean): Promise<void> {
+    this.#active.delete(address);
+    this.#retiring.set(address, { cell: entry.cell, held: [], moved });
+    this.passivated++;
+    return entry.cell.requestStop();
   }
 
   /** Passivates every active actor whose address matches; resolves once they have stopped. */
@@ -178,9 +209,7 @@ export class VirtualHost {
     const stopping: Promise<void>[] = [];
     for (const [address, entry] of this.#active) {
       if (!match(address)) continue;
-      this.#active.delete(address);
-      this.passivated++;
-      stopping.push(entry.cell.requestStop());
+      stopping.push(this.#retire(address, entry, true));
     }
     await Promise.all(stopping);
     return stopping.length;
@@ -196,9 +225,7 @@ export class VirtualHost {
     for (const [address, entry] of this.#active) {
       if (this.#active.size < this.#maxActive) return;
       if (!entry.cell.idle) continue;
-      this.#active.delete(address);
-      this.passivated++;
-      void entry.cell.requestStop();
+      void this.#retire(address, entry, false);
     }
   }
 
@@ -212,11 +239,8 @@ export class VirtualHost {
       for (const [address, entry] of this.#active) {
         const type = parseVirtualAddress(address)?.type;
         const after = (type && this.#types.get(type)?.options.passivateAfterMs) || 0;
-        if (after > 0 && now - entry.lastUsed >= after && entry.cell.idle) {
-          this.#active.delete(address);
-          this.passivated++;
-          void entry.cell.requestStop();
-        }
+        if (after > 0 && now - entry.lastUsed >= after && entry.cell.idle)
+          void this.#retire(address, entry, false);
       }
       this.#sweep = this.#deps.clock.setTimeout(run, this.#sweepEvery);
     };

@@ -77,6 +77,49 @@ describe('virtual actors', () => {
     expect(activations).toBe(2);
   });
 
+  it('holds mail that arrives while an instance is stopping, then gives it to a fresh one with the saved state', async () => {
+    const s = await createSystem({ nodeId: 'n' });
+    systems.push(s);
+    const store = new Map<string, { balance: number }>();
+    let releaseStop!: () => void;
+    const stopGate = new Promise<void>((resolve) => {
+      releaseStop = resolve;
+    });
+    type Quitter = Account & { quit: {} };
+    const quitter = defineActor<Quitter, { balance: number }>({
+      type: 'quitter',
+      init: () => ({ balance: 0 }),
+      handlers: {
+        deposit: (m, ctx) => {
+          ctx.state.balance += m.amount;
+        },
+        balance: (_m, ctx) => ctx.state.balance,
+        whoami: (_m, ctx) => ctx.self.address,
+        quit: (_m, ctx) => ctx.stop(),
+      },
+      persistence: {
+        load: (ctx) => store.get(ctx.self.address),
+        save: (state, ctx) => {
+          store.set(ctx.self.address, { ...state });
+        },
+      },
+      onStop: () => stopGate,
+    });
+    s.register('quitter', quitter, { passivateAfterMs: 0 });
+    const a = s.virtual<Quitter>('quitter', 'alice');
+    a.tell({ type: 'deposit', amount: 5 });
+    a.tell({ type: 'quit' });
+    await flush();
+    expect(s.inspect().find((i) => i.address === '$v/quitter/alice')?.status).toBe('stopping');
+    // The instance is stopping now (its onStop waits): this deposit must not be dead-lettered.
+    a.tell({ type: 'deposit', amount: 3 });
+    const balance = a.ask({ type: 'balance' }, { timeout: 10_000 });
+    await flush();
+    releaseStop();
+    expect(await balance).toBe(8);
+    expect(s.deadLetters.count).toBe(0);
+  });
+
   it('passivates the least recently used when the node is over its cap', async () => {
     const s = await createSystem({ nodeId: 'n', maxActiveVirtual: 2 });
     systems.push(s);
