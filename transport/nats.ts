@@ -94,8 +94,6 @@ export interface NatsTransport extends Transport {
 
 const NO_RESPONDERS_SEGMENT = '$nr';
 const PING_SEGMENT = '$ping';
-/** Every node answers requests on `troupe.<ns>.$nodes` with its id: how `troupe ps` finds them all. */
-const NODES_SUBJECT = '$nodes';
 const SUBJECT_CACHE_LIMIT = 10_000;
 
 /**
@@ -120,7 +118,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
   let codec: BatchCodec = createCodec({ maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
   let nc: NatsConnection | undefined;
   let sub: Subscription | undefined;
-  let nodesSub: Subscription | undefined;
+  let boundAt = 0;
   let nodePrefix = '';
   let boundSink: TransportSink | undefined;
   let state: 'new' | 'binding' | 'open' | 'closing' | 'closed' = 'new';
@@ -426,12 +424,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
         );
         shards.start();
         if (hosted.length > 0) shards.setTypes(hosted);
-        const idBytes = new TextEncoder().encode(nodeId);
-        nodesSub = conn.subscribe(`${prefix}${NODES_SUBJECT}`, {
-          callback: (err, msg) => {
-            if (!err) msg.respond(idBytes);
-          },
-        });
+        boundAt = performance.now();
         await conn.flush();
         state = 'open';
         if (owned) {
@@ -530,19 +523,12 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     },
 
     async nodes(timeoutMs: number): Promise<string[]> {
-      if (state !== 'open' || !nc) return [];
-      const ids: string[] = [];
-      const decoder = new TextDecoder();
-      try {
-        const replies = await nc.requestMany(`${prefix}${NODES_SUBJECT}`, undefined, {
-          strategy: 'timer',
-          maxWait: timeoutMs,
-        });
-        for await (const msg of replies) if (msg.data.length > 0) ids.push(decoder.decode(msg.data));
-      } catch {
-        // No node answered (no responders) or the connection closed: what arrived is the answer.
-      }
-      return ids;
+      if (state !== 'open' || !membership) return [];
+      // Membership already knows every node. One that bound just now hears from the others within a round
+      // trip of its join, so give them until `timeoutMs` after binding.
+      const wait = timeoutMs - (performance.now() - boundAt);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      return membership.members().map((m) => m.id);
     },
 
     async close(): Promise<void> {
@@ -555,7 +541,6 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
         if (owned) await nc?.close();
         else if (!nc?.isClosed()) {
           sub?.unsubscribe();
-          nodesSub?.unsubscribe();
         }
       } finally {
         finish(undefined);
@@ -575,7 +560,6 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
         if (owned) await nc?.drain();
         else {
           await nc?.flush();
-          await nodesSub?.drain();
           await sub?.drain();
         }
       } finally {
