@@ -42,7 +42,7 @@ export {
   hash32,
   hashPlacement,
   leastLoadedPlacement,
-  localPlacement,
+  preferLocalPlacement,
   rendezvous,
   rolePlacement,
   shardOf,

@@ -27,16 +27,19 @@ export interface NodeLoad {
 export interface PlacementContext {
   self: string;
   members: readonly NodeInfo[];
+  /** The node the triggering message came from, when known (prefer-local places the actor there). */
+  origin?: string | undefined;
 }
 
 /**
  * Chooses a node for a key (`type/id` of a virtual actor, or a shard). Returns `undefined` when no member
- * qualifies. Strategies used for virtual actors must be deterministic: every node with the same view must
- * choose the same node, since nobody coordinates the choice.
+ * qualifies. A deterministic strategy (every node with the same view chooses the same node) places virtual
+ * actors by shard with no lookup at all; any other is asked once per actor by the owner of the actor's
+ * shard, which records the choice in an activation directory.
  */
 export interface PlacementStrategy {
   readonly name: string;
-  /** True when every node with the same view picks the same node (required for virtual actors). */
+  /** True when every node with the same view picks the same node: placement by shard, no directory. */
   readonly deterministic: boolean;
   place(key: string, context: PlacementContext): string | undefined;
 }
@@ -104,7 +107,10 @@ export function rolePlacement(role: string): PlacementStrategy {
   };
 }
 
-/** The member with the fewest active actors (ties by id). For one-off spawns, not for virtual actors. */
+/**
+ * The member with the fewest active actors (ties by id). Virtual actors placed this way go through the
+ * activation directory; a durable type cannot use it.
+ */
 export function leastLoadedPlacement(): PlacementStrategy {
   return {
     name: 'least-loaded',
@@ -124,7 +130,19 @@ export function leastLoadedPlacement(): PlacementStrategy {
   };
 }
 
-/** This node, always. For one-off spawns that should stay close to their caller. */
-export function localPlacement(): PlacementStrategy {
-  return { name: 'local', deterministic: false, place: (_key, { self }) => self };
+/**
+ * The node the request came from (`origin`: the sender of a virtual actor's first message, or the caller of
+ * `spawnOn`) when it qualifies, else `fallback`. Keeps an actor next to whoever talks to it first.
+ */
+export function preferLocalPlacement(
+  fallback: PlacementStrategy = leastLoadedPlacement(),
+): PlacementStrategy {
+  return {
+    name: 'prefer-local',
+    deterministic: false,
+    place: (key, context) => {
+      const here = context.origin ?? context.self;
+      return context.members.some((m) => m.id === here) ? here : fallback.place(key, context);
+    },
+  };
 }

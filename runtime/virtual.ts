@@ -15,7 +15,9 @@ const PREFIX = `${VIRTUAL_NODE}/`;
 /** Options of `system.register(type, definition, options)`. */
 export interface VirtualActorOptions {
   /**
-   * Which node hosts each id when the system is clustered; must be deterministic.
+   * Which node hosts each id when the system is clustered. A deterministic strategy (hash, role) places by
+   * shard; any other (least-loaded, prefer-local) is asked once per actor and its choice kept in an
+   * activation directory until that node leaves.
    * @defaultValue hash placement (rendezvous hashing over the live members)
    */
   placement?: PlacementStrategy;
@@ -45,10 +47,11 @@ export const DEFAULT_PASSIVATE_AFTER_MS = 60_000;
 /** Validates virtual actor options; throws {@link InvalidOptionsError} naming the field. */
 export function resolveVirtualActorOptions(options: VirtualActorOptions = {}): ResolvedVirtualActorOptions {
   const placement = options.placement ?? hashPlacement();
-  if (!placement.deterministic) {
+  if (!placement.deterministic && options.durable === true) {
+    // A durable actor's mail is consumed, and acknowledged after handling, by its shard's owner.
     throw new InvalidOptionsError(
       'placement',
-      `${placement.name} is not deterministic; virtual actors need one that is`,
+      `${placement.name} is not deterministic; durable virtual actors need hash or role placement`,
     );
   }
   const passivateAfterMs = options.passivateAfterMs ?? DEFAULT_PASSIVATE_AFTER_MS;

@@ -39,6 +39,8 @@ const HUB_SHARDS = 64;
 
 class Hub implements LocalHub {
   readonly members = new Map<string, HubNode>();
+  /** Where non-deterministically placed virtual actors live: the hub is their activation directory. */
+  readonly #placed = new Map<string, string>();
 
   nodes(): string[] {
     return [...this.members.keys()];
@@ -48,8 +50,11 @@ class Hub implements LocalHub {
     queueMicrotask(() => this.receive(address, frame));
   }
 
-  /** The node hosting a virtual address: placement over the members that registered its type. */
-  ownerOf(type: string, id: string): string | undefined {
+  /**
+   * The node hosting a virtual address: placement over the members that registered its type, by shard for a
+   * deterministic strategy, else chosen once per actor and remembered while that node stays on the hub.
+   */
+  ownerOf(type: string, id: string, origin: string | undefined): string | undefined {
     const hosts: NodeInfo[] = [];
     let placement: HostedType['placement'] | undefined;
     for (const [nodeId, node] of this.members) {
@@ -61,18 +66,26 @@ class Hub implements LocalHub {
         roles: [],
         types: [type],
         durable: [],
-        load: { actors: 0, mailbox: 0 },
+        load: placement.deterministic ? { actors: 0, mailbox: 0 } : node.sink.load(),
         startedAt: 0,
       });
     }
     if (!placement) return undefined;
-    const shard = shardOf(`${type}/${id}`, HUB_SHARDS);
-    return placement.place(`${type}#${shard}`, { self: '', members: hosts });
+    if (placement.deterministic) {
+      const shard = shardOf(`${type}/${id}`, HUB_SHARDS);
+      return placement.place(`${type}#${shard}`, { self: '', members: hosts });
+    }
+    const key = `${type}/${id}`;
+    const known = this.#placed.get(key);
+    if (known !== undefined && hosts.some((h) => h.id === known)) return known;
+    const chosen = placement.place(key, { self: origin ?? '', members: hosts, origin });
+    if (chosen !== undefined) this.#placed.set(key, chosen);
+    return chosen;
   }
 
-  receive(address: string, frame: Uint8Array): boolean {
+  receive(address: string, frame: Uint8Array, origin?: string): boolean {
     const virtual = parseVirtualAddress(address);
-    const owner = virtual ? this.ownerOf(virtual.type, virtual.id) : nodeOf(address);
+    const owner = virtual ? this.ownerOf(virtual.type, virtual.id, origin) : nodeOf(address);
     const node = owner === undefined ? undefined : this.members.get(owner);
     if (!node) return false;
     if (frame[0] === BATCH_MARKER) {
@@ -184,7 +197,7 @@ export function localTransport(options: LocalTransportOptions = {}): Transport {
       inFlight++;
       // A microtask per frame keeps FIFO order across all senders, like one connection to a broker.
       queueMicrotask(() => {
-        if (!hub.receive(envelope.target, frame)) noResponders(from, envelope);
+        if (!hub.receive(envelope.target, frame, nodeId)) noResponders(from, envelope);
         if (--inFlight === 0) idle?.();
       });
     },

@@ -4,14 +4,27 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import {
   type Clock,
   type HostedType,
+  hashPlacement,
   type Membership,
   type NodeInfo,
+  type PlacementStrategy,
   parseVirtualAddress,
   shardOf,
   type TimerHandle,
   type TransportSink,
 } from '../runtime/index.js';
+import type { ActivationDirectory } from './nats-directory.js';
 import type { DurableMailboxes } from './nats-durable.js';
+
+const byHash = hashPlacement();
+
+/**
+ * How a type's shards are spread. A non-deterministic strategy places actors through the directory; their
+ * shards (and with them the directory's entries) are spread by hash.
+ */
+function shardPlacement(hosted: HostedType): PlacementStrategy {
+  return hosted.placement.deterministic ? hosted.placement : byHash;
+}
 
 /** Options of the shard owner, from `natsTransport({ cluster })`. */
 export interface ShardOptions {
@@ -45,6 +58,7 @@ export class ShardOwner {
   readonly #clock: Clock;
   readonly #durable: DurableMailboxes | undefined;
   readonly #onDurableError: (shard: string, error: unknown) => void;
+  readonly #directory: ActivationDirectory | undefined;
   readonly #owned = new Map<string, Subscription>();
   readonly #released = new Set<string>();
   readonly #desiredSince = new Map<string, number>();
@@ -71,7 +85,9 @@ export class ShardOwner {
     clock: Clock,
     durable?: DurableMailboxes,
     onDurableError?: (shard: string, error: unknown) => void,
+    directory?: ActivationDirectory,
   ) {
+    this.#directory = directory;
     this.#durable = durable;
     this.#onDurableError = onDurableError ?? (() => undefined);
     this.#nc = nc;
@@ -171,7 +187,9 @@ export class ShardOwner {
     const alive = new Set(members.map((m) => m.id));
     const desired = new Set<string>();
     const owners = new Map<string, string | undefined>();
-    for (const { type, placement } of this.#types) {
+    for (const hosted of this.#types) {
+      const type = hosted.type;
+      const placement = shardPlacement(hosted);
       const hosts = members.filter((m) => m.id === this.#self || m.types.includes(type));
       for (let shard = 0; shard < this.#options.shards; shard++) {
         const key = `${type}.${shard}`;
@@ -218,12 +236,17 @@ export class ShardOwner {
     const hosted = this.#types.find((t) => t.type === type);
     if (!hosted) return undefined;
     const others = members.filter((m) => m.id !== this.#self && m.types.includes(type));
-    return hosted.placement.place(`${type}#${shard}`, { self: this.#self, members: others });
+    return shardPlacement(hosted).place(`${type}#${shard}`, { self: this.#self, members: others });
   }
 
   #claim(key: string): void {
     if (this.#closed || this.#nc.isClosed() || this.#nc.isDraining()) return;
     this.#released.delete(key);
+    const [type, shard] = key.split('.') as [string, string];
+    const placement = this.#types.find((t) => t.type === type)?.placement;
+    const directory = placement && !placement.deterministic ? this.#directory : undefined;
+    directory?.forgetShard(key);
+    const idAt = `${this.#prefix}$v.${key}.`.length;
     this.#owned.set(
       key,
       this.#nc.subscribe(`${this.#prefix}$v.${key}.*`, {
@@ -234,11 +257,11 @@ export class ShardOwner {
             this.#onDurableError(key, err);
             return;
           }
-          this.#onFrame(msg);
+          if (directory) directory.route(key, type, msg.subject.slice(idAt), placement!, msg);
+          else this.#onFrame(msg);
         },
       }),
     );
-    const [type, shard] = key.split('.') as [string, string];
     if (this.#durable && this.#types.some((t) => t.type === type && t.durable)) {
       this.#durable
         .claim(type, Number(shard), () => this.#owned.has(key) && !this.#closed)
@@ -250,6 +273,7 @@ export class ShardOwner {
     const sub = this.#owned.get(key);
     this.#owned.delete(key);
     sub?.unsubscribe();
+    this.#directory?.forgetShard(key);
     const [type, shard] = key.split('.') as [string, string];
     await this.#durable?.release(type, Number(shard));
     await this.#sink.passivate((address) => {
@@ -280,6 +304,7 @@ export class ShardOwner {
     this.#closed = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#durable?.close();
+    this.#directory?.close();
     if (!this.#nc.isClosed()) {
       for (const sub of this.#owned.values()) sub.unsubscribe();
       this.#notices?.unsubscribe();

@@ -27,6 +27,7 @@ import {
 } from '../runtime/index.js';
 import { BATCH_MARKER, type BatchCodec, createCodec, DEFAULT_MAX_FRAME_BYTES, packBatch } from './codec.js';
 import { TransportError, TransportErrorCode } from './errors.js';
+import { ActivationDirectory, FORWARD_SEGMENT } from './nats-directory.js';
 import { DurableMailboxes } from './nats-durable.js';
 import { natsMembership } from './nats-membership.js';
 import { ShardOwner, shardKey } from './nats-shards.js';
@@ -137,6 +138,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
   let membership: Membership | undefined;
   let shards: ShardOwner | undefined;
   let durable: DurableMailboxes | undefined;
+  let directory: ActivationDirectory | undefined;
 
   // Tells to one actor within one turn of the event loop travel as one NATS message: the per-message costs
   // of NATS (protocol line, routing, parsing on both ends) are paid once per batch. Order is kept: a batch
@@ -222,6 +224,10 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       return;
     }
     if (msg.headers?.code === 503) {
+      if (rest.startsWith(`${FORWARD_SEGMENT}.`)) {
+        directory?.forwardFailed(rest.slice(FORWARD_SEGMENT.length + 1));
+        return;
+      }
       if (rest.startsWith(`${REPLY_SEGMENT}.`)) {
         const correlationId = rest.slice(REPLY_SEGMENT.length + 1);
         sink.deliver(
@@ -400,6 +406,20 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
               );
             }),
         );
+        directory = new ActivationDirectory(
+          conn,
+          namespace,
+          membership,
+          clock,
+          { recentMs: heartbeatMs * 2 },
+          onFrame,
+          (key, err) =>
+            sink.reject({
+              address: `${nodeId}/$directory/${key}`,
+              reason: ErrorCode.Remote,
+              error: TroupeError.toWire(err),
+            }),
+        );
         shards = new ShardOwner(
           conn,
           prefix,
@@ -421,6 +441,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
               reason: ErrorCode.Remote,
               error: TroupeError.toWire(err),
             }),
+          directory,
         );
         shards.start();
         if (hosted.length > 0) shards.setTypes(hosted);

@@ -34,10 +34,10 @@ export function clusterNodes(url: () => string, shards: number) {
     forget(n: ClusterNode): void {
       started.splice(started.indexOf(n), 1);
     },
-    /** True when the hosts hold every shard exactly once. */
-    settled(hosts: ClusterNode[]): boolean {
+    /** True when the hosts hold every shard of their `types` virtual actor types exactly once. */
+    settled(hosts: ClusterNode[], types = 1): boolean {
       const all = hosts.flatMap((h) => h.transport.ownedShards());
-      return all.length === shards && new Set(all).size === shards;
+      return all.length === shards * types && new Set(all).size === shards * types;
     },
     async dispose(): Promise<void> {
       await Promise.all(started.splice(0).map((n) => n.system.close()));

@@ -2,7 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defineActor, type Reply } from '../../runtime/index.js';
+import { defineActor, leastLoadedPlacement, preferLocalPlacement, type Reply } from '../../runtime/index.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
 import { listNatsNodes, natsKvPersistence } from '../../transport/index.js';
 import { type ClusterNode, clusterNodes } from '../helpers/cluster.js';
@@ -30,7 +30,7 @@ afterAll(() => nats.stop());
 const cluster = clusterNodes(() => nats.url, SHARDS);
 afterEach(() => cluster.dispose());
 type Node = ClusterNode;
-const settled = (hosts: Node[]): boolean => cluster.settled(hosts);
+const settled = (hosts: Node[], types = 1): boolean => cluster.settled(hosts, types);
 const node = (nodeId: string, namespace: string, host = true): Promise<Node> =>
   cluster.node(
     nodeId,
@@ -43,6 +43,20 @@ const activeOn = (n: Node): string[] =>
     .inspect()
     .filter((i) => i.address.startsWith('$v/'))
     .map((i) => i.address);
+
+/** Resolves once the server reports no responders on `<prefix>.$ping`: the node's subscriptions are gone. */
+async function gone(via: Node, prefix: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const error = await via.transport
+      .connection!.request(`${prefix}.$ping`, undefined, { timeout: 200 })
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+    if (error && /no responders/i.test(error.message)) return;
+  }
+  throw new Error(`${prefix} still answers`);
+}
 
 describe('virtual actors across NATS nodes', () => {
   it('brings an actor back on a survivor with the state it had saved to KV', async () => {
@@ -179,5 +193,87 @@ describe('virtual actors across NATS nodes', () => {
     );
     expect(answers.every((b) => b === 0)).toBe(true);
     expect(activeOn(n2).length).toBe(30);
+  });
+
+  it('places least-loaded and prefer-local actors through a directory that outlives shard moves', async () => {
+    const ns = `c${randomBytes(3).toString('hex')}`;
+    const host = (id: string): Promise<Node> =>
+      cluster.node(id, ns, (n) => {
+        n.system.register('account', account, { placement: leastLoadedPlacement(), passivateAfterMs: 0 });
+        n.system.register('near', account, { placement: preferLocalPlacement(), passivateAfterMs: 0 });
+      });
+    const n1 = await host('n1');
+    const n2 = await host('n2');
+    const n3 = await host('n3');
+    const client = await node('client', ns, false);
+    for (let i = 0; i < 40; i++) n1.system.spawn(account);
+    const count = (n: Node, type = 'account') =>
+      activeOn(n).filter((a) => a.startsWith(`$v/${type}/`)).length;
+    const loadOf = (id: string) => client.transport.members().find((m) => m.id === id)?.load.actors ?? -1;
+    await until(
+      () =>
+        settled([n1, n2, n3], 2) &&
+        [n1, n2, n3].every((n) => n.transport.ownedShards().length > 0) &&
+        loadOf('n1') >= 40,
+      10_000,
+      'settle with n1 loaded',
+    );
+    const ids = Array.from({ length: 30 }, (_, i) => `l${i}`);
+    for (const id of ids) client.system.virtual<Account>('account', id).tell({ type: 'deposit', amount: 1 });
+    const first = await Promise.all(
+      ids.map((id) => client.system.virtual<Account>('account', id).ask({ type: 'balance' })),
+    );
+    expect(first.every((b) => b === 1)).toBe(true);
+    // n1 already hosts 40 actors: every new one goes to n2 or n3, each exactly once.
+    expect(count(n1)).toBe(0);
+    expect(count(n2)).toBeGreaterThan(5);
+    expect(count(n3)).toBeGreaterThan(5);
+    expect(count(n2) + count(n3)).toBe(30);
+    const onN2 = activeOn(n2).sort();
+
+    // n1 owned about a third of the shards (so of the directory) and dies. The new owners find each actor
+    // in KV: no actor moves, none is activated twice, and state held only in memory is still there.
+    await cluster.kill(n1);
+    await until(() => settled([n2, n3], 2), 10_000, 'shards move off n1');
+    const second = await Promise.all(
+      ids.map((id) =>
+        client.system.virtual<Account>('account', id).ask({ type: 'balance' }, { timeout: 3000 }),
+      ),
+    );
+    expect(second.every((b) => b === 1)).toBe(true);
+    expect(activeOn(n2).sort()).toEqual(onN2);
+    expect(count(n2) + count(n3)).toBe(30);
+
+    // The host n3 dies: its actors are placed again, on the survivor (fresh: no persistence here).
+    const onN3 = activeOn(n3).map((a) => a.split('/')[2]!);
+    await cluster.kill(n3);
+    // Ask only once the server dropped n3's subscriptions: mail it routed to n3 before that is lost, as with
+    // any node that dies (core NATS is at-most-once). Then asks hit the failover paths: no owner for n3's
+    // shards until membership notices, and forwards from n2's directory to n3 that find nobody.
+    await gone(client, `troupe.${ns}.n3`);
+    const third = await Promise.all(
+      onN3.map((id) =>
+        client.system.virtual<Account>('account', id).ask({ type: 'balance' }, { timeout: 5000 }),
+      ),
+    );
+    expect(third.every((b) => b === 0)).toBe(true);
+    expect(count(n2)).toBe(30);
+
+    // A node that joins takes the new activations while it is the least loaded.
+    const n4 = await host('n4');
+    await until(() => settled([n2, n4], 2) && n4.transport.ownedShards().length > 0, 10_000, 'n4 joins');
+    const fresh = Array.from({ length: 10 }, (_, i) => `f${i}`);
+    await Promise.all(
+      fresh.map((id) => client.system.virtual<Account>('account', id).ask({ type: 'balance' })),
+    );
+    expect(count(n4)).toBe(10);
+
+    // Prefer-local: the first sender's node hosts the actor; other senders reach that same instance.
+    n4.system.virtual<Account>('near', 'p').tell({ type: 'deposit', amount: 5 });
+    expect(await n4.system.virtual<Account>('near', 'p').ask({ type: 'balance' })).toBe(5);
+    n2.system.virtual<Account>('near', 'p').tell({ type: 'deposit', amount: 2 });
+    expect(await n2.system.virtual<Account>('near', 'p').ask({ type: 'balance' })).toBe(7);
+    expect(count(n4, 'near')).toBe(1);
+    expect(count(n2, 'near')).toBe(0);
   });
 });

@@ -5,6 +5,7 @@ import {
   hashPlacement,
   leastLoadedPlacement,
   type NodeInfo,
+  preferLocalPlacement,
   rendezvous,
   rolePlacement,
   shardOf,
@@ -55,6 +56,17 @@ describe('placement', () => {
     for (const k of keys.slice(0, 50)) expect(['a', 'c']).toContain(gpu.place(k, { self: 'b', members }));
     expect(rolePlacement('tpu').place('k', { self: 'a', members })).toBeUndefined();
     expect(leastLoadedPlacement().place('k', { self: 'a', members })).toBe('b');
+  });
+
+  it('prefers the origin node when it qualifies, else falls back', () => {
+    const members = [node('a', 5), node('b', 1), node('c', 3)];
+    const local = preferLocalPlacement();
+    expect(local.deterministic).toBe(false);
+    expect(local.place('k', { self: 'a', members, origin: 'c' })).toBe('c');
+    expect(local.place('k', { self: 'a', members })).toBe('a');
+    // The origin does not host the type: the fallback (least loaded) decides.
+    expect(local.place('k', { self: 'a', members, origin: 'client' })).toBe('b');
+    expect(preferLocalPlacement(rolePlacement('gpu')).place('k', { self: 'x', members })).toBeUndefined();
   });
 
   it('maps keys to shards in range', () => {

@@ -8,9 +8,12 @@ import {
   ErrorCode,
   leastLoadedPlacement,
   ManualClock,
+  type PlacementStrategy,
+  preferLocalPlacement,
   type Reply,
   TroupeError,
 } from '../../runtime/index.js';
+import { createLocalHub, localTransport } from '../../transport/index.js';
 
 type Account = { deposit: { amount: number }; balance: Reply<number>; whoami: Reply<string> };
 let activations = 0;
@@ -151,11 +154,47 @@ describe('virtual actors', () => {
     expect(() => s.register('bad.type', account)).toThrowError(
       expect.objectContaining({ code: ErrorCode.InvalidName }),
     );
-    expect(() => s.register('other', account, { placement: leastLoadedPlacement() })).toThrowError(
-      expect.objectContaining({ field: 'placement' }),
-    );
+    expect(() =>
+      s.register('other', account, { placement: leastLoadedPlacement(), durable: true }),
+    ).toThrowError(expect.objectContaining({ field: 'placement' }));
     expect(() => s.virtual('account', 'has space')).toThrowError(
       expect.objectContaining({ code: ErrorCode.InvalidName }),
     );
+  });
+
+  it('places by load or next to the first sender on a hub, once per actor', async () => {
+    const hub = createLocalHub();
+    const node = async (nodeId: string, placement?: PlacementStrategy) => {
+      const n = await createSystem({ nodeId, transport: localTransport({ hub }) });
+      systems.push(n);
+      if (placement) {
+        n.register('account', account, { placement, passivateAfterMs: 0 });
+        n.register('near', account, { placement: preferLocalPlacement(), passivateAfterMs: 0 });
+      }
+      return n;
+    };
+    const a = await node('a', leastLoadedPlacement());
+    const b = await node('b', leastLoadedPlacement());
+    const c = await node('c', leastLoadedPlacement());
+    const client = await node('client');
+    for (let i = 0; i < 4; i++) a.spawn(account);
+    const on = (n: ActorSystem, type: string) =>
+      n.inspect().filter((i) => i.address.startsWith(`$v/${type}/`)).length;
+    for (const id of ['x1', 'x2', 'x3', 'x4']) {
+      client.virtual<Account>('account', id).tell({ type: 'deposit', amount: 1 });
+      await client.virtual<Account>('account', id).ask({ type: 'balance' });
+    }
+    // a already hosts 4 actors: the 4 new ones go to b and c.
+    expect([on(a, 'account'), on(b, 'account'), on(c, 'account')]).toEqual([0, 2, 2]);
+    for (const id of ['x1', 'x2', 'x3', 'x4']) {
+      expect(await client.virtual<Account>('account', id).ask({ type: 'balance' })).toBe(1);
+    }
+    // Prefer-local: the first sender's node hosts it, and later senders reach that same instance.
+    c.virtual<Account>('near', 'p').tell({ type: 'deposit', amount: 5 });
+    expect(await a.virtual<Account>('near', 'p').ask({ type: 'balance' })).toBe(5);
+    expect([on(a, 'near'), on(b, 'near'), on(c, 'near')]).toEqual([0, 0, 1]);
+    // From a node that hosts no such type, prefer-local falls back to the least loaded.
+    expect(await client.virtual<Account>('near', 'q').ask({ type: 'balance' })).toBe(0);
+    expect(on(a, 'near')).toBe(0);
   });
 });
