@@ -51,6 +51,8 @@ export class DurableMailboxes {
   #closed = false;
   #ready: Promise<void> | undefined;
   #isReady = false;
+  /** Publishes waiting for the stream to exist; while any are, new ones wait too (order per actor). */
+  #waiting = 0;
 
   constructor(
     nc: NatsConnection,
@@ -111,10 +113,23 @@ export class DurableMailboxes {
   /** Stores a message; resolves once JetStream acknowledged it (deduplicated by `messageId`, when given). */
   publish(subject: string, frame: Uint8Array, messageId: string | undefined): Promise<void> {
     const options = messageId === undefined ? undefined : { msgID: messageId };
-    // On the hot path the stream exists already: skip the extra await.
-    const stored = this.#isReady
-      ? this.#js.publish(subject, frame, options)
-      : this.ready().then(() => this.#js.publish(subject, frame, options));
+    // On the hot path the stream exists already: skip the extra await. Until every publish that waited for
+    // the stream has gone out, later ones queue behind them on the same promise, or they would overtake.
+    let stored: Promise<unknown>;
+    if (this.#isReady && this.#waiting === 0) stored = this.#js.publish(subject, frame, options);
+    else {
+      this.#waiting++;
+      stored = this.ready().then(
+        () => {
+          this.#waiting--;
+          return this.#js.publish(subject, frame, options);
+        },
+        (err: unknown) => {
+          this.#waiting--;
+          throw err;
+        },
+      );
+    }
     return stored.then(
       () => undefined,
       (err: unknown) => {
