@@ -52,8 +52,11 @@ export interface CellHost {
   refFor(address: string): AnyActorRef;
   /** Called when a handler, init, watchdog or onStop failed. */
   failed(cell: ActorCell, error: unknown, envelope: Envelope | undefined): void;
-  /** Called once when the cell reached `stopped`. */
-  stopped(cell: ActorCell): void;
+  /**
+   * Called once when the cell reached `stopped`, with the durable mail (from a store that redelivers) it
+   * did not handle, oldest first.
+   */
+  stopped(cell: ActorCell, unhandled: Envelope[]): void;
   started(cell: ActorCell): void;
   /** Pause, resume and restart moments; `reason` is the error behind a restart. */
   event(cell: ActorCell, type: CellEvent, reason?: unknown): void;
@@ -946,15 +949,17 @@ export class ActorCell {
       this.#lifetime.abort(new TroupeError(ErrorCode.ActorStopped, `${this.address} stopped`));
     }
     this.status = 'stopped';
+    // Durable mail not handled yet goes back to the host in order (stashed first, as it came first): it must
+    // reach the next activation before anything newer, which a redelivery by the store would not promise.
+    const unhandled: Envelope[] = [];
     for (const envelope of this.#stash ?? []) {
-      if (envelope.delivery !== undefined) envelope.delivery.nak();
+      if (envelope.delivery !== undefined) unhandled.push(envelope);
       else this.#host.undeliverable(envelope, ErrorCode.ActorStopped);
     }
     this.#stash = undefined;
     for (let env = this.#mailbox.shift(); env !== undefined; env = this.#mailbox.shift()) {
-      // A durable message stays in its store: it is delivered again (to this actor's next activation).
       if (env.delivery !== undefined && env !== this.#retrying) {
-        env.delivery.nak();
+        unhandled.push(env);
         continue;
       }
       // The message that crashed the actor keeps its error in the dead letter.
@@ -968,7 +973,7 @@ export class ActorCell {
       } else this.#host.undeliverable(env, ErrorCode.ActorStopped);
     }
     this.#signals.drainAll();
-    this.#host.stopped(this);
+    this.#host.stopped(this, unhandled);
     const parent = this.parent;
     if (parent !== undefined && parent.#hooks !== undefined) {
       parent.#signal({

@@ -797,8 +797,8 @@ class System implements ActorSystem, CellHost, TransportSink {
     this.#emit(event);
   }
 
-  stopped(cell: ActorCell): void {
-    this.#virtual.stopped(cell);
+  stopped(cell: ActorCell, unhandled: Envelope[]): void {
+    this.#virtual.stopped(cell, unhandled);
     if (this.#cells.get(cell.path) === cell) this.#cells.delete(cell.path);
     if (cell.parent) {
       if (cell.parent.children.get(cell.name) === cell) cell.parent.children.delete(cell.name);

@@ -108,6 +108,7 @@ export class VirtualHost {
   readonly #maxActive: number;
   #sweep: TimerHandle | undefined;
   #sweepEvery = 0;
+  #closed = false;
   /** Actors passivated so far (idle timeout or cap). */
   passivated = 0;
 
@@ -186,15 +187,21 @@ export class VirtualHost {
     entry.cell.enqueue(envelope);
   }
 
-  /** Forgets a cell that stopped (passivated, crashed, or stopped by request). */
-  stopped(cell: ActorCell): void {
+  /**
+   * Forgets a cell that stopped (passivated, crashed, or stopped by request). `unhandled` is durable mail
+   * it had not handled: it goes first, then mail held while it stopped, to a fresh instance here, or, when
+   * the actor's shard moved or this node is closing, back to the transport (a durable store offers it again).
+   */
+  stopped(cell: ActorCell, unhandled: Envelope[] = []): void {
     if (this.#active.get(cell.address)?.cell === cell) this.#active.delete(cell.address);
     const retiring = this.#retiring.get(cell.address);
-    if (retiring?.cell !== cell) return;
-    this.#retiring.delete(cell.address);
-    // Held mail goes to a fresh instance here, or, when the actor's shard moved, back to the transport.
-    for (const envelope of retiring.held) {
-      if (retiring.moved) this.#deps.reroute(envelope);
+    const mine = retiring?.cell === cell;
+    if (mine) this.#retiring.delete(cell.address);
+    else if (unhandled.length === 0) return;
+    const mail = mine ? [...unhandled, ...retiring.held] : unhandled;
+    const moved = mine && retiring.moved;
+    for (const envelope of mail) {
+      if (moved || (this.#closed && envelope.delivery !== undefined)) this.#deps.reroute(envelope);
       else this.deliver(envelope);
     }
   }
@@ -219,6 +226,7 @@ export class VirtualHost {
   }
 
   close(): void {
+    this.#closed = true;
     if (this.#sweep !== undefined) this.#deps.clock.clearTimeout(this.#sweep);
     this.#sweep = undefined;
   }

@@ -2,10 +2,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineActor, type Reply } from '../../runtime/index.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
 import { natsKvPersistence } from '../../transport/index.js';
+import { DurableMailboxes } from '../../transport/nats-durable.js';
 import { type ClusterNode, clusterNodes } from '../helpers/cluster.js';
 import { until } from '../helpers/fixtures.js';
 
@@ -127,5 +129,77 @@ describe('durable virtual actors', () => {
       10_000,
       'stream drained',
     );
+  });
+
+  it('keeps order when an actor stops with durable mail still queued behind it', async () => {
+    const ns = `d${randomBytes(3).toString('hex')}`;
+    const handled: number[] = [];
+    let activations = 0;
+    type Quitter = { n: { n: number; quit?: boolean } };
+    const host = await cluster.node('q1', ns, ({ system }) =>
+      system.register(
+        'quitter',
+        defineActor<Quitter, null>({
+          type: 'quitter',
+          init: () => {
+            activations++;
+            return null;
+          },
+          handlers: {
+            n: async (m, ctx) => {
+              // Slow enough that later mail piles up in the mailbox (and more is in flight from JetStream).
+              await new Promise((r) => setImmediate(r));
+              handled.push(m.n);
+              if (m.quit) ctx.stop();
+            },
+          },
+        }),
+        { durable: true, passivateAfterMs: 0 },
+      ),
+    );
+    await until(() => settled([host]), 10_000, 'settle');
+    const ref = host.system.virtual<Quitter>('quitter', 'q');
+    const total = 2000;
+    await Promise.all(
+      Array.from({ length: total }, (_, i) => ref.send({ type: 'n', n: i + 1, quit: (i + 1) % 500 === 0 })),
+    );
+    await until(() => handled.length >= total, 20_000, 'all handled');
+    // The mail queued behind each stop went to the next activation before anything newer.
+    expect(handled).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(activations).toBe(4);
+  });
+
+  it('does not let a publish overtake the ones waiting for the stream to be created', async () => {
+    const ns = `d${randomBytes(3).toString('hex')}`;
+    const conn = await connect({ servers: nats.url });
+    try {
+      const mailboxes = new DurableMailboxes(
+        conn,
+        ns,
+        'solo',
+        () => {
+          throw new Error('not consuming');
+        },
+        () => undefined,
+        () => undefined,
+        async () => undefined,
+      );
+      const subject = mailboxes.subjectOf('t', 0, 'a');
+      const encode = (n: number) => new TextEncoder().encode(String(n));
+      // The second publish is called from a callback that runs as soon as the stream exists, before the
+      // callback that sends the first one, which waited for the same moment.
+      const second = mailboxes.ready().then(() => mailboxes.publish(subject, encode(2), undefined));
+      const first = mailboxes.publish(subject, encode(1), undefined);
+      await Promise.all([first, second]);
+      const jsm = await jetstreamManager(conn);
+      const stored = await Promise.all(
+        [1, 2].map(async (seq) =>
+          new TextDecoder().decode((await jsm.streams.getMessage(`TROUPE_${ns}`, { seq })).data),
+        ),
+      );
+      expect(stored).toEqual(['1', '2']);
+    } finally {
+      await conn.close();
+    }
   });
 });
