@@ -15,6 +15,7 @@ import { restartScenario } from './restart.js';
 import { spawnScenario } from './spawn.js';
 import { tasksLatency } from './tasks-latency.js';
 import { tasksThroughput } from './tasks-throughput.js';
+import { virtualAsk } from './virtual-ask.js';
 
 /** Every scenario, in the order a full run measures them. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -26,6 +27,7 @@ export const SCENARIOS: readonly Scenario[] = [
   natsTell,
   natsAskLatency,
   natsAskPipelined,
+  virtualAsk,
   durableTell,
   failoverScenario,
   tasksThroughput,
