@@ -193,9 +193,10 @@ describe('durable virtual actors', () => {
       await Promise.all([first, second]);
       const jsm = await jetstreamManager(conn);
       const stored = await Promise.all(
-        [1, 2].map(async (seq) =>
-          new TextDecoder().decode((await jsm.streams.getMessage(`TROUPE_${ns}`, { seq })).data),
-        ),
+        [1, 2].map(async (seq) => {
+          const stored = await jsm.streams.getMessage(`TROUPE_${ns}`, { seq });
+          return stored && new TextDecoder().decode(stored.data);
+        }),
       );
       expect(stored).toEqual(['1', '2']);
     } finally {
