@@ -31,6 +31,7 @@ import { ActivationDirectory, FORWARD_SEGMENT } from './nats-directory.js';
 import { DurableMailboxes } from './nats-durable.js';
 import { natsMembership } from './nats-membership.js';
 import { ShardOwner, shardKey } from './nats-shards.js';
+import { VIRTUAL_TELL_SEGMENT, VirtualTellRetry } from './nats-tell-retry.js';
 
 /** Options of {@link natsTransport}. */
 export interface NatsTransportOptions {
@@ -80,6 +81,12 @@ export interface NatsClusterOptions {
   moveBatch?: number;
   /** @defaultValue 250 */
   moveIntervalMs?: number;
+  /**
+   * How long tells to a virtual actor with no owner (its shard moving after a failure or a join) are sent
+   * again before they become dead letters; 0 dead-letters them at once.
+   * @defaultValue 5000
+   */
+  tellRetryMs?: number;
   /** @defaultValue the real clock */
   clock?: Clock;
 }
@@ -135,6 +142,11 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       `expected an integer from 1 to 4096, got ${String(shardCount)}`,
     );
   }
+  const tellRetryMs = cluster.tellRetryMs ?? 5000;
+  if (!(Number.isFinite(tellRetryMs) && tellRetryMs >= 0)) {
+    throw new InvalidOptionsError('cluster.tellRetryMs', `expected >= 0, got ${String(tellRetryMs)}`);
+  }
+  let tellRetry: VirtualTellRetry | undefined;
   let membership: Membership | undefined;
   let shards: ShardOwner | undefined;
   let durable: DurableMailboxes | undefined;
@@ -224,6 +236,10 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       return;
     }
     if (msg.headers?.code === 503) {
+      if (rest.startsWith(`${VIRTUAL_TELL_SEGMENT}.`)) {
+        tellRetry?.failed(rest.slice(VIRTUAL_TELL_SEGMENT.length + 1));
+        return;
+      }
       if (rest.startsWith(`${FORWARD_SEGMENT}.`)) {
         directory?.forwardFailed(rest.slice(FORWARD_SEGMENT.length + 1));
         return;
@@ -305,6 +321,35 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
         const serverMax = nc.info?.max_payload ?? DEFAULT_MAX_FRAME_BYTES;
         if (codec.maxFrameBytes > serverMax) codec = createCodec({ maxFrameBytes: serverMax });
         nodePrefix = `${prefix}${nodeId}.`;
+        if (tellRetryMs > 0) {
+          const conn = nc;
+          tellRetry = new VirtualTellRetry(
+            {
+              clock,
+              publish: (subject, frame, reply) => conn.publish(subject, frame, { reply }),
+              flush: () => conn.flush(),
+              undeliverable: (address, frame) => {
+                let envelope: Envelope | undefined;
+                try {
+                  envelope = frame && codec.decode(frame);
+                } catch {
+                  // Our own frame: decodes. Without it the dead letter still names the address.
+                }
+                sink.reject({
+                  address,
+                  reason: ErrorCode.NoResponders,
+                  error: {
+                    code: ErrorCode.NoResponders,
+                    message: `no node took ${address} within ${tellRetryMs} ms; the message was dropped`,
+                  },
+                  ...(envelope && { envelope }),
+                });
+              },
+            },
+            nodePrefix,
+            tellRetryMs,
+          );
+        }
         // A node id must be unique: if someone answers our ping, another live node has it.
         const taken = await nc.request(`${nodePrefix}${PING_SEGMENT}`, undefined, { timeout: 500 }).then(
           () => true,
@@ -528,9 +573,15 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
         return;
       }
       if (virtual && shards) {
-        nc.publish(shards.subjectOf(virtual.type, virtual.id), frame, {
-          reply: envelope.replyTo === undefined ? noResponderSubject(target) : subjectOf(envelope.replyTo),
-        });
+        const subject = shards.subjectOf(virtual.type, virtual.id);
+        if (envelope.replyTo === undefined && tellRetry) {
+          tellRetry.send(target, subjectTail(target), subject, frame);
+          return;
+        }
+        const reply =
+          envelope.replyTo === undefined ? noResponderSubject(target) : subjectOf(envelope.replyTo);
+        if (tellRetry?.queueAsk(target, subjectTail(target), subject, frame, reply)) return;
+        nc.publish(subject, frame, { reply });
         return;
       }
       if (envelope.kind === EnvelopeKind.Reply) {
@@ -557,6 +608,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       state = 'closing';
       // Every step runs even if one before it fails; the transport ends closed either way.
       try {
+        tellRetry?.close();
         shards?.close();
         await membership?.close().catch(() => undefined);
         if (owned) await nc?.close();
@@ -576,6 +628,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
         // Hand over first: stop taking shard traffic and passivate (saving state), then say goodbye so the
         // others claim the shards at once. A failing step must not leave the connection open.
         await shards?.releaseAll().catch(() => undefined);
+        tellRetry?.close();
         shards?.close();
         await membership?.drain().catch(() => undefined);
         if (owned) await nc?.drain();

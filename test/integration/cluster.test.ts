@@ -2,9 +2,16 @@
 
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defineActor, leastLoadedPlacement, preferLocalPlacement, type Reply } from '../../runtime/index.js';
+import {
+  createSystem,
+  defineActor,
+  ErrorCode,
+  leastLoadedPlacement,
+  preferLocalPlacement,
+  type Reply,
+} from '../../runtime/index.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
-import { listNatsNodes, natsKvPersistence } from '../../transport/index.js';
+import { listNatsNodes, natsKvPersistence, natsTransport } from '../../transport/index.js';
 import { type ClusterNode, clusterNodes } from '../helpers/cluster.js';
 import { until } from '../helpers/fixtures.js';
 
@@ -275,5 +282,50 @@ describe('virtual actors across NATS nodes', () => {
     expect(await n2.system.virtual<Account>('near', 'p').ask({ type: 'balance' })).toBe(7);
     expect(count(n4, 'near')).toBe(1);
     expect(count(n2, 'near')).toBe(0);
+  });
+
+  it('sends tells to a virtual actor with no owner again, in order, until a node takes it', async () => {
+    const ns = `c${randomBytes(3).toString('hex')}`;
+    type Log = { add: { n: number }; list: Reply<number[]> };
+    const log = defineActor<Log, number[]>({
+      type: 'log',
+      init: () => [],
+      handlers: {
+        add: (m, ctx) => {
+          ctx.state.push(m.n);
+        },
+        list: (_m, ctx) => ctx.state,
+      },
+    });
+    const client = await node('client', ns, false);
+    const ref = client.system.virtual<Log>('log', 'x');
+    for (let n = 1; n <= 20; n++) ref.tell({ type: 'add', n });
+    await new Promise((r) => setTimeout(r, 300));
+    for (let n = 21; n <= 30; n++) ref.tell({ type: 'add', n });
+    await cluster.node('late', ns, (n) => n.system.register('log', log, { passivateAfterMs: 0 }));
+    expect(await ref.ask({ type: 'list' }, { timeout: 5000 })).toEqual(
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
+    expect(client.system.deadLetters.count).toBe(0);
+
+    // With nobody to take them within the window, they end as dead letters that keep the message.
+    const short = await createSystem({
+      nodeId: 'short',
+      transport: natsTransport({ servers: nats.url, namespace: ns, cluster: { tellRetryMs: 300 } }),
+    });
+    try {
+      short.virtual('nobody', 'y').tell({ type: 'ping', n: 7 });
+      await until(() => short.deadLetters.count === 1, 5000, 'dead letter after the window');
+      expect(short.deadLetters.recent()[0]).toMatchObject({
+        address: '$v/nobody/y',
+        reason: ErrorCode.NoResponders,
+        message: { type: 'ping', n: 7 },
+      });
+    } finally {
+      await short.close();
+    }
+    expect(() => natsTransport({ cluster: { tellRetryMs: -1 } })).toThrowError(
+      expect.objectContaining({ field: 'cluster.tellRetryMs' }),
+    );
   });
 });
