@@ -677,9 +677,7 @@ export class ActorCell {
     try {
       result = this.#persistence!.save!(this.state, this.#ctx);
     } catch (err) {
-      this.lastError = err;
-      this.#host.failed(this, err, undefined);
-      delivery?.nak();
+      this.#saveFailed(envelope, err);
       return false;
     }
     if (!isPromiseLike(result)) {
@@ -694,10 +692,11 @@ export class ActorCell {
         if (epoch === this.#epoch) this.#resume();
       },
       (err: unknown) => {
-        delivery?.nak();
-        if (epoch !== this.#epoch) return;
-        this.lastError = err;
-        this.#host.failed(this, err, undefined);
+        if (epoch !== this.#epoch) {
+          delivery?.nak();
+          return;
+        }
+        this.#saveFailed(envelope, err);
         this.#resume();
       },
     );
@@ -740,6 +739,22 @@ export class ActorCell {
     }
     this.#host.undeliverable(envelope, ErrorCode.MailboxFull, error);
     return false;
+  }
+
+  /**
+   * The state after `envelope` could not be saved. Like a crash in its handler: with supervision the actor
+   * restarts from the saved state and handles the message again before anything newer (its asker already
+   * has the reply, so the retry answers no one); without, it stops and the message is a dead letter.
+   */
+  #saveFailed(envelope: Envelope, error: unknown): void {
+    if (this.#stashedCurrent) {
+      // Stashed, so not handled: it comes back with unstash; only the failure is reported.
+      this.lastError = error;
+      this.#host.failed(this, error, undefined);
+      return;
+    }
+    const again = envelope.replyTo === undefined ? envelope : { ...envelope, replyTo: undefined };
+    this.#fail(error, again, 'persistence');
   }
 
   #complete(envelope: Envelope, value: unknown): void {

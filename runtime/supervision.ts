@@ -15,8 +15,11 @@ export type ActorStatus = 'starting' | 'running' | 'paused' | 'restarting' | 'st
  */
 export type Directive = 'restart' | 'resume' | 'stop' | 'escalate';
 
-/** Where a failure happened. `timeout` is a handler that ran past `handlerTimeoutMs`. */
-export type FailurePhase = 'init' | 'handler' | 'timeout' | 'supervision';
+/**
+ * Where a failure happened. `timeout` is a handler that ran past `handlerTimeoutMs`; `persistence` a state
+ * save that failed after the handler ran (the message is handled again after a restart).
+ */
+export type FailurePhase = 'init' | 'handler' | 'timeout' | 'supervision' | 'persistence';
 
 /** One failure of an actor, as its decider sees it. */
 export interface Failure {

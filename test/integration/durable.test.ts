@@ -203,4 +203,47 @@ describe('durable virtual actors', () => {
       await conn.close();
     }
   });
+
+  it('handles a message again, before newer ones, when saving its state failed', async () => {
+    const ns = `d${randomBytes(3).toString('hex')}`;
+    const store = new Map<string, number[]>();
+    let failOnce = true;
+    type Keeper = { add: { n: number }; list: Reply<number[]> };
+    const host = await cluster.node('k1', ns, ({ system }) =>
+      system.register(
+        'keeper',
+        defineActor<Keeper, number[]>({
+          type: 'keeper',
+          supervision: {},
+          init: () => [],
+          persistence: {
+            load: (ctx) => store.get(ctx.self.address)?.slice(),
+            save: async (state, ctx) => {
+              await new Promise((r) => setImmediate(r));
+              if (state.at(-1) === 3 && failOnce) {
+                failOnce = false;
+                throw new Error('store unavailable');
+              }
+              store.set(ctx.self.address, state.slice());
+            },
+          },
+          handlers: {
+            add: (m, ctx) => {
+              ctx.state.push(m.n);
+            },
+            list: (_m, ctx) => ctx.state,
+          },
+        }),
+        { durable: true, passivateAfterMs: 0 },
+      ),
+    );
+    await until(() => settled([host]), 10_000, 'settle');
+    const ref = host.system.virtual<Keeper>('keeper', 'k');
+    await Promise.all(Array.from({ length: 10 }, (_, i) => ref.send({ type: 'add', n: i + 1 })));
+    const want = Array.from({ length: 10 }, (_, i) => i + 1);
+    await until(() => store.get('$v/keeper/k')?.length === 10, 10_000, 'all saved');
+    expect(failOnce).toBe(false);
+    expect(store.get('$v/keeper/k')).toEqual(want);
+    expect(await ref.ask({ type: 'list' })).toEqual(want);
+  });
 });
