@@ -3,22 +3,30 @@
 
 import type { Clock, TimerHandle } from '../runtime/index.js';
 
-/** The reply-subject segment of a virtual tell: `<node>.$nv.<id>.<target tokens>`. */
+/**
+ * The reply-subject segment of a virtual tell: `<node>.$nv.<publish id>.<tells>.<target tokens>` (one NATS
+ * message may carry a batch of tells to one actor).
+ */
 export const VIRTUAL_TELL_SEGMENT = '$nv';
 
 const FIRST_DELAY_MS = 20;
 const MAX_DELAY_MS = 500;
-/** A tell whose no-responders status has not come back after this long reached a subscriber. */
-const SETTLED_AFTER_MS = 2000;
+/**
+ * Publishes remembered. A no-responders status comes back within a round trip; one that arrives after this
+ * many later tells finds its slot reused and becomes a dead letter without the message.
+ */
+const RING = 16_384;
 
 interface Held {
+  /** Send order: ids grow with every tell (and queued ask) to any target. */
   id: number;
   target: string;
   /** The target's subject tokens, for the reply subject. */
   tokens: string;
   subject: string;
+  /** One frame, or a batch of `count` frames (see codec's packBatch). */
   frame: Uint8Array;
-  sentAt: number;
+  count: number;
   /** An ask's reply subject: it waits in the queue like a tell, but its status goes to the asker. */
   reply?: string | undefined;
 }
@@ -41,28 +49,36 @@ export interface TellRetryDeps {
   publish(subject: string, frame: Uint8Array, reply: string): void;
   /** Resolves once the server has processed everything published before (its no-responders came back). */
   flush(): Promise<void>;
-  /** The tell could not be delivered within the window: a dead letter on this node (frame if still kept). */
-  undeliverable(target: string, frame: Uint8Array | undefined): void;
+  /**
+   * `count` tells could not be delivered within the window: dead letters on this node (with their frame, or
+   * batch, when still kept).
+   */
+  undeliverable(target: string, frame: Uint8Array | undefined, count: number): void;
 }
 
 /**
  * @internal Core NATS is at-most-once, but it does say when nobody subscribes: the server answers a publish
  * that carries a reply subject with a no-responders status. A virtual actor has no subscriber while its
- * shard moves between nodes (a failure, a join), so its tells are kept briefly after they go out: one that
- * comes back is queued per target with every later tell to that target, and the queue is sent again with
- * backoff until a node takes the shard (a flush round trip without a new status confirms it) or
- * `windowMs` has passed; then they are dead letters. Tells are kept only until their status could have come
- * back, so the cost on the way out is a map entry.
+ * shard moves between nodes (a failure, a join), so the last {@link RING} tells sent are remembered in a
+ * ring (no allocation, nothing to sweep): one that comes back is queued per target with every later tell to
+ * that target, and the queue is sent again with backoff until a node takes the shard (a flush round trip
+ * without a new status confirms it) or `windowMs` has passed; then they are dead letters.
  */
 export class VirtualTellRetry {
   readonly #deps: TellRetryDeps;
   readonly #prefix: string;
   readonly #windowMs: number;
-  /** Sent tells whose status could still come back, by id (insertion order is send order). */
-  readonly #sent = new Map<number, Held>();
   readonly #retrying = new Map<string, Retrying>();
+  // The ring, as parallel arrays indexed by publish id: a slot is valid while its id matches.
+  readonly #pubIds = new Float64Array(RING);
+  readonly #orders = new Float64Array(RING);
+  readonly #counts = new Uint32Array(RING);
+  readonly #frames: (Uint8Array | undefined)[] = new Array(RING);
+  readonly #subjects: string[] = new Array(RING);
+  readonly #targets: string[] = new Array(RING);
+  readonly #tokens: string[] = new Array(RING);
   #seq = 0;
-  #sweep: TimerHandle | undefined;
+  #published = 0;
   #closed = false;
   /** Tells sent again so far (for tests and `troupe nodes`). */
   resent = 0;
@@ -74,41 +90,56 @@ export class VirtualTellRetry {
     this.#windowMs = windowMs;
   }
 
-  /** Sends a tell to virtual address `target` on `subject`, or queues it behind earlier ones being retried. */
-  send(target: string, tokens: string, subject: string, frame: Uint8Array): void {
-    const held: Held = { id: ++this.#seq, target, tokens, subject, frame, sentAt: 0 };
-    const retrying = this.#retrying.get(target);
-    if (retrying) retrying.queue.push(held);
-    else this.#publish(held);
+  /**
+   * Sends `count` tells (one frame, or a batch) to virtual address `target` on `subject`, or queues them
+   * behind earlier ones being retried.
+   */
+  send(target: string, tokens: string, subject: string, frame: Uint8Array, count: number): void {
+    const id = ++this.#seq;
+    const retrying = this.#retrying.size === 0 ? undefined : this.#retrying.get(target);
+    if (retrying) retrying.queue.push({ id, target, tokens, subject, frame, count });
+    else this.#publish(id, target, tokens, subject, frame, count);
   }
 
   /**
    * True when tells to `target` wait for an owner: an ask to it then queues behind them (same sender, same
    * order) and goes out with them; if it finds no owner still, the asker re-sends it as usual.
    */
-  queueAsk(target: string, tokens: string, subject: string, frame: Uint8Array, reply: string): boolean {
+  queueAsk(target: string, subject: string, frame: Uint8Array, reply: string): boolean {
+    if (this.#retrying.size === 0) return false;
     const retrying = this.#retrying.get(target);
     if (!retrying) return false;
-    retrying.queue.push({ id: ++this.#seq, target, tokens, subject, frame, sentAt: 0, reply });
+    retrying.queue.push({ id: ++this.#seq, target, tokens: '', subject, frame, count: 1, reply });
     return true;
   }
 
   /** The no-responders status of a tell came back; `rest` follows `$nv.` in its reply subject. */
   failed(rest: string): void {
     const dot = rest.indexOf('.');
-    const held = this.#sent.get(Number(rest.slice(0, dot)));
-    if (!held || this.#closed) {
-      // Forgotten already (or closing): what is left to say is that it was not delivered.
-      this.#deps.undeliverable(rest.slice(dot + 1).replaceAll('.', '/'), held?.frame);
+    const dot2 = rest.indexOf('.', dot + 1);
+    const pubId = Number(rest.slice(0, dot));
+    const slot = pubId % RING;
+    const frame = this.#frames[slot];
+    if (this.#pubIds[slot] !== pubId || frame === undefined || this.#closed) {
+      // Its slot was reused (or we are closing): what is left to say is that it was not delivered.
+      const count = Math.min(Number(rest.slice(dot + 1, dot2)) || 1, 1_000_000);
+      this.#deps.undeliverable(rest.slice(dot2 + 1).replaceAll('.', '/'), undefined, count);
       return;
     }
-    this.#sent.delete(held.id);
+    this.#frames[slot] = undefined;
+    const held: Held = {
+      id: this.#orders[slot]!,
+      target: this.#targets[slot]!,
+      tokens: this.#tokens[slot]!,
+      subject: this.#subjects[slot]!,
+      frame,
+      count: this.#counts[slot]!,
+    };
     let retrying = this.#retrying.get(held.target);
     if (!retrying) {
-      const now = this.#deps.clock.now();
       retrying = {
         queue: [],
-        since: now,
+        since: this.#deps.clock.now(),
         delay: FIRST_DELAY_MS,
         timer: undefined,
         inFlight: false,
@@ -127,42 +158,50 @@ export class VirtualTellRetry {
 
   close(): void {
     this.#closed = true;
-    if (this.#sweep !== undefined) this.#deps.clock.clearTimeout(this.#sweep);
-    this.#sweep = undefined;
     // Tells still waiting for an owner are not sent now: they are dead letters, not silently gone.
+    // (A queued ask's asker fails it with SYSTEM_CLOSED as the system closes.)
     for (const [target, retrying] of this.#retrying) {
       if (retrying.timer !== undefined) this.#deps.clock.clearTimeout(retrying.timer);
-      for (const held of retrying.queue) this.#deps.undeliverable(target, held.frame);
+      for (const held of retrying.queue)
+        if (held.reply === undefined) this.#deps.undeliverable(target, held.frame, held.count);
     }
-    // (A queued ask's asker fails it with SYSTEM_CLOSED as the system closes; its dead letter records it.)
     this.#retrying.clear();
-    this.#sent.clear();
+    this.#frames.fill(undefined);
   }
 
-  #publish(held: Held): void {
-    if (held.reply !== undefined) {
-      this.#deps.publish(held.subject, held.frame, held.reply);
-      return;
-    }
-    held.sentAt = this.#deps.clock.now();
-    this.#sent.set(held.id, held);
-    this.#scheduleSweep();
-    this.#deps.publish(
-      held.subject,
-      held.frame,
-      `${this.#prefix}${VIRTUAL_TELL_SEGMENT}.${held.id}.${held.tokens}`,
-    );
+  #publish(
+    order: number,
+    target: string,
+    tokens: string,
+    subject: string,
+    frame: Uint8Array,
+    count: number,
+  ): void {
+    const pubId = ++this.#published;
+    const slot = pubId % RING;
+    this.#pubIds[slot] = pubId;
+    this.#orders[slot] = order;
+    this.#counts[slot] = count;
+    this.#frames[slot] = frame;
+    this.#subjects[slot] = subject;
+    this.#targets[slot] = target;
+    this.#tokens[slot] = tokens;
+    this.#deps.publish(subject, frame, `${this.#prefix}${VIRTUAL_TELL_SEGMENT}.${pubId}.${count}.${tokens}`);
+  }
+
+  #publishHeld(held: Held): void {
+    if (held.reply !== undefined) this.#deps.publish(held.subject, held.frame, held.reply);
+    else this.#publish(held.id, held.target, held.tokens, held.subject, held.frame, held.count);
   }
 
   #schedule(target: string, retrying: Retrying): void {
     if (retrying.timer !== undefined || retrying.inFlight || this.#closed) return;
-    const now = this.#deps.clock.now();
-    if (now - retrying.since >= this.#windowMs) {
+    if (this.#deps.clock.now() - retrying.since >= this.#windowMs) {
       this.#retrying.delete(target);
       for (const held of retrying.queue) {
         // An ask goes out to meet its own fate (no-responders, then the asker's deadline).
-        if (held.reply !== undefined) this.#publish(held);
-        else this.#deps.undeliverable(target, held.frame);
+        if (held.reply !== undefined) this.#publishHeld(held);
+        else this.#deps.undeliverable(target, held.frame, held.count);
       }
       return;
     }
@@ -180,11 +219,11 @@ export class VirtualTellRetry {
     retrying.inFlight = true;
     retrying.bounced = 0;
     this.resent += batch.length;
-    for (const held of batch) this.#publish(held);
+    for (const held of batch) this.#publishHeld(held);
     try {
       await this.#deps.flush();
     } catch {
-      // Closed meanwhile: close() has dropped everything.
+      // Closed meanwhile: close() has dealt with the queue.
     }
     retrying.inFlight = false;
     if (this.#closed || this.#retrying.get(target) !== retrying) return;
@@ -194,20 +233,6 @@ export class VirtualTellRetry {
     }
     // Delivered: send what queued up meanwhile and go back to sending directly.
     this.#retrying.delete(target);
-    for (const held of retrying.queue) this.#publish(held);
-  }
-
-  /** Forgets sent tells old enough that their status would have come back. */
-  #scheduleSweep(): void {
-    if (this.#sweep !== undefined || this.#closed) return;
-    this.#sweep = this.#deps.clock.setTimeout(() => {
-      this.#sweep = undefined;
-      const before = this.#deps.clock.now() - SETTLED_AFTER_MS;
-      for (const [id, held] of this.#sent) {
-        if (held.sentAt > before) break;
-        this.#sent.delete(id);
-      }
-      if (this.#sent.size > 0) this.#scheduleSweep();
-    }, SETTLED_AFTER_MS);
+    for (const held of retrying.queue) this.#publishHeld(held);
   }
 }

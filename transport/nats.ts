@@ -160,12 +160,18 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     target: string;
     frames: Uint8Array[];
     bytes: number;
+    /** For a virtual actor: its subject tokens (`$v.<type>.<id>`); its batches go through the retrier. */
+    virtual: string | undefined;
   }
   const batches = new Map<string, Batch>();
   let flushScheduled = false;
   const publishBatch = (batch: Batch): void => {
     const n = batch.frames.length;
     const data = n === 1 ? batch.frames[0]! : packBatch(batch.frames, batch.bytes);
+    if (batch.virtual !== undefined && tellRetry) {
+      tellRetry.send(batch.target, batch.virtual, batch.subject, data, n);
+      return;
+    }
     const reply =
       n === 1
         ? noResponderSubject(batch.target)
@@ -177,8 +183,12 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     if (nc && !nc.isClosed()) for (const batch of batches.values()) publishBatch(batch);
     batches.clear();
   };
-  const batchTell = (target: string, frame: Uint8Array): void => {
-    const subject = subjectOf(target);
+  const batchTell = (
+    target: string,
+    frame: Uint8Array,
+    subject = subjectOf(target),
+    virtual: string | undefined = undefined,
+  ): void => {
     let batch = batches.get(subject);
     if (batch && 1 + 4 * (batch.frames.length + 1) + batch.bytes + frame.length > codec.maxFrameBytes) {
       publishBatch(batch);
@@ -186,7 +196,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       batch = undefined;
     }
     if (!batch) {
-      batch = { subject, target, frames: [], bytes: 0 };
+      batch = { subject, target, frames: [], bytes: 0, virtual };
       batches.set(subject, batch);
     }
     batch.frames.push(frame);
@@ -224,6 +234,16 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       undeliverable.set(address, subject);
     }
     return subject;
+  };
+
+  /** The envelopes of one frame or of a batch; what does not decode is left out. */
+  const decodeAll = (data: Uint8Array): Envelope[] => {
+    try {
+      if (data[0] !== BATCH_MARKER) return [codec.decode(data)];
+      return codec.decodeBatch(data).filter((d): d is Envelope => !(d instanceof TroupeError));
+    } catch {
+      return [];
+    }
   };
 
   const addressOf = (subject: string): string =>
@@ -328,22 +348,22 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
               clock,
               publish: (subject, frame, reply) => conn.publish(subject, frame, { reply }),
               flush: () => conn.flush(),
-              undeliverable: (address, frame) => {
-                let envelope: Envelope | undefined;
-                try {
-                  envelope = frame && codec.decode(frame);
-                } catch {
-                  // Our own frame: decodes. Without it the dead letter still names the address.
+              undeliverable: (address, data, count) => {
+                const error = {
+                  code: ErrorCode.NoResponders,
+                  message: `no node took ${address} within ${tellRetryMs} ms; the message was dropped`,
+                };
+                // Our own frames decode; without them (forgotten) the dead letters still name the address.
+                const decoded = data === undefined ? [] : decodeAll(data);
+                for (let i = 0; i < count; i++) {
+                  const envelope = decoded[i];
+                  sink.reject({
+                    address,
+                    reason: ErrorCode.NoResponders,
+                    error,
+                    ...(envelope && { envelope }),
+                  });
                 }
-                sink.reject({
-                  address,
-                  reason: ErrorCode.NoResponders,
-                  error: {
-                    code: ErrorCode.NoResponders,
-                    message: `no node took ${address} within ${tellRetryMs} ms; the message was dropped`,
-                  },
-                  ...(envelope && { envelope }),
-                });
               },
             },
             nodePrefix,
@@ -547,13 +567,20 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       }
       const frame = codec.encode(envelope);
       const target = envelope.target;
-      if (envelope.kind === EnvelopeKind.User && envelope.replyTo === undefined && !target.startsWith('$')) {
-        batchTell(target, frame);
-        return;
+      const virtual = target.startsWith('$') ? parseVirtualAddress(target) : undefined;
+      if (envelope.kind === EnvelopeKind.User && envelope.replyTo === undefined) {
+        if (!target.startsWith('$')) {
+          batchTell(target, frame);
+          return;
+        }
+        if (virtual && shards && !(durable && shards.isDurable(virtual.type))) {
+          const { type, id } = virtual;
+          batchTell(target, frame, shards.subjectOf(type, id), `$v.${type}.${id}`);
+          return;
+        }
       }
       // Anything sent at once must not overtake tells still waiting in a batch.
       if (batches.size > 0) flushBatches();
-      const virtual = parseVirtualAddress(target);
       if (virtual && shards && durable && shards.isDurable(virtual.type)) {
         // A tell to a durable actor: stored in the background; a refusal becomes a dead letter here.
         durable
@@ -574,13 +601,9 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       }
       if (virtual && shards) {
         const subject = shards.subjectOf(virtual.type, virtual.id);
-        if (envelope.replyTo === undefined && tellRetry) {
-          tellRetry.send(target, subjectTail(target), subject, frame);
-          return;
-        }
         const reply =
           envelope.replyTo === undefined ? noResponderSubject(target) : subjectOf(envelope.replyTo);
-        if (tellRetry?.queueAsk(target, subjectTail(target), subject, frame, reply)) return;
+        if (tellRetry?.queueAsk(target, subject, frame, reply)) return;
         nc.publish(subject, frame, { reply });
         return;
       }

@@ -1,6 +1,7 @@
 // Scenario `virtual-ask`: asks to virtual actors spread over two node processes, placed by hash (NATS routes
 // straight to the shard's owner) and by least-loaded (the shard's owner looks the actor up in its directory
-// and forwards), vs plain nc.request() to a queue group on the same two processes.
+// and forwards), vs plain nc.request() to a queue group on the same two processes; and tells to the
+// hash-placed ones (each kept until confirmed, so one that finds no owner is sent again) vs nc.publish().
 
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
@@ -12,7 +13,7 @@ import {
   type Reply,
 } from '../../runtime/index.js';
 import { natsTransport } from '../../transport/index.js';
-import { pipelined } from '../load.js';
+import { pipelined, wallNow } from '../load.js';
 import { baselineSubject, PAYLOAD_BYTES_ARRAY, PAYLOAD_STRING } from '../payload.js';
 import type { RoleCommands, Scenario } from '../scenario.js';
 
@@ -23,7 +24,10 @@ const KEYS = 64;
 const ASK_TIMEOUT_MS = 30_000;
 const SUBJECT = 'vecho';
 
-type Echo = { echo: { body: string } & Reply<string> };
+type Echo = { echo: { body: string } & Reply<string>; m: { body: string } };
+
+/** Flush (one round trip) every so many tells, so the socket buffer stays bounded; as in nats-tell. */
+const FLUSH_EVERY = 8192;
 
 interface HostInit {
   url: string;
@@ -36,17 +40,33 @@ async function hostRole(init: unknown): Promise<RoleCommands> {
   const { url, namespace, nodeId } = init as HostInit;
   const nc = await connect({ servers: url, name: `bench-${nodeId}` });
   const system = await createSystem({ nodeId, transport: natsTransport({ connection: nc, namespace }) });
-  const echo = defineActor<Echo, undefined>({ type: 'echo', handlers: { echo: (m) => m.body } });
+  let received = 0;
+  const echo = defineActor<Echo, undefined>({
+    type: 'echo',
+    handlers: {
+      echo: (m) => m.body,
+      m: () => {
+        received++;
+      },
+    },
+  });
   system.register('hashed', echo, { passivateAfterMs: 0 });
   system.register('directed', echo, { placement: leastLoadedPlacement(), passivateAfterMs: 0 });
   const sub = nc.subscribe(baselineSubject(namespace, SUBJECT), {
     queue: 'hosts',
     callback: (err, msg) => {
-      if (!err) msg.respond(msg.data);
+      if (err) return;
+      if (msg.reply) msg.respond(msg.data);
+      else received++;
     },
   });
   await nc.flush();
   return {
+    count: () => received,
+    reset() {
+      received = 0;
+      return undefined;
+    },
     async close() {
       sub.unsubscribe();
       await system.close();
@@ -68,7 +88,7 @@ async function throughput(
 /** `virtual-ask`: see the file comment. */
 export const virtualAsk: Scenario = {
   name: 'virtual-ask',
-  description: `asks (${WINDOW} in flight) to ${KEYS} virtual actors on 2 node processes, placed by hash and by least-loaded through the activation directory, vs plain nc.request() to a queue group on the same processes`,
+  description: `asks (${WINDOW} in flight) to ${KEYS} virtual actors on 2 node processes, placed by hash and by least-loaded through the activation directory, vs plain nc.request() to a queue group on the same processes; tells to the hash-placed ones vs plain nc.publish() to that queue group`,
   needs: ['nats'],
   metrics: () => [
     {
@@ -82,6 +102,13 @@ export const virtualAsk: Scenario = {
       id: 'directory',
       label: `virtual ask, least-loaded via directory (window ${WINDOW})`,
       unit: 'ask/s',
+      kind: 'throughput',
+      better: 'higher',
+    },
+    {
+      id: 'tell',
+      label: 'virtual tell, hash placement, until all handled',
+      unit: 'msg/s',
       kind: 'throughput',
       better: 'higher',
     },
@@ -115,6 +142,27 @@ export const virtualAsk: Scenario = {
       await close();
       throw err;
     }
+    /** Sends `total` one-way messages, then waits until the hosts counted them all: messages per second. */
+    const told = async (total: number, deadline: number, send: (i: number) => void): Promise<number> => {
+      await Promise.all(hosts.map((h) => h.call('reset')));
+      const t0 = wallNow();
+      let sent = 0;
+      for (; sent < total; sent++) {
+        send(sent);
+        if ((sent & 1023) === 1023 && wallNow() > deadline) break;
+        if (sent % FLUSH_EVERY === FLUSH_EVERY - 1) await nc.flush();
+      }
+      await nc.flush();
+      const settleBy = wallNow() + 10_000;
+      for (;;) {
+        const counts = await Promise.all(hosts.map((h) => h.call<number>('count')));
+        const got = counts.reduce((a, b) => a + b, 0);
+        if (got >= sent) return (got / Math.max(wallNow() - t0, 0.001)) * 1000;
+        if (wallNow() > settleBy)
+          throw new Error(`virtual-ask: ${sent - got} of ${sent} one-way messages never arrived`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    };
     const message = { type: 'echo', body: PAYLOAD_STRING } as const;
     const refs = (type: string): ActorRef<Echo>[] =>
       Array.from({ length: KEYS }, (_, k) => system.virtual<Echo>(type, `k${k}`));
@@ -136,10 +184,19 @@ export const virtualAsk: Scenario = {
         const baseline = await throughput(total, budget.deadline(), () =>
           nc.request(subject, PAYLOAD_BYTES_ARRAY, { timeout: ASK_TIMEOUT_MS }),
         );
+        const tells = total * 5;
+        const tell = { type: 'm', body: PAYLOAD_STRING } as const;
+        ctx.progress(`troupe: ${tells} tells to hash-placed virtual actors`);
+        const troupeTells = await told(tells, budget.deadline(), (i) => hashed[i % KEYS]!.tell(tell));
+        ctx.progress(`baseline: ${tells} nc.publish() to a queue group`);
+        const baselineTells = await told(tells, budget.deadline(), () =>
+          nc.publish(subject, PAYLOAD_BYTES_ARRAY),
+        );
         return {
           figures: {
             hash: { troupe: hash, baseline },
             directory: { troupe: directory, baseline },
+            tell: { troupe: troupeTells, baseline: baselineTells },
           },
         };
       },
