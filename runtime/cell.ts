@@ -823,6 +823,9 @@ export class ActorCell {
         directive = 'escalate';
       }
     }
+    // After a failed save the state in memory holds an effect the store lacks: resuming would apply the
+    // retried message twice, so only a restart (which reloads the saved state) will do.
+    if (phase === 'persistence' && directive === 'resume') directive = 'restart';
     if (envelope !== undefined) {
       if (directive === 'stop' || attempts >= this.#maxAttempts) {
         this.#retrying = undefined;

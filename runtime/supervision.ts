@@ -17,7 +17,8 @@ export type Directive = 'restart' | 'resume' | 'stop' | 'escalate';
 
 /**
  * Where a failure happened. `timeout` is a handler that ran past `handlerTimeoutMs`; `persistence` a state
- * save that failed after the handler ran (the message is handled again after a restart).
+ * save that failed after the handler ran (the message is handled again after a restart; `resume` restarts
+ * too, since the state in memory holds an effect the store lacks).
  */
 export type FailurePhase = 'init' | 'handler' | 'timeout' | 'supervision' | 'persistence';
 

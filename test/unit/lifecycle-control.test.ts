@@ -206,6 +206,42 @@ describe('self-supervised restarts', () => {
     for (const n of [1, 2, 3, 4]) ref.tell({ type: 'add', n });
     expect(await ref.ask({ type: 'total' })).toBe(10);
   });
+  it('restarts from the saved state after a failed save, even when the decider says resume', async () => {
+    const s = await system();
+    const store = new Map<string, number>();
+    let failOnce = true;
+    type P = { add: { n: number }; total: Reply<number> };
+    const ref = s.spawn(
+      defineActor<P, { total: number }>({
+        supervision: { decider: () => 'resume' },
+        init: () => ({ total: 0 }),
+        persistence: {
+          load: (ctx) => {
+            const total = store.get(ctx.self.address);
+            return total === undefined ? undefined : { total };
+          },
+          save: (state, ctx) => {
+            if (state.total === 6 && failOnce) {
+              failOnce = false;
+              throw new Error('store down');
+            }
+            store.set(ctx.self.address, state.total);
+          },
+        },
+        handlers: {
+          add: (m, ctx) => {
+            ctx.state.total += m.n;
+          },
+          total: (_m, ctx) => ctx.state.total,
+        },
+      }),
+    );
+    for (const n of [1, 2, 3, 4, 5]) ref.tell({ type: 'add', n });
+    // Resuming would have kept the unsaved 3 in memory and added it again on the retry: 18.
+    expect(await ref.ask({ type: 'total' })).toBe(15);
+    expect(failOnce).toBe(false);
+    expect(store.get(ref.address)).toBe(15);
+  });
 });
 
 describe('pause, resume, stop, terminate', () => {
