@@ -2,9 +2,10 @@
 // prefer-local) live, decided once per actor by its shard's owner and recorded in NATS KV.
 
 import { jetstream } from '@nats-io/jetstream';
-import { type KV, Kvm } from '@nats-io/kv';
+import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import type { Clock, Membership, NodeInfo, PlacementStrategy } from '../runtime/index.js';
+import type { Clock, Membership, NodeInfo, PlacementStrategy, TimerHandle } from '../runtime/index.js';
+import { UnconfirmedRing } from './nats-unconfirmed.js';
 
 /** Options of the directory, from the transport. */
 export interface DirectoryOptions {
@@ -12,27 +13,63 @@ export interface DirectoryOptions {
   recentMs: number;
 }
 
-interface Pending {
-  msgs: Msg[];
+const BUCKET_TIMEOUT_MS = 2000;
+/** Forwards that may still bounce, at most. */
+const RING = 65_536;
+const FIRST_DELAY_MS = 20;
+const MAX_DELAY_MS = 500;
+
+/** The reply-subject segment of forwarded frames: `<owner>.$fw.<forward id>`. */
+export const FORWARD_SEGMENT = '$fw';
+
+/** A message for one actor, with its order of arrival at this owner. */
+interface Routed {
+  seq: number;
+  msg: Msg;
 }
 
-const BUCKET_TIMEOUT_MS = 2000;
+/** A forward on its way: what to do again if it bounces. */
+interface Forward extends Routed {
+  shardKey: string;
+  type: string;
+  id: string;
+  host: string;
+}
 
-/** The reply-subject segment of forwarded frames: `<owner>.$fw.<host>.<sender's reply subject>`. */
-export const FORWARD_SEGMENT = '$fw';
+/** An actor whose mail is held here: while it is placed, or while its host does not answer. */
+interface Held {
+  shardKey: string;
+  type: string;
+  id: string;
+  /** Waiting mail, in order of arrival. */
+  msgs: Routed[];
+  /** `placing`: a lookup or placement is under way; `blocked`: `host` bounced a forward. */
+  phase: 'placing' | 'blocked';
+  host: string | undefined;
+  delay: number;
+  timer: TimerHandle | undefined;
+  /** Forwards bounced since the last resend went out. */
+  bounced: number;
+  inFlight: boolean;
+}
 
 /**
  * @internal Routes the mail of non-deterministically placed virtual actors. NATS still delivers a virtual
  * actor's mail to its shard's owner (hash placement over the hosts); the owner looks the actor up here and
- * forwards the raw frame to the node hosting it (`troupe.<ns>.<node>.$va.<type>.<id>`). The server tells only
- * the publisher when nobody subscribes, so a forward carries a reply subject of the owner's naming the host
- * and the sender's own reply subject: when the host is gone the owner stops placing there at once and passes
- * the no-responders status on to the sender (an ask is re-sent, a tell becomes a dead letter there, as for
- * any actor between nodes). The first message places the actor: the owner
- * asks the strategy, writes the choice to KV (awaited, so a later owner of the shard finds it), and only then
- * forwards. Mail for one actor waits behind its lookup, so per-sender order holds. An entry is kept while
- * its node is alive (a passivated actor reactivates where it was); one naming a node that left or failed is
- * placed again.
+ * forwards the raw frame to the node hosting it (`troupe.<ns>.<node>.$va.<type>.<id>`).
+ *
+ * - **Placing.** The first message places the actor: the owner reads KV, and if no live node is recorded,
+ *   asks the strategy and records its choice with a compare-and-set (`create`, or `update` at the revision
+ *   read), so two owners racing over a shard move agree on one node. Mail for the actor waits meanwhile, so
+ *   per-sender order holds. An entry naming a node this owner has not seen is used as it is: a forward that
+ *   finds nobody says so.
+ * - **A host that does not answer.** Forwards carry a reply subject of the owner's and are kept until a
+ *   flush confirms them, so a no-responders status brings the frame back here. The actor's mail is then held
+ *   in order (bounced frames go back in their place) and sent to the same host again with backoff, since a
+ *   blip (a reconnect) must not start a second instance; once membership says the host failed or left, or
+ *   it is a node membership never knew, the owner waits for every earlier bounce to be in (a flush), places
+ *   the actor anew and sends the held mail there, oldest first.
+ * - **Entries** stay while their node is alive, so a passivated actor reactivates where it lived.
  */
 export class ActivationDirectory {
   readonly #nc: NatsConnection;
@@ -43,15 +80,19 @@ export class ActivationDirectory {
   readonly #options: DirectoryOptions;
   readonly #deliverHere: (msg: Msg) => void;
   readonly #onError: (key: string, error: unknown) => void;
+  readonly #ring: UnconfirmedRing<Forward>;
   /** `type.shard` → id → node. Only the shard's owner fills it; dropped when the shard moves. */
   readonly #shards = new Map<string, Map<string, string>>();
-  readonly #pending = new Map<string, Pending>();
+  readonly #held = new Map<string, Held>();
+  /** The strategy of each type routed here, for placing an actor again after its host went away. */
+  readonly #placements = new Map<string, PlacementStrategy>();
   /** Node ids placed by this owner lately, with when: added to their reported load. */
   #recent: { node: string; at: number }[] = [];
   #alive = new Set<string>();
-  /** Hosts a forward found gone before membership noticed; cleared if the node joins again. */
-  readonly #gone = new Set<string>();
+  /** Nodes membership saw fail or leave (until they join again). */
+  readonly #departed = new Set<string>();
   #kv: Promise<KV> | undefined;
+  #seq = 0;
   #closed = false;
   /** Actors placed so far by this node (for tests and benches). */
   placed = 0;
@@ -73,66 +114,71 @@ export class ActivationDirectory {
     this.#options = options;
     this.#deliverHere = deliverHere;
     this.#onError = onError;
+    this.#ring = new UnconfirmedRing(RING, clock, () => nc.flush());
     this.#refreshAlive();
     membership.onChange((event) => {
-      if (event.type === 'joined') this.#gone.delete(event.node.id);
       this.#refreshAlive();
+      if (event.type === 'joined') this.#departed.delete(event.node.id);
+      if (event.type === 'failed' || event.type === 'left') {
+        this.#departed.add(event.node.id);
+        // Mail held for its actors can be placed elsewhere now.
+        for (const [key, held] of this.#held) {
+          if (held.phase === 'blocked' && held.host === event.node.id) this.#retry(key, held, true);
+        }
+      }
     });
-  }
-
-  #isAlive(node: string): boolean {
-    return this.#alive.has(node) && !this.#gone.has(node);
   }
 
   #refreshAlive(): void {
     this.#alive = new Set(this.#membership.members().map((m) => m.id));
   }
 
+  /** Whether mail may go to `node`: alive, or not known to be gone (a node this owner has not seen yet). */
+  #usable(node: string): boolean {
+    return node === this.#membership.self.id || !this.#departed.has(node);
+  }
+
   /** Routes a frame that arrived on shard `shardKey` (`type.shard`) for actor `type`/`id`. */
   route(shardKey: string, type: string, id: string, placement: PlacementStrategy, msg: Msg): void {
     const key = `${type}/${id}`;
-    const waiting = this.#pending.get(key);
-    if (waiting) {
-      waiting.msgs.push(msg);
+    const routed: Routed = { seq: ++this.#seq, msg };
+    const held = this.#held.get(key);
+    if (held) {
+      held.msgs.push(routed);
       return;
     }
     const node = this.#shards.get(shardKey)?.get(id);
-    if (node !== undefined && this.#isAlive(node)) {
-      this.#forward(node, type, id, msg);
+    if (node !== undefined && this.#usable(node)) {
+      this.#forward(node, shardKey, type, id, routed);
       return;
     }
-    const pending: Pending = { msgs: [msg] };
-    this.#pending.set(key, pending);
-    void this.#place(type, id, placement, msg.reply).then((chosen) => {
-      this.#pending.delete(key);
-      if (this.#closed) return;
-      let entries = this.#shards.get(shardKey);
-      if (!entries) {
-        entries = new Map();
-        this.#shards.set(shardKey, entries);
-      }
-      entries.set(id, chosen);
-      try {
-        for (const m of pending.msgs) this.#forward(chosen, type, id, m);
-      } catch (err) {
-        // The connection started draining or closed under us: what was not sent is lost, as on any exit.
-        this.#onError(key, err);
-      }
-    });
+    this.#startPlacing(key, { shardKey, type, id }, [routed], placement, undefined);
   }
 
-  /**
-   * A forward found no subscriber (`rest` is what follows `$fw.` in its reply subject): its host is gone.
-   * Place its actors anew from now on, and pass the status on to the sender.
-   */
+  /** A forward found no subscriber (`rest` follows `$fw.` in its reply subject). */
   forwardFailed(rest: string): void {
-    const dot = rest.indexOf('.');
-    const host = dot < 0 ? rest : rest.slice(0, dot);
-    if (host !== this.#membership.self.id) this.#gone.add(host);
-    if (dot < 0 || this.#nc.isClosed()) return;
-    this.#nc.publish(rest.slice(dot + 1), new Uint8Array(0), {
-      headers: headers(503, 'No Responders'),
-    });
+    const fwd = this.#ring.take(Number(rest));
+    if (fwd === undefined || this.#closed) return;
+    const key = `${fwd.type}/${fwd.id}`;
+    let held = this.#held.get(key);
+    if (!held) {
+      held = {
+        shardKey: fwd.shardKey,
+        type: fwd.type,
+        id: fwd.id,
+        msgs: [],
+        phase: 'blocked',
+        host: fwd.host,
+        delay: FIRST_DELAY_MS,
+        timer: undefined,
+        bounced: 0,
+        inFlight: false,
+      };
+      this.#held.set(key, held);
+    }
+    held.bounced++;
+    insertBySeq(held.msgs, fwd);
+    if (held.phase === 'blocked' && held.timer === undefined && !held.inFlight) this.#retry(key, held, false);
   }
 
   /** Forgets what this node knew of a shard's actors (it released or claimed the shard): KV stays the truth. */
@@ -140,63 +186,204 @@ export class ActivationDirectory {
     this.#shards.delete(shardKey);
   }
 
+  /** Stops routing. Held mail is bounced to its senders, which send it again (to the shard's next owner). */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     this.#shards.clear();
+    for (const held of this.#held.values()) {
+      if (held.timer !== undefined) this.#clock.clearTimeout(held.timer);
+      for (const { msg } of held.msgs) this.#bounceToSender(msg);
+    }
+    this.#held.clear();
+    this.#ring.close();
   }
 
-  #forward(node: string, type: string, id: string, msg: Msg): void {
+  #bounceToSender(msg: Msg): void {
+    if (!msg.reply || this.#nc.isClosed()) return;
+    try {
+      this.#nc.publish(msg.reply, new Uint8Array(0), { headers: headers(503, 'No Responders') });
+    } catch {
+      // Draining: nothing more can be said.
+    }
+  }
+
+  #forward(node: string, shardKey: string, type: string, id: string, routed: Routed): void {
     if (node === this.#membership.self.id) {
-      this.#deliverHere(msg);
+      this.#deliverHere(routed.msg);
       return;
     }
     if (this.#nc.isClosed()) return;
-    const self = this.#membership.self.id;
-    const reply = `${this.#prefix}${self}.${FORWARD_SEGMENT}.${node}${msg.reply ? `.${msg.reply}` : ''}`;
-    this.#nc.publish(`${this.#prefix}${node}.$va.${type}.${id}`, msg.data, { reply });
+    const fwdId = this.#ring.add({ ...routed, shardKey, type, id, host: node });
+    this.#nc.publish(`${this.#prefix}${node}.$va.${type}.${id}`, routed.msg.data, {
+      reply: `${this.#prefix}${this.#membership.self.id}.${FORWARD_SEGMENT}.${fwdId}`,
+    });
   }
 
-  /** The node for a new (or orphaned) actor: its live KV entry, else the strategy's choice, recorded. */
+  /** Sends held mail to `node` in order and stops holding it (mail that bounces again is held anew). */
+  #release(key: string, held: Held, node: string): void {
+    let entries = this.#shards.get(held.shardKey);
+    if (!entries) {
+      entries = new Map();
+      this.#shards.set(held.shardKey, entries);
+    }
+    entries.set(held.id, node);
+    this.#held.delete(key);
+    try {
+      for (const routed of held.msgs) this.#forward(node, held.shardKey, held.type, held.id, routed);
+    } catch (err) {
+      // The connection started draining or closed under us: what was not sent is lost, as on any exit.
+      this.#onError(key, err);
+    }
+  }
+
+  #startPlacing(
+    key: string,
+    actor: { shardKey: string; type: string; id: string },
+    msgs: Routed[],
+    placement: PlacementStrategy | undefined,
+    avoid: string | undefined,
+  ): void {
+    const held: Held = {
+      ...actor,
+      msgs,
+      phase: 'placing',
+      host: undefined,
+      delay: FIRST_DELAY_MS,
+      timer: undefined,
+      bounced: 0,
+      inFlight: false,
+    };
+    this.#held.set(key, held);
+    if (placement) this.#placements.set(actor.type, placement);
+    const strategy = placement ?? this.#placements.get(actor.type)!;
+    void this.#place(actor.type, actor.id, strategy, held.msgs[0]?.msg.reply, avoid)
+      .catch((err: unknown) => {
+        this.#onError(key, err);
+        return this.#membership.self.id;
+      })
+      .then((chosen) => {
+        if (this.#closed || this.#held.get(key) !== held) return;
+        this.#release(key, held, chosen);
+      });
+  }
+
+  /**
+   * Held mail for an actor whose host bounced: once the host is known gone, place the actor anew (after a
+   * flush, so every earlier bounce is back in its place first); until then send it to the host again.
+   */
+  #retry(key: string, held: Held, now: boolean): void {
+    if (this.#closed || held.inFlight) return;
+    if (held.timer !== undefined) {
+      if (!now) return;
+      this.#clock.clearTimeout(held.timer);
+      held.timer = undefined;
+    }
+    const host = held.host!;
+    const gone = this.#departed.has(host) || !this.#alive.has(host);
+    /** After a flush round trip (every bounce of what was sent before is in), if still holding. */
+    const afterFlush = (then: () => void): void => {
+      void this.#nc
+        .flush()
+        .catch(() => undefined)
+        .then(() => {
+          held.inFlight = false;
+          if (!this.#closed && this.#held.get(key) === held) then();
+        });
+    };
+    const run = (): void => {
+      held.timer = undefined;
+      if (this.#closed || this.#held.get(key) !== held) return;
+      held.inFlight = true;
+      held.bounced = 0;
+      if (gone) {
+        afterFlush(() => {
+          this.#held.delete(key);
+          this.#startPlacing(key, held, held.msgs, undefined, host);
+        });
+        return;
+      }
+      const batch = held.msgs;
+      held.msgs = [];
+      for (const routed of batch) this.#forward(host, held.shardKey, held.type, held.id, routed);
+      afterFlush(() => {
+        if (held.bounced > 0) this.#retry(key, held, false);
+        else this.#release(key, held, host);
+      });
+    };
+    if (gone) run();
+    else {
+      held.timer = this.#clock.setTimeout(run, held.delay);
+      held.delay = Math.min(held.delay * 2, MAX_DELAY_MS);
+    }
+  }
+
+  /**
+   * The node for an actor: a usable node recorded in KV, else the strategy's choice, recorded with a
+   * compare-and-set so that racing owners end with the same node. `avoid` is a host that just bounced.
+   */
   async #place(
     type: string,
     id: string,
     placement: PlacementStrategy,
     reply: string | undefined,
+    avoid: string | undefined,
   ): Promise<string> {
-    const self = this.#membership.self.id;
     // KV keys allow only `[-/_=.a-zA-Z0-9]`; names may hold more.
     const key = Buffer.from(`${type}/${id}`).toString('base64url');
+    const usable = (node: string): boolean => node !== avoid && this.#usable(node) && this.#hosts(node, type);
     let kv: KV | undefined;
     try {
       kv = await this.#bucketOnce();
-      const entry = await kv.get(key);
-      if (entry?.operation === 'PUT') {
-        const node = entry.string();
-        const host = this.#membership.members().find((m) => m.id === node);
-        if (host && !this.#gone.has(node) && (host.id === self || host.types.includes(type))) return node;
-      }
     } catch (err) {
+      // No directory store: this owner still routes consistently; a later owner may place the actor anew.
       this.#onError(key, err);
+      return this.#choose(type, id, placement, reply, avoid);
     }
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const entry: KvEntry | null = await kv.get(key);
+      const recorded = entry?.operation === 'PUT' ? entry.string() : undefined;
+      if (recorded !== undefined && usable(recorded)) return recorded;
+      const chosen = this.#choose(type, id, placement, reply, avoid);
+      try {
+        if (entry === null) await kv.create(key, chosen);
+        else await kv.update(key, chosen, entry.revision);
+        return chosen;
+      } catch {
+        // Another owner recorded a node first: read what it chose.
+      }
+    }
+    throw new Error(`activation directory: no agreement on ${type}/${id} after 5 tries`);
+  }
+
+  /** True unless membership knows `node` and it does not host `type`. */
+  #hosts(node: string, type: string): boolean {
+    if (node === this.#membership.self.id) return true;
+    const info = this.#membership.members().find((m) => m.id === node);
+    return info === undefined || info.types.includes(type);
+  }
+
+  #choose(
+    type: string,
+    id: string,
+    placement: PlacementStrategy,
+    reply: string | undefined,
+    avoid: string | undefined,
+  ): string {
+    const self = this.#membership.self.id;
     const members = this.#membership
       .members()
-      .filter((m) => m.id === self || (m.types.includes(type) && !this.#gone.has(m.id)));
+      .filter((m) => m.id === self || (m.id !== avoid && m.types.includes(type)));
     let chosen = self;
     try {
       const context = { self, members: this.#withRecent(members), origin: originOf(reply, this.#prefix) };
       chosen = placement.place(`${type}/${id}`, context) ?? self;
     } catch (err) {
       // A strategy that throws must not strand the mail: the shard's owner hosts the actor itself.
-      this.#onError(key, err);
+      this.#onError(`${type}/${id}`, err);
     }
     this.#recent.push({ node: chosen, at: this.#clock.now() });
     this.placed++;
-    try {
-      await kv?.put(key, chosen);
-    } catch (err) {
-      // Not recorded: this owner still routes consistently; a later owner may place the actor anew.
-      this.#onError(key, err);
-    }
     return chosen;
   }
 
@@ -247,7 +434,14 @@ export class ActivationDirectory {
   }
 }
 
-/** The node a message came from, read from its reply subject (`troupe.<ns>.<node>.$r…` or `….$nr…`). */
+/** Inserts `routed` into `list` (sorted by arrival) at its place. */
+function insertBySeq(list: Routed[], routed: Routed): void {
+  let at = list.length;
+  while (at > 0 && list[at - 1]!.seq > routed.seq) at--;
+  list.splice(at, 0, routed);
+}
+
+/** The node a message came from, read from its reply subject (`troupe.<ns>.<node>.$r…` or `….$nv…`). */
 function originOf(reply: string | undefined, prefix: string): string | undefined {
   if (!reply?.startsWith(prefix)) return undefined;
   const end = reply.indexOf('.', prefix.length);

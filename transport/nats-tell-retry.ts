@@ -2,6 +2,7 @@
 // instead of becoming dead letters at once.
 
 import type { Clock, TimerHandle } from '../runtime/index.js';
+import { UnconfirmedRing } from './nats-unconfirmed.js';
 
 /**
  * The reply-subject segment of a virtual tell: `<node>.$nv.<publish id>.<tells>.<target tokens>` (one NATS
@@ -11,11 +12,8 @@ export const VIRTUAL_TELL_SEGMENT = '$nv';
 
 const FIRST_DELAY_MS = 20;
 const MAX_DELAY_MS = 500;
-/**
- * Publishes remembered. A no-responders status comes back within a round trip; one that arrives after this
- * many later tells finds its slot reused and becomes a dead letter without the message.
- */
-const RING = 16_384;
+/** Publishes that may still bounce, at most (see {@link UnconfirmedRing}). */
+const RING = 65_536;
 
 interface Held {
   /** Send order: ids grow with every tell (and queued ask) to any target. */
@@ -29,6 +27,8 @@ interface Held {
   count: number;
   /** An ask's reply subject: it waits in the queue like a tell, but its status goes to the asker. */
   reply?: string | undefined;
+  /** When it first came back: the retry window counts from here, across retry rounds. */
+  failedAt?: number;
 }
 
 interface Retrying {
@@ -59,26 +59,18 @@ export interface TellRetryDeps {
 /**
  * @internal Core NATS is at-most-once, but it does say when nobody subscribes: the server answers a publish
  * that carries a reply subject with a no-responders status. A virtual actor has no subscriber while its
- * shard moves between nodes (a failure, a join), so the last {@link RING} tells sent are remembered in a
- * ring (no allocation, nothing to sweep): one that comes back is queued per target with every later tell to
- * that target, and the queue is sent again with backoff until a node takes the shard (a flush round trip
- * without a new status confirms it) or `windowMs` has passed; then they are dead letters.
+ * shard moves between nodes (a failure, a join), so tells are kept until a flush round trip confirms them
+ * (every 100 ms): one that comes back is queued per target with every later tell to that target, and the
+ * queue is sent again with backoff until a node takes the shard (a flush round trip without a new status
+ * confirms it) or `windowMs` has passed; then they are dead letters.
  */
 export class VirtualTellRetry {
   readonly #deps: TellRetryDeps;
   readonly #prefix: string;
   readonly #windowMs: number;
   readonly #retrying = new Map<string, Retrying>();
-  // The ring, as parallel arrays indexed by publish id: a slot is valid while its id matches.
-  readonly #pubIds = new Float64Array(RING);
-  readonly #orders = new Float64Array(RING);
-  readonly #counts = new Uint32Array(RING);
-  readonly #frames: (Uint8Array | undefined)[] = new Array(RING);
-  readonly #subjects: string[] = new Array(RING);
-  readonly #targets: string[] = new Array(RING);
-  readonly #tokens: string[] = new Array(RING);
+  readonly #ring: UnconfirmedRing<Held>;
   #seq = 0;
-  #published = 0;
   #closed = false;
   /** Tells sent again so far (for tests and `troupe nodes`). */
   resent = 0;
@@ -88,6 +80,7 @@ export class VirtualTellRetry {
     this.#deps = deps;
     this.#prefix = nodePrefix;
     this.#windowMs = windowMs;
+    this.#ring = new UnconfirmedRing(RING, deps.clock, deps.flush);
   }
 
   /**
@@ -97,8 +90,9 @@ export class VirtualTellRetry {
   send(target: string, tokens: string, subject: string, frame: Uint8Array, count: number): void {
     const id = ++this.#seq;
     const retrying = this.#retrying.size === 0 ? undefined : this.#retrying.get(target);
-    if (retrying) retrying.queue.push({ id, target, tokens, subject, frame, count });
-    else this.#publish(id, target, tokens, subject, frame, count);
+    const held: Held = { id, target, tokens, subject, frame, count };
+    if (retrying) retrying.queue.push(held);
+    else this.#publish(held);
   }
 
   /**
@@ -117,29 +111,20 @@ export class VirtualTellRetry {
   failed(rest: string): void {
     const dot = rest.indexOf('.');
     const dot2 = rest.indexOf('.', dot + 1);
-    const pubId = Number(rest.slice(0, dot));
-    const slot = pubId % RING;
-    const frame = this.#frames[slot];
-    if (this.#pubIds[slot] !== pubId || frame === undefined || this.#closed) {
-      // Its slot was reused (or we are closing): what is left to say is that it was not delivered.
+    const held = this.#ring.take(Number(rest.slice(0, dot)));
+    if (held === undefined || this.#closed) {
+      // Confirmed or overwritten already (or we are closing): all left to say is that it was not delivered.
       const count = Math.min(Number(rest.slice(dot + 1, dot2)) || 1, 1_000_000);
-      this.#deps.undeliverable(rest.slice(dot2 + 1).replaceAll('.', '/'), undefined, count);
+      this.#deps.undeliverable(rest.slice(dot2 + 1).replaceAll('.', '/'), held?.frame, count);
       return;
     }
-    this.#frames[slot] = undefined;
-    const held: Held = {
-      id: this.#orders[slot]!,
-      target: this.#targets[slot]!,
-      tokens: this.#tokens[slot]!,
-      subject: this.#subjects[slot]!,
-      frame,
-      count: this.#counts[slot]!,
-    };
+    held.failedAt ??= this.#deps.clock.now();
     let retrying = this.#retrying.get(held.target);
-    if (!retrying) {
+    if (retrying) retrying.since = Math.min(retrying.since, held.failedAt);
+    else {
       retrying = {
         queue: [],
-        since: this.#deps.clock.now(),
+        since: held.failedAt,
         delay: FIRST_DELAY_MS,
         timer: undefined,
         inFlight: false,
@@ -166,32 +151,20 @@ export class VirtualTellRetry {
         if (held.reply === undefined) this.#deps.undeliverable(target, held.frame, held.count);
     }
     this.#retrying.clear();
-    this.#frames.fill(undefined);
+    this.#ring.close();
   }
 
-  #publish(
-    order: number,
-    target: string,
-    tokens: string,
-    subject: string,
-    frame: Uint8Array,
-    count: number,
-  ): void {
-    const pubId = ++this.#published;
-    const slot = pubId % RING;
-    this.#pubIds[slot] = pubId;
-    this.#orders[slot] = order;
-    this.#counts[slot] = count;
-    this.#frames[slot] = frame;
-    this.#subjects[slot] = subject;
-    this.#targets[slot] = target;
-    this.#tokens[slot] = tokens;
-    this.#deps.publish(subject, frame, `${this.#prefix}${VIRTUAL_TELL_SEGMENT}.${pubId}.${count}.${tokens}`);
-  }
-
-  #publishHeld(held: Held): void {
-    if (held.reply !== undefined) this.#deps.publish(held.subject, held.frame, held.reply);
-    else this.#publish(held.id, held.target, held.tokens, held.subject, held.frame, held.count);
+  #publish(held: Held): void {
+    if (held.reply !== undefined) {
+      this.#deps.publish(held.subject, held.frame, held.reply);
+      return;
+    }
+    const pubId = this.#ring.add(held);
+    this.#deps.publish(
+      held.subject,
+      held.frame,
+      `${this.#prefix}${VIRTUAL_TELL_SEGMENT}.${pubId}.${held.count}.${held.tokens}`,
+    );
   }
 
   #schedule(target: string, retrying: Retrying): void {
@@ -200,7 +173,7 @@ export class VirtualTellRetry {
       this.#retrying.delete(target);
       for (const held of retrying.queue) {
         // An ask goes out to meet its own fate (no-responders, then the asker's deadline).
-        if (held.reply !== undefined) this.#publishHeld(held);
+        if (held.reply !== undefined) this.#publish(held);
         else this.#deps.undeliverable(target, held.frame, held.count);
       }
       return;
@@ -219,7 +192,7 @@ export class VirtualTellRetry {
     retrying.inFlight = true;
     retrying.bounced = 0;
     this.resent += batch.length;
-    for (const held of batch) this.#publishHeld(held);
+    for (const held of batch) this.#publish(held);
     try {
       await this.#deps.flush();
     } catch {
@@ -233,6 +206,6 @@ export class VirtualTellRetry {
     }
     // Delivered: send what queued up meanwhile and go back to sending directly.
     this.#retrying.delete(target);
-    for (const held of retrying.queue) this.#publishHeld(held);
+    for (const held of retrying.queue) this.#publish(held);
   }
 }
