@@ -1148,6 +1148,9 @@ class System implements ActorSystem, CellHost, TransportSink {
       }
     };
     this.#virtual.close();
+    // Hand over first: once no new work is routed here, the actors can finish what they have.
+    const handOver = this.transport?.handOver;
+    if (graceful && handOver) await step(() => handOver.call(this.transport));
     if (graceful) await step(() => this.#quiesce());
     await step(() =>
       Promise.all(

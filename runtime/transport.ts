@@ -77,6 +77,12 @@ export interface Transport {
   nodes?(timeoutMs: number): Promise<string[]>;
   /** The live members as this node sees them (self included), with their hosted types and load. */
   members?(): NodeInfo[];
+  /**
+   * The first step of a graceful exit: stop taking work for this node (hand its shards to other nodes,
+   * leave the cluster) while the connection stays open for its actors to finish and their mail to be
+   * passed on. `drain` follows. Optional; safe to call twice.
+   */
+  handOver?(): Promise<void>;
   /** Stops now: in-flight frames may be lost. Safe to call twice. */
   close(): Promise<void>;
   /** Flushes what was sent, stops receiving, then closes. Safe to call twice. */

@@ -97,6 +97,7 @@ export interface NatsTransport extends Transport {
   readonly membership: Membership | undefined;
   /** Virtual-actor shards this node holds (`type.shard`). */
   ownedShards(): string[];
+  handOver(): Promise<void>;
   members(): NodeInfo[];
 }
 
@@ -643,17 +644,26 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       }
     },
 
+    async handOver(): Promise<void> {
+      if (state !== 'open') return;
+      flushBatches();
+      // Stop taking shard traffic and passivate those actors (saving state; their mail follows the shard),
+      // then say goodbye so the others claim the shards and place this node's other actors elsewhere now.
+      await shards?.releaseAll().catch(() => undefined);
+      await membership?.drain().catch(() => undefined);
+    },
+
     async drain(): Promise<void> {
       if (state === 'closed' || state === 'closing') return void (await whenClosed);
+      // Hand over first (unless the system did), then close. A failing step must not leave the
+      // connection open.
+      await transport.handOver().catch(() => undefined);
+      if (state !== 'open') return void (await whenClosed);
       flushBatches();
       state = 'closing';
       try {
-        // Hand over first: stop taking shard traffic and passivate (saving state), then say goodbye so the
-        // others claim the shards at once. A failing step must not leave the connection open.
-        await shards?.releaseAll().catch(() => undefined);
         tellRetry?.close();
         shards?.close();
-        await membership?.drain().catch(() => undefined);
         if (owned) await nc?.drain();
         else {
           await nc?.flush();
