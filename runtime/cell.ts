@@ -807,8 +807,14 @@ export class ActorCell {
     if (envelope !== undefined && this.#current === envelope) this.#current = undefined;
     this.#host.failed(this, error, envelope);
     if (!this.#supervised || this.#stopRequested) {
-      // Without supervision, a crashed actor stops (its mail goes to dead letters).
-      if (envelope !== undefined) this.#deadLetterCrash(envelope, error);
+      if (envelope !== undefined && phase === 'persistence' && this.#stopRequested && envelope.delivery) {
+        // Stopping anyway (passivation, a shard move, a stop): a durable message whose effect was not
+        // saved is not done with. It leads the mail handed on to the next activation (or the next owner).
+        this.#mailbox.unshift(envelope);
+      } else if (envelope !== undefined) {
+        // Without supervision, a crashed actor stops (its mail goes to dead letters).
+        this.#deadLetterCrash(envelope, error);
+      }
       this.#exitReason ??= 'failed';
       this.#stopRequested = true;
       if (!this.#busy) this.#stop();

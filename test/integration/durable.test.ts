@@ -246,4 +246,51 @@ describe('durable virtual actors', () => {
     expect(store.get('$v/keeper/k')).toEqual(want);
     expect(await ref.ask({ type: 'list' })).toEqual(want);
   });
+
+  it('hands a durable message on when its save fails while the actor is stopping', async () => {
+    const ns = `d${randomBytes(3).toString('hex')}`;
+    const store = new Map<string, number[]>();
+    let stopOnTwo = true;
+    let failOnce = true;
+    type Stopper = { add: { n: number }; list: Reply<number[]> };
+    const host = await cluster.node('t1', ns, ({ system }) =>
+      system.register(
+        'stopper',
+        defineActor<Stopper, number[]>({
+          type: 'stopper',
+          supervision: {},
+          init: () => [],
+          persistence: {
+            load: (ctx) => store.get(ctx.self.address)?.slice(),
+            save: async (state, ctx) => {
+              await new Promise((r) => setImmediate(r));
+              if (state.at(-1) === 2 && failOnce) {
+                failOnce = false;
+                throw new Error('store unavailable');
+              }
+              store.set(ctx.self.address, state.slice());
+            },
+          },
+          handlers: {
+            add: (m, ctx) => {
+              ctx.state.push(m.n);
+              // The actor stops itself after 2 (once): its save fails while it is stopping.
+              if (m.n === 2 && stopOnTwo) {
+                stopOnTwo = false;
+                ctx.stop();
+              }
+            },
+            list: (_m, ctx) => ctx.state,
+          },
+        }),
+        { durable: true, passivateAfterMs: 0 },
+      ),
+    );
+    await until(() => settled([host]), 10_000, 'settle');
+    const ref = host.system.virtual<Stopper>('stopper', 's');
+    for (const n of [1, 2, 3, 4]) await ref.send({ type: 'add', n });
+    await until(() => store.get('$v/stopper/s')?.length === 4, 10_000, 'all saved');
+    expect(failOnce).toBe(false);
+    expect(store.get('$v/stopper/s')).toEqual([1, 2, 3, 4]);
+  });
 });
