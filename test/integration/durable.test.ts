@@ -52,6 +52,51 @@ const firstOccurrences = (list: number[]): number[] => [...new Set(list)];
 
 let left = -1;
 
+type Appender = { add: { n: number }; list: Reply<number[]> };
+
+/**
+ * A durable type whose state is the list of `n` it was told, saved to an in-memory store whose save fails
+ * once, for the state ending in `failAt`. `stopAt` makes the actor stop itself after that `n` (once).
+ */
+async function appenderNode(nodeId: string, ns: string, failAt: number, stopAt?: number) {
+  const store = new Map<string, number[]>();
+  const flags = { failed: false, stopped: false };
+  const node = await cluster.node(nodeId, ns, ({ system }) =>
+    system.register(
+      'appender',
+      defineActor<Appender, number[]>({
+        type: 'appender',
+        supervision: {},
+        init: () => [],
+        persistence: {
+          load: (ctx) => store.get(ctx.self.address)?.slice(),
+          save: async (state, ctx) => {
+            await new Promise((r) => setImmediate(r));
+            if (state.at(-1) === failAt && !flags.failed) {
+              flags.failed = true;
+              throw new Error('store unavailable');
+            }
+            store.set(ctx.self.address, state.slice());
+          },
+        },
+        handlers: {
+          add: (m, ctx) => {
+            ctx.state.push(m.n);
+            if (m.n === stopAt && !flags.stopped) {
+              flags.stopped = true;
+              ctx.stop();
+            }
+          },
+          list: (_m, ctx) => ctx.state,
+        },
+      }),
+      { durable: true, passivateAfterMs: 0 },
+    ),
+  );
+  await until(() => settled([node]), 10_000, 'settle');
+  return { store, flags, ref: (id: string) => node.system.virtual<Appender>('appender', id) };
+}
+
 describe('durable virtual actors', () => {
   it('processes every acknowledged message in order per actor when a node dies mid-stream', async () => {
     const ns = `d${randomBytes(3).toString('hex')}`;
@@ -205,92 +250,22 @@ describe('durable virtual actors', () => {
   });
 
   it('handles a message again, before newer ones, when saving its state failed', async () => {
-    const ns = `d${randomBytes(3).toString('hex')}`;
-    const store = new Map<string, number[]>();
-    let failOnce = true;
-    type Keeper = { add: { n: number }; list: Reply<number[]> };
-    const host = await cluster.node('k1', ns, ({ system }) =>
-      system.register(
-        'keeper',
-        defineActor<Keeper, number[]>({
-          type: 'keeper',
-          supervision: {},
-          init: () => [],
-          persistence: {
-            load: (ctx) => store.get(ctx.self.address)?.slice(),
-            save: async (state, ctx) => {
-              await new Promise((r) => setImmediate(r));
-              if (state.at(-1) === 3 && failOnce) {
-                failOnce = false;
-                throw new Error('store unavailable');
-              }
-              store.set(ctx.self.address, state.slice());
-            },
-          },
-          handlers: {
-            add: (m, ctx) => {
-              ctx.state.push(m.n);
-            },
-            list: (_m, ctx) => ctx.state,
-          },
-        }),
-        { durable: true, passivateAfterMs: 0 },
-      ),
-    );
-    await until(() => settled([host]), 10_000, 'settle');
-    const ref = host.system.virtual<Keeper>('keeper', 'k');
-    await Promise.all(Array.from({ length: 10 }, (_, i) => ref.send({ type: 'add', n: i + 1 })));
+    const { store, flags, ref } = await appenderNode('k1', `d${randomBytes(3).toString('hex')}`, 3);
+    const k = ref('k');
+    await Promise.all(Array.from({ length: 10 }, (_, i) => k.send({ type: 'add', n: i + 1 })));
     const want = Array.from({ length: 10 }, (_, i) => i + 1);
-    await until(() => store.get('$v/keeper/k')?.length === 10, 10_000, 'all saved');
-    expect(failOnce).toBe(false);
-    expect(store.get('$v/keeper/k')).toEqual(want);
-    expect(await ref.ask({ type: 'list' })).toEqual(want);
+    await until(() => store.get('$v/appender/k')?.length === 10, 10_000, 'all saved');
+    expect(flags.failed).toBe(true);
+    expect(store.get('$v/appender/k')).toEqual(want);
+    expect(await k.ask({ type: 'list' })).toEqual(want);
   });
 
   it('hands a durable message on when its save fails while the actor is stopping', async () => {
-    const ns = `d${randomBytes(3).toString('hex')}`;
-    const store = new Map<string, number[]>();
-    let stopOnTwo = true;
-    let failOnce = true;
-    type Stopper = { add: { n: number }; list: Reply<number[]> };
-    const host = await cluster.node('t1', ns, ({ system }) =>
-      system.register(
-        'stopper',
-        defineActor<Stopper, number[]>({
-          type: 'stopper',
-          supervision: {},
-          init: () => [],
-          persistence: {
-            load: (ctx) => store.get(ctx.self.address)?.slice(),
-            save: async (state, ctx) => {
-              await new Promise((r) => setImmediate(r));
-              if (state.at(-1) === 2 && failOnce) {
-                failOnce = false;
-                throw new Error('store unavailable');
-              }
-              store.set(ctx.self.address, state.slice());
-            },
-          },
-          handlers: {
-            add: (m, ctx) => {
-              ctx.state.push(m.n);
-              // The actor stops itself after 2 (once): its save fails while it is stopping.
-              if (m.n === 2 && stopOnTwo) {
-                stopOnTwo = false;
-                ctx.stop();
-              }
-            },
-            list: (_m, ctx) => ctx.state,
-          },
-        }),
-        { durable: true, passivateAfterMs: 0 },
-      ),
-    );
-    await until(() => settled([host]), 10_000, 'settle');
-    const ref = host.system.virtual<Stopper>('stopper', 's');
-    for (const n of [1, 2, 3, 4]) await ref.send({ type: 'add', n });
-    await until(() => store.get('$v/stopper/s')?.length === 4, 10_000, 'all saved');
-    expect(failOnce).toBe(false);
-    expect(store.get('$v/stopper/s')).toEqual([1, 2, 3, 4]);
+    // The actor stops itself after 2, and the save of 2 fails while it is stopping.
+    const { store, flags, ref } = await appenderNode('t1', `d${randomBytes(3).toString('hex')}`, 2, 2);
+    for (const n of [1, 2, 3, 4]) await ref('s').send({ type: 'add', n });
+    await until(() => store.get('$v/appender/s')?.length === 4, 10_000, 'all saved');
+    expect(flags).toEqual({ failed: true, stopped: true });
+    expect(store.get('$v/appender/s')).toEqual([1, 2, 3, 4]);
   });
 });
