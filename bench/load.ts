@@ -95,6 +95,13 @@ export function pipelined(options: PipelinedOptions): Promise<LoopResult> {
   });
 }
 
+/** {@link pipelined}, as completed operations per second; rejects with the first error if any failed. */
+export async function pipelinedRate(options: PipelinedOptions): Promise<number> {
+  const r = await pipelined(options);
+  if (r.failed > 0) throw r.firstError;
+  return (r.completed / r.elapsedMs) * 1000;
+}
+
 /** Resolves with `promise`, or rejects with `BENCH_TIMEOUT` naming `what` after `ms`. */
 export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -55,6 +55,10 @@ class Hub implements LocalHub {
    * deterministic strategy, else chosen once per actor and remembered while that node stays on the hub.
    */
   ownerOf(type: string, id: string, origin: string | undefined): string | undefined {
+    const key = `${type}/${id}`;
+    const known = this.#placed.get(key);
+    // A remembered node still hosting the type: no need to look at every member (or its load) again.
+    if (known !== undefined && this.members.get(known)?.types.some((t) => t.type === type)) return known;
     const hosts: NodeInfo[] = [];
     let placement: HostedType['placement'] | undefined;
     for (const [nodeId, node] of this.members) {
@@ -72,12 +76,9 @@ class Hub implements LocalHub {
     }
     if (!placement) return undefined;
     if (placement.deterministic) {
-      const shard = shardOf(`${type}/${id}`, HUB_SHARDS);
+      const shard = shardOf(key, HUB_SHARDS);
       return placement.place(`${type}#${shard}`, { self: '', members: hosts });
     }
-    const key = `${type}/${id}`;
-    const known = this.#placed.get(key);
-    if (known !== undefined && hosts.some((h) => h.id === known)) return known;
     const chosen = placement.place(key, { self: origin ?? '', members: hosts, origin });
     if (chosen !== undefined) this.#placed.set(key, chosen);
     return chosen;

@@ -94,8 +94,6 @@ export class ActivationDirectory {
   #kv: Promise<KV> | undefined;
   #seq = 0;
   #closed = false;
-  /** Actors placed so far by this node (for tests and benches). */
-  placed = 0;
 
   constructor(
     nc: NatsConnection,
@@ -383,7 +381,6 @@ export class ActivationDirectory {
       this.#onError(`${type}/${id}`, err);
     }
     this.#recent.push({ node: chosen, at: this.#clock.now() });
-    this.placed++;
     return chosen;
   }
 

@@ -72,8 +72,6 @@ export class VirtualTellRetry {
   readonly #ring: UnconfirmedRing<Held>;
   #seq = 0;
   #closed = false;
-  /** Tells sent again so far (for tests and `troupe nodes`). */
-  resent = 0;
 
   /** `nodePrefix` is `troupe.<ns>.<node>.`; `windowMs` bounds how long one target's tells are retried. */
   constructor(deps: TellRetryDeps, nodePrefix: string, windowMs: number) {
@@ -191,7 +189,6 @@ export class VirtualTellRetry {
     retrying.queue = [];
     retrying.inFlight = true;
     retrying.bounced = 0;
-    this.resent += batch.length;
     for (const held of batch) this.#publish(held);
     try {
       await this.#deps.flush();

@@ -12,7 +12,7 @@ import {
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type ActorSystem, createSystem, defineActor } from '../../runtime/index.js';
 import { natsTransport } from '../../transport/index.js';
-import { pipelined } from '../load.js';
+import { pipelinedRate } from '../load.js';
 import { PAYLOAD_BYTES_ARRAY, PAYLOAD_STRING } from '../payload.js';
 import type { Scenario } from '../scenario.js';
 
@@ -23,15 +23,11 @@ const KEYS = 16;
 
 type Sink = { m: { body: string } };
 
-async function throughput(
+const throughput = (
   total: number,
   deadline: number,
   issue: (i: number) => Promise<unknown>,
-): Promise<number> {
-  const r = await pipelined({ total, window: WINDOW, deadline, issue });
-  if (r.failed > 0) throw r.firstError;
-  return (r.completed / r.elapsedMs) * 1000;
-}
+): Promise<number> => pipelinedRate({ total, window: WINDOW, deadline, issue });
 
 /** `durable-tell`: see the file comment. */
 export const durableTell: Scenario = {

@@ -13,7 +13,7 @@ import {
   type Reply,
 } from '../../runtime/index.js';
 import { natsTransport } from '../../transport/index.js';
-import { pipelined, wallNow } from '../load.js';
+import { pipelinedRate, wallNow } from '../load.js';
 import { baselineSubject, PAYLOAD_BYTES_ARRAY, PAYLOAD_STRING } from '../payload.js';
 import type { RoleCommands, Scenario } from '../scenario.js';
 
@@ -75,15 +75,11 @@ async function hostRole(init: unknown): Promise<RoleCommands> {
   };
 }
 
-async function throughput(
+const throughput = (
   total: number,
   deadline: number,
   issue: (i: number) => Promise<unknown>,
-): Promise<number> {
-  const r = await pipelined({ total, window: WINDOW, deadline, issue });
-  if (r.failed > 0) throw r.firstError;
-  return (r.completed / r.elapsedMs) * 1000;
-}
+): Promise<number> => pipelinedRate({ total, window: WINDOW, deadline, issue });
 
 /** `virtual-ask`: see the file comment. */
 export const virtualAsk: Scenario = {

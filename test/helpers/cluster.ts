@@ -1,7 +1,9 @@
 // Test fixture: cluster nodes (systems with a fast-failing NATS cluster config) in the test process.
 
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { ActorSystem } from '../../runtime/index.js';
 import { createSystem } from '../../runtime/index.js';
+import { type ServerProcess, startNats } from '../../testing/index.js';
 import { type NatsTransport, natsTransport } from '../../transport/index.js';
 
 /** One in-process cluster node. */
@@ -43,4 +45,20 @@ export function clusterNodes(url: () => string, shards: number) {
       await Promise.all(started.splice(0).map((n) => n.system.close()));
     },
   };
+}
+
+/**
+ * A private nats-server for the test file and a {@link clusterNodes} fixture on it, with the hooks that
+ * start the server, close each test's nodes after it, and stop the server at the end.
+ */
+export function natsCluster(shards: number) {
+  let nats: ServerProcess | undefined;
+  beforeAll(async () => {
+    nats = await startNats();
+  });
+  afterAll(() => nats?.stop());
+  const url = (): string => nats!.url;
+  const cluster = clusterNodes(url, shards);
+  afterEach(() => cluster.dispose());
+  return { cluster, url };
 }

@@ -1,7 +1,7 @@
 // Virtual actors over a real nats-server with several nodes: placement, failover, joins and graceful drain.
 
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createSystem,
   defineActor,
@@ -10,9 +10,8 @@ import {
   preferLocalPlacement,
   type Reply,
 } from '../../runtime/index.js';
-import { type ServerProcess, startNats } from '../../testing/index.js';
 import { listNatsNodes, natsKvPersistence, natsTransport } from '../../transport/index.js';
-import { type ClusterNode, clusterNodes } from '../helpers/cluster.js';
+import { type ClusterNode, natsCluster } from '../helpers/cluster.js';
 import { until } from '../helpers/fixtures.js';
 
 type Account = { deposit: { amount: number }; balance: Reply<number> };
@@ -28,14 +27,7 @@ const account = defineActor<Account, { balance: number }>({
 });
 
 const SHARDS = 16;
-let nats: ServerProcess;
-beforeAll(async () => {
-  nats = await startNats();
-});
-afterAll(() => nats.stop());
-
-const cluster = clusterNodes(() => nats.url, SHARDS);
-afterEach(() => cluster.dispose());
+const { cluster, url } = natsCluster(SHARDS);
 type Node = ClusterNode;
 const settled = (hosts: Node[], types = 1): boolean => cluster.settled(hosts, types);
 const node = (nodeId: string, namespace: string, host = true): Promise<Node> =>
@@ -186,7 +178,7 @@ describe('virtual actors across NATS nodes', () => {
       ids.map((id) => client.system.virtual<Account>('account', id).ask({ type: 'balance' })),
     );
     // An observer sees the members (not itself) with their hosted types and load.
-    const listed = await listNatsNodes(nats.url, ns, 300);
+    const listed = await listNatsNodes(url(), ns, 300);
     expect(listed.map((n) => n.id)).toEqual(['client', 'n1', 'n2']);
     expect(listed.find((n) => n.id === 'n1')?.types).toEqual(['account']);
     expect(listed.find((n) => n.id === 'client')?.types).toEqual([]);
@@ -311,7 +303,7 @@ describe('virtual actors across NATS nodes', () => {
     // With nobody to take them within the window, they end as dead letters that keep the message.
     const short = await createSystem({
       nodeId: 'short',
-      transport: natsTransport({ servers: nats.url, namespace: ns, cluster: { tellRetryMs: 300 } }),
+      transport: natsTransport({ servers: url(), namespace: ns, cluster: { tellRetryMs: 300 } }),
     });
     try {
       // Three tells in one turn travel as one batch; each becomes its own dead letter.

@@ -3,25 +3,17 @@
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defineActor, type Reply } from '../../runtime/index.js';
-import { type ServerProcess, startNats } from '../../testing/index.js';
 import { natsKvPersistence } from '../../transport/index.js';
 import { DurableMailboxes } from '../../transport/nats-durable.js';
-import { type ClusterNode, clusterNodes } from '../helpers/cluster.js';
+import { type ClusterNode, natsCluster } from '../helpers/cluster.js';
 import { until } from '../helpers/fixtures.js';
 
 type Ledger = { add: { n: number }; seen: Reply<number[]> };
 
 const SHARDS = 8;
-let nats: ServerProcess;
-beforeAll(async () => {
-  nats = await startNats();
-});
-afterAll(() => nats.stop());
-
-const cluster = clusterNodes(() => nats.url, SHARDS);
-afterEach(() => cluster.dispose());
+const { cluster, url } = natsCluster(SHARDS);
 type Node = ClusterNode;
 const settled = (hosts: Node[]): boolean => cluster.settled(hosts);
 
@@ -216,7 +208,7 @@ describe('durable virtual actors', () => {
 
   it('does not let a publish overtake the ones waiting for the stream to be created', async () => {
     const ns = `d${randomBytes(3).toString('hex')}`;
-    const conn = await connect({ servers: nats.url });
+    const conn = await connect({ servers: url() });
     try {
       const mailboxes = new DurableMailboxes(
         conn,
