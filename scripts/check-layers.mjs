@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
-const LAYERS = ['runtime', 'transport', 'supervisor', 'actors', 'testing', 'cli', 'bench'];
+const LAYERS = ['runtime', 'transport', 'supervisor', 'actors', 'testing', 'cli', 'bench', 'chaos'];
 /** What each folder may import from (besides itself). */
 const ALLOWED = {
   runtime: [],
@@ -14,10 +14,12 @@ const ALLOWED = {
   testing: [],
   cli: ['runtime', 'transport', 'supervisor', 'actors', 'testing', 'bench'],
   bench: ['runtime', 'transport', 'supervisor', 'actors', 'testing'],
+  chaos: ['runtime', 'transport', 'supervisor', 'actors', 'testing'],
 };
 /** Packages only transport/ (and bench/ baselines, tests) may import. */
 const CLIENTS = [/^@nats-io\//, /^bullmq$/, /^ioredis$/, /^msgpackr$/];
-const CLIENT_OK = new Set(['transport', 'bench']);
+// chaos/ forges frames and restarts servers with the raw clients, as bench/ runs its baselines with them.
+const CLIENT_OK = new Set(['transport', 'bench', 'chaos']);
 
 function files(dir) {
   const out = [];
