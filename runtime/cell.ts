@@ -100,6 +100,11 @@ function messageOf(error: unknown): string {
 
 /** What a cell reads from its definition and spawn options; immutable, so actors can share one. */
 interface CellConfig {
+  /**
+   * The definition's own handlers on a null-prototype object: a message type named after an
+   * `Object.prototype` member (`constructor`, `toString`, `__proto__`) must find nothing, not a builtin.
+   */
+  handlers: Record<string, Function | undefined>;
   throughput: number;
   stashCapacity: number;
   capacity: number;
@@ -109,6 +114,16 @@ interface CellConfig {
   maxAttempts: number;
   persistence: Persistence<unknown, AnyContext> | undefined;
   hooks: SupervisorHooks<AnyContext> | undefined;
+}
+
+/** Own, function-valued handlers only, on an object with no prototype (see {@link CellConfig.handlers}). */
+function ownHandlers(handlers: object): Record<string, Function | undefined> {
+  const own: Record<string, Function | undefined> = Object.create(null);
+  for (const type of Object.keys(handlers)) {
+    const handler = (handlers as Record<string, unknown>)[type];
+    if (typeof handler === 'function') own[type] = handler;
+  }
+  return own;
 }
 
 const sharedConfigs = new WeakMap<object, Map<number, CellConfig>>();
@@ -131,6 +146,7 @@ function configFor(
   const mailbox = options?.mailbox ?? definition.mailbox;
   const supervision = options?.supervision ?? definition.supervision;
   const config: CellConfig = {
+    handlers: ownHandlers(definition.handlers),
     throughput: definition.throughput ?? defaultThroughput,
     stashCapacity: definition.stashCapacity ?? 1000,
     capacity: mailbox?.capacity ?? Number.POSITIVE_INFINITY,
@@ -613,7 +629,7 @@ export class ActorCell {
       );
       return false;
     }
-    const handler = (this.definition.handlers as Record<string, Function | undefined>)[type];
+    const handler = this.#config.handlers[type];
     if (handler === undefined) {
       host.undeliverable(
         envelope,

@@ -43,6 +43,21 @@ describe('actors', () => {
     expect(ref.address).toBe('n/c');
   });
 
+  it('treats message types named after Object.prototype members as unhandled, over the wire too', async () => {
+    const s = await system();
+    const ref = s.spawn(counter, { name: 'c' });
+    const names = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__', 'isPrototypeOf'];
+    for (const type of names) {
+      const err = await ref.ask({ type } as never, { timeout: 1000 }).catch((e: unknown) => e);
+      expect(TroupeError.is(err, ErrorCode.Unhandled), type).toBe(true);
+      ref.tell({ type } as never);
+    }
+    // The actor is still alive and its state untouched.
+    ref.tell({ type: 'inc', by: 3 });
+    expect(await ref.ask({ type: 'get' })).toBe(3);
+    expect(s.deadLetters.byReason()[ErrorCode.Unhandled]).toBe(names.length * 2);
+  });
+
   it('rejects with the error a handler fails the ask with', async () => {
     const s = await system();
     const err = await s
