@@ -112,8 +112,8 @@ export class VirtualTellRetry {
     const held = this.#ring.take(Number(rest.slice(0, dot)));
     if (held === undefined || this.#closed) {
       // Confirmed or overwritten already (or we are closing): all left to say is that it was not delivered.
-      const count = Math.min(Number(rest.slice(dot + 1, dot2)) || 1, 1_000_000);
-      this.#deps.undeliverable(rest.slice(dot2 + 1).replaceAll('.', '/'), held?.frame, count);
+      // The count is what this node kept, never the one in the subject: a forged status costs one letter.
+      this.#deps.undeliverable(rest.slice(dot2 + 1).replaceAll('.', '/'), held?.frame, held?.count ?? 1);
       return;
     }
     held.failedAt ??= this.#deps.clock.now();

@@ -32,6 +32,7 @@ import { DurableMailboxes } from './nats-durable.js';
 import { natsMembership } from './nats-membership.js';
 import { ShardOwner, shardKey } from './nats-shards.js';
 import { VIRTUAL_TELL_SEGMENT, VirtualTellRetry } from './nats-tell-retry.js';
+import { UnconfirmedRing } from './nats-unconfirmed.js';
 
 /** Options of {@link natsTransport}. */
 export interface NatsTransportOptions {
@@ -104,6 +105,8 @@ export interface NatsTransport extends Transport {
 const NO_RESPONDERS_SEGMENT = '$nr';
 const PING_SEGMENT = '$ping';
 const SUBJECT_CACHE_LIMIT = 10_000;
+/** Tell batches that may still bounce, at most (see {@link UnconfirmedRing}). */
+const UNCONFIRMED_BATCHES = 65_536;
 
 /**
  * Subject of an address: `node/a/b` → `troupe.<ns>.node.a.b`. Names are validated to contain no dots, so the
@@ -165,6 +168,8 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     virtual: string | undefined;
   }
   const batches = new Map<string, Batch>();
+  /** Tell counts of batches that may still bounce, by publish id (0 in a reply subject: a single tell). */
+  let unconfirmedBatches: UnconfirmedRing<number> | undefined;
   let flushScheduled = false;
   const publishBatch = (batch: Batch): void => {
     const n = batch.frames.length;
@@ -173,10 +178,12 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       tellRetry.send(batch.target, batch.virtual, batch.subject, data, n);
       return;
     }
+    // A batch's size stays here, not in its reply subject: a status from the wire must not name how many
+    // dead letters to record (a forged `$nr.1000000` would block the node for a second).
     const reply =
       n === 1
         ? noResponderSubject(batch.target)
-        : `${nodePrefix}${NO_RESPONDERS_SEGMENT}.${n}.${subjectTail(batch.target)}`;
+        : `${nodePrefix}${NO_RESPONDERS_SEGMENT}.${unconfirmedBatches?.add(n) ?? 0}.${subjectTail(batch.target)}`;
     nc?.publish(batch.subject, data, { reply });
   };
   const flushBatches = (): void => {
@@ -231,7 +238,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     let subject = undeliverable.get(address);
     if (subject === undefined) {
       if (undeliverable.size >= SUBJECT_CACHE_LIMIT) undeliverable.clear();
-      subject = `${nodePrefix}${NO_RESPONDERS_SEGMENT}.1.${subjectTail(address)}`;
+      subject = `${nodePrefix}${NO_RESPONDERS_SEGMENT}.0.${subjectTail(address)}`;
       undeliverable.set(address, subject);
     }
     return subject;
@@ -276,10 +283,11 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
         return;
       }
       if (rest.startsWith(`${NO_RESPONDERS_SEGMENT}.`)) {
-        // `$nr.<count>.<target tokens>`: a batch of `count` tells found no subscriber.
+        // `$nr.<publish id>.<target tokens>`: a tell (id 0) or a batch of tells found no subscriber. The
+        // batch's size comes from what this node kept; a status it does not know of costs one dead letter.
         const tail = rest.slice(NO_RESPONDERS_SEGMENT.length + 1);
         const dot = tail.indexOf('.');
-        const count = Math.min(Number(tail.slice(0, dot)) || 1, 1_000_000);
+        const count = unconfirmedBatches?.take(Number(tail.slice(0, dot))) ?? 1;
         const address = tail.slice(dot + 1).replaceAll('.', '/');
         for (let i = 0; i < count; i++) {
           sink.reject({
@@ -342,6 +350,8 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
         const serverMax = nc.info?.max_payload ?? DEFAULT_MAX_FRAME_BYTES;
         if (codec.maxFrameBytes > serverMax) codec = createCodec({ maxFrameBytes: serverMax });
         nodePrefix = `${prefix}${nodeId}.`;
+        const flushConn = nc;
+        unconfirmedBatches = new UnconfirmedRing<number>(UNCONFIRMED_BATCHES, clock, () => flushConn.flush());
         if (tellRetryMs > 0) {
           const conn = nc;
           tellRetry = new VirtualTellRetry(
@@ -633,6 +643,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       // Every step runs even if one before it fails; the transport ends closed either way.
       try {
         tellRetry?.close();
+        unconfirmedBatches?.close();
         shards?.close();
         await membership?.close().catch(() => undefined);
         if (owned) await nc?.close();
@@ -670,6 +681,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
           await sub?.drain();
         }
       } finally {
+        unconfirmedBatches?.close();
         finish(undefined);
       }
     },
