@@ -1095,7 +1095,13 @@ export class ActorCell {
     }
     get sender(): AnyActorRef | undefined {
       const sender = this.#cell.#current?.sender;
-      return sender === undefined ? undefined : this.#cell.#host.refFor(sender);
+      if (sender === undefined) return undefined;
+      try {
+        return this.#cell.#host.refFor(sender);
+      } catch {
+        // A sender from the wire that is no address (forged): there is no one to answer.
+        return undefined;
+      }
     }
     get headers(): Readonly<Record<string, string>> {
       return this.#cell.#current?.headers ?? NO_HEADERS;

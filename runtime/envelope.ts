@@ -71,6 +71,23 @@ export function assertValidName(name: string, what = 'actor name'): void {
   }
 }
 
+/**
+ * An address: `node/path/...` with at least two segments, each a name or a reserved `$` segment (`$v`, `$r`,
+ * generated names such as `$0`), so it maps one-to-one to a NATS subject.
+ */
+const ADDRESS = /^[A-Za-z0-9_\-:+=@~$]{1,128}(\/[A-Za-z0-9_\-:+=@~$]{1,128})+$/;
+const MAX_ADDRESS_LENGTH = 1024;
+
+/** Checks an address given by a user (`system.ref`, `ctx.refFor`), throwing `INVALID_NAME` when unusable. */
+export function assertValidAddress(address: unknown): asserts address is string {
+  if (typeof address !== 'string' || address.length > MAX_ADDRESS_LENGTH || !ADDRESS.test(address)) {
+    throw new TroupeError(
+      ErrorCode.InvalidName,
+      `invalid actor address ${JSON.stringify(address)?.slice(0, 200)}: expected node/path, each segment 1-128 of A-Z a-z 0-9 _ - : + = @ ~ $ (no dots, spaces or wildcards)`,
+    );
+  }
+}
+
 /** The node part of an address. */
 export function nodeOf(address: string): string {
   const i = address.indexOf('/');

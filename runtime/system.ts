@@ -6,6 +6,7 @@ import { ActorCell, type ActorStatus, type CellEvent, type CellHost } from './ce
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import { DeadLetterOffice, type DeadLetters } from './dead-letters.js';
 import {
+  assertValidAddress,
   assertValidName,
   type Envelope,
   EnvelopeKind,
@@ -451,12 +452,7 @@ class System implements ActorSystem, CellHost, TransportSink {
   }
 
   ref<P extends Protocol = AnyProtocol>(address: string): ActorRef<P> {
-    if (typeof address !== 'string' || address.indexOf('/') <= 0) {
-      throw new TroupeError(
-        ErrorCode.InvalidName,
-        `invalid actor address ${JSON.stringify(address)}: expected node/path`,
-      );
-    }
+    assertValidAddress(address);
     const local = nodeOf(address) === this.nodeId;
     const cell = local ? this.#cells.get(pathOf(address)) : undefined;
     if (cell) return cell.ref as ActorRef<P>;

@@ -58,6 +58,33 @@ describe('actors', () => {
     expect(s.deadLetters.byReason()[ErrorCode.Unhandled]).toBe(names.length * 2);
   });
 
+  it('refuses unusable addresses in system.ref with INVALID_NAME, at once', async () => {
+    const s = await system();
+    for (const bad of [
+      'srv/e x',
+      'noslash',
+      '',
+      'a.b/c',
+      'x/>',
+      'x/*',
+      'x//y',
+      '/x',
+      `x/${'y'.repeat(200)}`,
+      42,
+    ]) {
+      let err: unknown;
+      try {
+        s.ref(bad as string);
+      } catch (e) {
+        err = e;
+      }
+      expect(TroupeError.is(err, ErrorCode.InvalidName), String(bad)).toBe(true);
+    }
+    for (const good of ['n/c', 'srv/a/b', '$v/ledger/acct-1', 'n/$0', 'node-1/team:a@x']) {
+      expect(s.ref(good).address).toBe(good);
+    }
+  });
+
   it('rejects with the error a handler fails the ask with', async () => {
     const s = await system();
     const err = await s
