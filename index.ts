@@ -28,6 +28,7 @@ export type {
   TellOptions,
   Transport,
   VirtualActorOptions,
+  VirtualType,
 } from './runtime/index.js';
 export {
   ActorCrashedError,
@@ -35,6 +36,7 @@ export {
   createSystem,
   defineActor,
   defineTask,
+  defineVirtual,
   ErrorCode,
   hashPlacement,
   InvalidOptionsError,

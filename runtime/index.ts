@@ -132,9 +132,16 @@ export {
   taskErrorFromWire,
 } from './task.js';
 export type { HostedType, Rejected, Transport, TransportSink } from './transport.js';
-export type { ResolvedVirtualActorOptions, VirtualActorOptions } from './virtual.js';
+export type {
+  AnyVirtualType,
+  ResolvedVirtualActorOptions,
+  VirtualActorOptions,
+  VirtualType,
+} from './virtual.js';
 export {
   DEFAULT_PASSIVATE_AFTER_MS,
+  defineVirtual,
+  isVirtualType,
   parseVirtualAddress,
   resolveVirtualActorOptions,
   VIRTUAL_NODE,

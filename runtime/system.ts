@@ -24,7 +24,15 @@ import type { ActorRef, AnyActorRef, AskOptions, SendOptions, TellOptions } from
 import { assertActorLimits } from './supervision.js';
 import type { TaskRunner } from './task.js';
 import type { Rejected, Transport, TransportSink } from './transport.js';
-import { parseVirtualAddress, type VirtualActorOptions, VirtualHost, virtualAddress } from './virtual.js';
+import {
+  type AnyVirtualType,
+  isVirtualType,
+  parseVirtualAddress,
+  type VirtualActorOptions,
+  VirtualHost,
+  type VirtualType,
+  virtualAddress,
+} from './virtual.js';
 
 /** Options of {@link createSystem}. */
 export interface SystemOptions {
@@ -232,7 +240,16 @@ export interface ActorSystem {
     definition: ActorDefinition<P, S>,
     options?: VirtualActorOptions,
   ): void;
-  /** A ref to virtual actor `type`/`id`, wherever it is (or will be) active. */
+  /** Registers a virtual actor type made by `defineVirtual` (the same value its senders use). */
+  register<P extends Protocol, S>(virtualType: VirtualType<P, S>): void;
+  /**
+   * A ref to virtual actor `type`/`id`, wherever it is (or will be) active. Given a `defineVirtual` value,
+   * the ref is typed by its protocol and the sender declares the type's durability: `send()` to a durable
+   * type is stored or rejects, whether or not a host runs. Given a bare type name, durability is learnt from
+   * live hosts, and `send()` rejects with `NO_RESPONDERS` while no live node hosts the type.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the state type of the definition does not matter to senders
+  virtual<P extends Protocol>(type: VirtualType<P, any>, id: string): ActorRef<P>;
   virtual<P extends Protocol = AnyProtocol>(type: string, id: string): ActorRef<P>;
   /**
    * Spawns an actor of a type registered with `register()` on the node `where` names, or on the node a
@@ -353,6 +370,8 @@ class System implements ActorSystem, CellHost, TransportSink {
   readonly #roots = new Map<string, ActorCell>();
   readonly #pending = new Map<string, PendingAsk>();
   readonly #lifecycle = new Set<(event: LifecycleEvent) => void>();
+  /** Virtual types declared to the transport through `defineVirtual` values. */
+  readonly #declared = new Set<string>();
   readonly #replyPrefix: string;
   readonly #virtual: VirtualHost;
   #seq = 0;
@@ -460,13 +479,22 @@ class System implements ActorSystem, CellHost, TransportSink {
   }
 
   register<P extends Protocol, S>(
-    type: string,
-    definition: ActorDefinition<P, S>,
+    type: string | VirtualType<P, S>,
+    definition?: ActorDefinition<P, S>,
     options?: VirtualActorOptions,
   ): void {
     if (this.#closing !== undefined)
       throw new TroupeError(ErrorCode.SystemClosed, `system ${this.nodeId} is closed`);
-    this.#virtual.register(type, definition as ActorDefinition<Protocol, unknown>, options);
+    if (typeof type !== 'string') {
+      if (!isVirtualType(type))
+        throw new InvalidOptionsError('type', 'expected a type name or a value from defineVirtual()');
+      this.#virtual.register(type.type, type.definition as ActorDefinition<Protocol, unknown>, type.options);
+      this.#declare(type);
+    } else {
+      if (typeof definition !== 'object' || definition === null || typeof definition.handlers !== 'object')
+        throw new InvalidOptionsError('definition', 'expected an actor definition from defineActor()');
+      this.#virtual.register(type, definition as ActorDefinition<Protocol, unknown>, options);
+    }
     this.transport?.hostTypes?.(
       this.#virtual.types().map((t) => {
         const { placement, durable } = this.#virtual.registration(t)!.options;
@@ -475,8 +503,20 @@ class System implements ActorSystem, CellHost, TransportSink {
     );
   }
 
-  virtual<P extends Protocol = AnyProtocol>(type: string, id: string): ActorRef<P> {
-    return new Ref(virtualAddress(type, id), this, undefined, false) as unknown as ActorRef<P>;
+  virtual<P extends Protocol = AnyProtocol>(type: string | AnyVirtualType, id: string): ActorRef<P> {
+    if (typeof type === 'string')
+      return new Ref(virtualAddress(type, id), this, undefined, false) as unknown as ActorRef<P>;
+    if (!isVirtualType(type))
+      throw new InvalidOptionsError('type', 'expected a type name or a value from defineVirtual()');
+    this.#declare(type);
+    return new Ref(virtualAddress(type.type, id), this, undefined, false) as unknown as ActorRef<P>;
+  }
+
+  /** Tells the transport, once per type, what a sender knows of a virtual type: whether it is durable. */
+  #declare(type: AnyVirtualType): void {
+    if (this.#declared.has(type.type)) return;
+    this.#declared.add(type.type);
+    this.transport?.declare?.(type.type, type.options.durable);
   }
 
   /** Starts the cell for a virtual actor; it sits with the top-level actors so shutdown stops it too. */

@@ -71,6 +71,12 @@ export interface Transport {
    */
   sendAcked?(envelope: Envelope, messageId: string | undefined): Promise<void>;
   /**
+   * A sender declares virtual actor type `type` (from `defineVirtual`): mail to a durable one goes to the
+   * durable store whatever the hosts' heartbeats say, so it is stored, or `sendAcked` rejects, even while no
+   * host runs. Idempotent. Transports without a durable store ignore it.
+   */
+  declare?(type: string, durable: boolean): void;
+  /**
    * Lists the ids of the nodes reachable on this transport (this one included), waiting up to `timeoutMs` for
    * answers. Optional: `system.ps()` covers only its own node without it.
    */

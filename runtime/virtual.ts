@@ -61,6 +61,51 @@ export function resolveVirtualActorOptions(options: VirtualActorOptions = {}): R
   return { placement, passivateAfterMs, durable: options.durable === true };
 }
 
+/**
+ * A virtual actor type as one value, shared by the nodes that host it and the processes that send to it: its
+ * name, its definition, and how it is kept (placement, passivation, durability). A sender that names the
+ * type through it declares its durability, so `send()` stores the message (creating the durable store if
+ * need be) even while no host runs, instead of learning it from the hosts' heartbeats.
+ *
+ * @example
+ * export const ledger = defineVirtual('ledger', ledgerActor, { durable: true });
+ * system.register(ledger);                         // on hosting nodes
+ * await system.virtual(ledger, 'acct-1').send({ type: 'deposit', amount: 5 }, { messageId: 'd-1' });
+ */
+export interface VirtualType<P extends Protocol = Protocol, S = unknown> {
+  readonly type: string;
+  readonly definition: ActorDefinition<P, S>;
+  readonly options: ResolvedVirtualActorOptions;
+}
+
+/** Defines a virtual actor type; see {@link VirtualType}. Throws `INVALID_NAME` / `INVALID_OPTIONS` at once. */
+export function defineVirtual<P extends Protocol, S>(
+  type: string,
+  definition: ActorDefinition<P, S>,
+  options?: VirtualActorOptions,
+): VirtualType<P, S> {
+  assertValidName(type, 'actor type');
+  if (typeof definition !== 'object' || definition === null || typeof definition.handlers !== 'object') {
+    throw new InvalidOptionsError('definition', 'expected an actor definition from defineActor()');
+  }
+  return Object.freeze({ type, definition, options: resolveVirtualActorOptions(options) });
+}
+
+/** A virtual type of any protocol and state. */
+// biome-ignore lint/suspicious/noExplicitAny: types of any protocol and state must be assignable here (variance)
+export type AnyVirtualType = VirtualType<any, any>;
+
+/** True for a value made by {@link defineVirtual}. */
+export function isVirtualType(value: unknown): value is AnyVirtualType {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as VirtualType).type === 'string' &&
+    typeof (value as VirtualType).definition === 'object' &&
+    typeof (value as VirtualType).options === 'object'
+  );
+}
+
 /** The address of virtual actor `type`/`id`. */
 export function virtualAddress(type: string, id: string): string {
   assertValidName(type, 'actor type');

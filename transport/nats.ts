@@ -215,6 +215,14 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
     }
   };
   let hosted: HostedType[] = [];
+  /** Virtual types senders here declared (`defineVirtual`), and whether each is durable. */
+  const declared = new Map<string, boolean>();
+  /** Durable if declared so here, or hosted as durable here or by a live member (heartbeats). */
+  const isDurable = (type: string): boolean => declared.get(type) === true || shards?.isDurable(type) === true;
+  const isKnown = (type: string): boolean =>
+    declared.has(type) ||
+    hosted.some((t) => t.type === type) ||
+    (membership?.members().some((m) => m.types.includes(type)) ?? false);
   const subjects = new Map<string, string>();
   const undeliverable = new Map<string, string>();
   let resolveClosed!: (err: Error | undefined) => void;
@@ -551,7 +559,22 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
 
     sendAcked(envelope: Envelope, messageId: string | undefined): Promise<void> {
       const virtual = parseVirtualAddress(envelope.target);
-      if (!virtual || !shards || !durable || !shards.isDurable(virtual.type) || state !== 'open') {
+      if (virtual === undefined || !shards || !durable || state !== 'open') {
+        transport.send(envelope);
+        return Promise.resolve();
+      }
+      if (!isDurable(virtual.type)) {
+        // Neither declared by this sender nor hosted by a live node: storing it would be a guess, and a
+        // plain publish would resolve for mail no one takes. Say so now.
+        if (!isKnown(virtual.type)) {
+          return Promise.reject(
+            new TroupeError(
+              ErrorCode.NoResponders,
+              `no live node hosts virtual actor type ${virtual.type}, and this sender did not declare it: ` +
+                'name it with a defineVirtual() value so a durable type is stored while no host runs',
+            ),
+          );
+        }
         transport.send(envelope);
         return Promise.resolve();
       }
@@ -562,6 +585,10 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
         frame,
         messageId,
       );
+    },
+
+    declare(type: string, isDurableType: boolean): void {
+      declared.set(type, isDurableType);
     },
 
     hostTypes(types: HostedType[]): void {
@@ -584,7 +611,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
           batchTell(target, frame);
           return;
         }
-        if (virtual && shards && !(durable && shards.isDurable(virtual.type))) {
+        if (virtual && shards && !(durable && isDurable(virtual.type))) {
           const { type, id } = virtual;
           batchTell(target, frame, shards.subjectOf(type, id), `$v.${type}.${id}`);
           return;
@@ -592,7 +619,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
       }
       // Anything sent at once must not overtake tells still waiting in a batch.
       if (batches.size > 0) flushBatches();
-      if (virtual && shards && durable && shards.isDurable(virtual.type)) {
+      if (virtual && shards && durable && isDurable(virtual.type)) {
         // A tell to a durable actor: stored in the background; a refusal becomes a dead letter here.
         durable
           .publish(

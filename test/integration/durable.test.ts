@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import { defineActor, type Reply } from '../../runtime/index.js';
+import { defineActor, defineVirtual, ErrorCode, type Reply, TroupeError } from '../../runtime/index.js';
 import { natsKvPersistence } from '../../transport/index.js';
 import { DurableMailboxes } from '../../transport/nats-durable.js';
 import { type ClusterNode, natsCluster } from '../helpers/cluster.js';
@@ -166,6 +166,43 @@ describe('durable virtual actors', () => {
       10_000,
       'stream drained',
     );
+  });
+
+  it('stores a durable send made while no host runs, and hands it over once one starts', async () => {
+    const ns = `d${randomBytes(3).toString('hex')}`;
+    const client = await node('client', ns, false);
+    const nc = await connect({ servers: url() });
+    try {
+      // A sender that only names the type cannot know it is durable: it is told so, nothing is guessed.
+      const undeclared = await client.system
+        .virtual<Ledger>('ledger', 'a')
+        .send({ type: 'add', n: 0 })
+        .catch((e: unknown) => e);
+      expect(TroupeError.is(undeclared, ErrorCode.NoResponders)).toBe(true);
+
+      // A sender that declares it stores it, creating the stream; nothing hosts the type yet.
+      const ledgerType = defineVirtual(
+        'ledger',
+        defineActor<Ledger, { seen: number[] }>({ handlers: { add: () => undefined, seen: () => [] } }),
+        { durable: true },
+      );
+      for (let n = 1; n <= 20; n++) await client.system.virtual(ledgerType, 'a').send({ type: 'add', n });
+      const jsm = await jetstreamManager(nc);
+      expect((await jsm.streams.info(`TROUPE_${ns}`)).state.messages).toBe(20);
+
+      // A host that starts later handles every one of them, in order.
+      const host = await node('h1', ns, true);
+      await until(() => settled([host]), 10_000, 'settle');
+      const ref = client.system.virtual(ledgerType, 'a');
+      let seen: number[] = [];
+      for (const deadline = Date.now() + 15_000; seen.length < 20 && Date.now() < deadline; ) {
+        seen = await ref.ask({ type: 'seen' }, { timeout: 2000 }).catch(() => []);
+        if (seen.length < 20) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    } finally {
+      await nc.close();
+    }
   });
 
   it('keeps order when an actor stops with durable mail still queued behind it', async () => {
