@@ -53,7 +53,10 @@ export interface NatsTransportOptions {
    * @defaultValue 1 MiB
    */
   maxFrameBytes?: number;
-  /** Extra options for `connect()` (auth, TLS, reconnect policy). */
+  /**
+   * Extra options for `connect()` (auth, TLS, reconnect policy). troupe's defaults: reconnect forever
+   * (`maxReconnectAttempts: -1`), 500 ms apart.
+   */
   connectOptions?: Partial<NodeConnectionOptions>;
   /** Membership and virtual-actor sharding; see {@link NatsClusterOptions}. */
   cluster?: NatsClusterOptions;
@@ -343,6 +346,10 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
             // nats.js builds an Error per request only to keep async stack traces; at a few microseconds a
             // request that is most of what a durable send costs. Pass connectOptions to turn it back on.
             noAsyncTraces: true,
+            // A node outlives any outage of its server: nats.js gives up after 10 attempts 2 s apart by
+            // default, which would leave a running process with a closed transport after a 20 s restart.
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: 500,
             ...options.connectOptions,
           }));
       } catch (err) {
