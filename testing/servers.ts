@@ -13,6 +13,11 @@ export interface ServerProcess {
   readonly pid: number;
   /** Kills the process (SIGKILL): for failure tests. */
   kill(): void;
+  /**
+   * Restarts the server in place: SIGTERM (SIGKILL after 3 s), wait `downMs` after it exited, then start it
+   * again on the same port with the same data dir (a JetStream store survives). `pid` names the new process.
+   */
+  restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -115,6 +120,35 @@ async function waitForPort(
   throw new Error(`${name} did not listen on 127.0.0.1:${port} within 10 s: ${output()}`);
 }
 
+interface Running {
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+async function launch(name: string, binary: string, argv: string[], port: number): Promise<Running> {
+  const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
+  let log = '';
+  const keep = (chunk: Buffer): void => {
+    log = (log + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitForPort(child, port, name, () => log);
+  return { child, exited };
+}
+
+async function terminate(running: Running): Promise<void> {
+  const { child, exited } = running;
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
 async function startProcess(
   name: string,
   args: (port: number, dir: string) => string[],
@@ -125,41 +159,55 @@ async function startProcess(
   const binary = findBinary(name)!;
   const dir = mkdtempSync(join(tmpdir(), `troupe-${name}-`));
   const chosen = port ?? (await freePort());
-  const child = spawn(binary, args(chosen, dir), { stdio: ['ignore', 'pipe', 'pipe'] });
-  track(child);
-  let log = '';
-  const keep = (chunk: Buffer): void => {
-    log = (log + chunk.toString()).slice(-4000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let running: Running;
   try {
-    await waitForPort(child, chosen, name, () => log);
+    running = await launch(name, binary, args(chosen, dir), chosen);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   let stopped: Promise<void> | undefined;
+  let restarting: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await restarting?.catch(() => undefined);
+      await terminate(running);
       rmSync(dir, { recursive: true, force: true });
     })();
     return stopped;
   };
+  const restart = (downMs = 0): Promise<void> => {
+    if (stopped) return Promise.reject(new Error(`${name} was stopped`));
+    restarting ??= (async () => {
+      try {
+        await terminate(running);
+        if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+        // The port may linger for a moment after the old process exited: retry the start briefly.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            running = await launch(name, binary, args(chosen, dir), chosen);
+            return;
+          } catch (err) {
+            if (attempt >= 20) throw err;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      } finally {
+        restarting = undefined;
+      }
+    })();
+    return restarting;
+  };
   return {
     url: `${scheme}://127.0.0.1:${chosen}`,
     port: chosen,
-    pid: child.pid ?? -1,
-    kill: () => {
-      child.kill('SIGKILL');
+    get pid() {
+      return running.child.pid ?? -1;
     },
+    kill: () => {
+      running.child.kill('SIGKILL');
+    },
+    restart,
     stop,
     [Symbol.asyncDispose]: stop,
   };
@@ -193,9 +241,15 @@ export function startNats(options: StartNatsOptions = {}): Promise<ServerProcess
 export interface StartRedisOptions {
   /** Reuse a port (to restart a server in place). */
   port?: number;
+  /**
+   * Append-only file with an fsync per write (`--appendonly yes --appendfsync always`), so what Redis acknowledged
+   * survives a restart in place.
+   * @defaultValue false
+   */
+  appendonly?: boolean;
 }
 
-/** Starts `redis-server` on a free loopback port, no persistence, in a temporary dir. */
+/** Starts `redis-server` on a free loopback port in a temporary dir; no persistence unless `appendonly`. */
 export function startRedis(options: StartRedisOptions = {}): Promise<ServerProcess> {
   return startProcess(
     'redis-server',
@@ -208,8 +262,9 @@ export function startRedis(options: StartRedisOptions = {}): Promise<ServerProce
       dir,
       '--save',
       '',
-      '--appendonly',
-      'no',
+      ...(options.appendonly === true
+        ? ['--appendonly', 'yes', '--appendfsync', 'always']
+        : ['--appendonly', 'no']),
     ],
     'redis',
     options.port,
