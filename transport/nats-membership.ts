@@ -151,6 +151,12 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
     if (state !== 'open') return;
     send('beat');
     const now = clock.now();
+    // Cut off from the server, this node hears no one: that says nothing about the others. Judge no one
+    // until the connection is back and they had a full timeout to be heard again.
+    if (disconnected) {
+      timer = clock.setTimeout(tick, heartbeatMs);
+      return;
+    }
     for (const [id, peer] of peers) {
       if (now - peer.lastSeen > failureTimeoutMs) {
         peers.delete(id);
@@ -160,6 +166,19 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
     timer = clock.setTimeout(tick, heartbeatMs);
   };
 
+  let disconnected = false;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (state !== 'open') return;
+      if (status.type === 'disconnect') disconnected = true;
+      else if (status.type === 'reconnect') {
+        disconnected = false;
+        const now = clock.now();
+        for (const peer of peers.values()) peer.lastSeen = now;
+        send('sync');
+      }
+    }
+  })().catch(() => undefined);
   const sub: Subscription = nc.subscribe(subject, { callback: (_err, msg) => onBeat(msg.data) });
   await nc.flush();
   send('sync');

@@ -79,4 +79,29 @@ describe('NATS membership', () => {
     expect(a.members().map((m) => m.id)).toEqual(['a', 'b']);
     await Promise.all([a.drain(), b.drain()]);
   });
+
+  it('declares no peer failed while its own connection to the server is down', async () => {
+    const own = await startNats({ jetstream: false });
+    try {
+      const options = { servers: own.url, reconnectTimeWait: 100, maxReconnectAttempts: -1 };
+      const [ca, cb] = [await connect(options), await connect(options)];
+      connections.push(ca, cb);
+      const common = { namespace: 'outage', heartbeatMs: 100, failureTimeoutMs: 600 };
+      const a = await natsMembership({ connection: ca, nodeId: 'a', ...common });
+      const b = await natsMembership({ connection: cb, nodeId: 'b', ...common });
+      await until(() => a.members().length === 2 && b.members().length === 2, 5000, 'both joined');
+      const events: string[] = [];
+      a.onChange((e) => events.push(`${e.type}:${e.node.id}`));
+      // The server is gone for longer than the failure timeout: everyone hears nothing, nobody is dead.
+      await own.restart(1500);
+      await until(() => !ca.isClosed() && ca.info !== undefined, 5000, 'reconnected');
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(events.filter((e) => e.startsWith('failed'))).toEqual([]);
+      expect(a.members().map((m) => m.id)).toEqual(['a', 'b']);
+      await a.close();
+      await b.close();
+    } finally {
+      await own.stop();
+    }
+  });
 });
