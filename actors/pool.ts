@@ -32,6 +32,8 @@ export const DEFAULT_POOL_STRATEGY: PoolStrategy = 'round-robin';
 
 /** Validates pool options; throws {@link InvalidOptionsError} naming the field. Never mutates its input. */
 export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('options', 'expected { size, strategy?, random? }');
   if (!Number.isInteger(options?.size) || options.size < 1 || options.size > 100_000) {
     throw new InvalidOptionsError(
       'size',
@@ -45,7 +47,9 @@ export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
       `expected round-robin, random or least-loaded, got ${String(strategy)}`,
     );
   }
-  return { size: options.size, strategy, random: options.random ?? Math.random };
+  const random = options.random ?? Math.random;
+  if (typeof random !== 'function') throw new InvalidOptionsError('random', 'expected a function');
+  return { size: options.size, strategy, random };
 }
 
 interface PoolState {
@@ -69,6 +73,13 @@ export function definePool<P extends Protocol, S>(
   worker: ActorDefinition<P, S>,
   options: PoolOptions,
 ): ActorDefinition<P, PoolState> {
+  if (
+    typeof worker !== 'object' ||
+    worker === null ||
+    typeof worker.handlers !== 'object' ||
+    worker.handlers === null
+  )
+    throw new InvalidOptionsError('worker', 'expected an actor definition from defineActor()');
   const { size, strategy, random } = resolvePoolOptions(options);
   const pick = (state: PoolState): number => {
     if (strategy === 'random') return Math.min(size - 1, Math.floor(random() * size));

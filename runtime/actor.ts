@@ -1,6 +1,7 @@
 // How an actor is defined: its protocol, state, handlers and hooks.
 
 import type { Clock } from './clock.js';
+import { InvalidOptionsError } from './errors.js';
 import type { MessageFor, Protocol, ReplyOf } from './protocol.js';
 import type { ActorRef, AnyActorRef } from './ref.js';
 import {
@@ -8,6 +9,7 @@ import {
   type Children,
   type MailboxOptions,
   type Persistence,
+  type RestartPolicy,
   type SupervisionOptions,
   type SupervisorHooks,
 } from './supervision.js';
@@ -181,24 +183,67 @@ export interface ActorDefinition<P extends Protocol, S> extends Readonly<ActorSp
  * });
  */
 export function defineActor<P extends Protocol, S = undefined>(spec: ActorSpec<P, S>): ActorDefinition<P, S> {
-  if (
-    typeof spec !== 'object' ||
-    spec === null ||
-    typeof spec.handlers !== 'object' ||
-    spec.handlers === null
-  ) {
-    throw new TypeError('defineActor: spec.handlers must be an object of handler functions');
+  if (typeof spec !== 'object' || spec === null) throw new InvalidOptionsError('spec', 'expected an object');
+  if (typeof spec.handlers !== 'object' || spec.handlers === null || Array.isArray(spec.handlers)) {
+    throw new InvalidOptionsError('handlers', 'expected an object of handler functions');
   }
   for (const [key, fn] of Object.entries(spec.handlers)) {
-    if (typeof fn !== 'function') throw new TypeError(`defineActor: handler ${key} is not a function`);
+    if (typeof fn !== 'function') throw new InvalidOptionsError(`handlers.${key}`, 'expected a function');
   }
-  if (spec.throughput !== undefined && !(Number.isInteger(spec.throughput) && spec.throughput > 0)) {
-    throw new TypeError('defineActor: throughput must be a positive integer');
+  if (spec.type !== undefined && (typeof spec.type !== 'string' || spec.type.length === 0))
+    throw new InvalidOptionsError('type', `expected a non-empty string, got ${String(spec.type)}`);
+  for (const hook of ['init', 'onStop'] as const) {
+    if (spec[hook] !== undefined && typeof spec[hook] !== 'function')
+      throw new InvalidOptionsError(hook, 'expected a function');
   }
-  assertActorLimits(spec, 'defineActor');
+  for (const field of ['throughput', 'stashCapacity'] as const) {
+    const value = spec[field];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0))
+      throw new InvalidOptionsError(field, `expected a positive integer, got ${String(value)}`);
+  }
+  assertSupervision(spec.supervision);
+  const persistence = spec.persistence as Partial<Persistence<S, unknown>> | undefined;
+  if (
+    persistence !== undefined &&
+    (typeof persistence !== 'object' ||
+      persistence === null ||
+      typeof persistence.load !== 'function' ||
+      (persistence.save !== undefined && typeof persistence.save !== 'function'))
+  )
+    throw new InvalidOptionsError('persistence', 'expected { load(ctx), save?(state, ctx) }');
+  const supervises = spec.supervises as Partial<SupervisorHooks<unknown>> | undefined;
+  if (
+    supervises !== undefined &&
+    (typeof supervises !== 'object' ||
+      supervises === null ||
+      typeof supervises.childFailed !== 'function' ||
+      typeof supervises.childExited !== 'function')
+  )
+    throw new InvalidOptionsError('supervises', 'expected { childFailed, childExited, stopChildren? }');
+  try {
+    assertActorLimits(spec, 'defineActor');
+  } catch (err) {
+    // The limits check speaks plain TypeErrors; every bad option here fails with a code.
+    throw new InvalidOptionsError('spec', (err as Error).message);
+  }
   return Object.freeze({
     ...spec,
     type: spec.type ?? 'actor',
     handlers: Object.freeze({ ...spec.handlers }),
   });
+}
+
+/** Checks the shape of `supervision` (its numbers are checked by `assertActorLimits`). */
+function assertSupervision(supervision: SupervisionOptions | undefined): void {
+  if (supervision === undefined) return;
+  if (typeof supervision !== 'object' || supervision === null)
+    throw new InvalidOptionsError('supervision', 'expected { decider?, restart?, maxAttempts? }');
+  if (supervision.decider !== undefined && typeof supervision.decider !== 'function')
+    throw new InvalidOptionsError('supervision.decider', 'expected a function (see decider())');
+  const restart = supervision.restart as Partial<RestartPolicy> | undefined;
+  if (
+    restart !== undefined &&
+    (typeof restart !== 'object' || restart === null || typeof restart.tracker !== 'function')
+  )
+    throw new InvalidOptionsError('supervision.restart', 'expected a restart policy (see restartPolicy())');
 }

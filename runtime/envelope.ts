@@ -1,6 +1,6 @@
 // The one envelope every message travels in, on every transport, and the address scheme it uses.
 
-import { ErrorCode, TroupeError, type WireError } from './errors.js';
+import { ErrorCode, InvalidOptionsError, TroupeError, type WireError } from './errors.js';
 
 /** What an envelope carries: a user message, a control message for the runtime, or the reply to an ask. */
 export const EnvelopeKind = { User: 0, System: 1, Reply: 2 } as const;
@@ -132,4 +132,28 @@ export function errorReply(
 /** True when a reply envelope carries an error. */
 export function isErrorReply(envelope: Envelope): boolean {
   return envelope.headers?.[ERROR_HEADER] === '1';
+}
+
+/** Most headers one envelope may carry. */
+export const MAX_HEADERS = 64;
+
+/**
+ * Checks headers before they are sent: a receiver refuses a frame whose headers are not a map of strings, so a
+ * sender that let them through would leave its ask waiting out its timeout. Throws `INVALID_OPTIONS`.
+ */
+export function assertHeaders(headers: unknown, target: string): void {
+  const bad = (why: string): never => {
+    throw new InvalidOptionsError('headers', `${why} (message to ${target})`);
+  };
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers))
+    bad(`expected an object of string values, got ${headers === null ? 'null' : typeof headers}`);
+  const proto = Object.getPrototypeOf(headers);
+  if (proto !== Object.prototype && proto !== null) bad('expected a plain object of string values');
+  let count = 0;
+  for (const key of Object.keys(headers as object)) {
+    if (++count > MAX_HEADERS) bad(`more than ${MAX_HEADERS} headers`);
+    if (key.length === 0) bad('a header name is empty');
+    const value = (headers as Record<string, unknown>)[key];
+    if (typeof value !== 'string') bad(`header ${JSON.stringify(key)} is a ${typeof value}, not a string`);
+  }
 }

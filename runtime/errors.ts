@@ -31,6 +31,7 @@ export const ErrorCode = {
   TaskLost: 'TASK_LOST',
   UnknownTask: 'UNKNOWN_TASK',
   NoTaskRunner: 'NO_TASK_RUNNER',
+  InvalidTaskInput: 'INVALID_TASK_INPUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -111,7 +112,7 @@ export class InvalidOptionsError extends TroupeError {
 /**
  * A task run failed: `code` is `TASK_FAILED` (the handler threw on its last attempt; the original error's wire form
  * is in `data.cause`), `TASK_TIMEOUT`, `TASK_CANCELLED`, `TASK_LOST` (its job vanished, e.g. Redis lost its data),
- * `UNKNOWN_TASK` or `NO_TASK_RUNNER`.
+ * `UNKNOWN_TASK`, `NO_TASK_RUNNER` or `INVALID_TASK_INPUT` (the input is not a JSON value, e.g. holds a function).
  */
 export class TaskError extends TroupeError {
   override readonly name = 'TaskError';

@@ -18,11 +18,14 @@ export type { DeadLetter, DeadLetters } from './dead-letters.js';
 export { Deque } from './deque.js';
 export type { Delivery, Envelope } from './envelope.js';
 export {
+  assertHeaders,
+  assertValidAddress,
   assertValidName,
   EnvelopeKind,
   ERROR_HEADER,
   errorReply,
   isErrorReply,
+  MAX_HEADERS,
   nodeOf,
   pathOf,
   REPLY_SEGMENT,

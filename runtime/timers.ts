@@ -1,6 +1,25 @@
 // Keyed timers that deliver messages to their own actor, through the injectable clock.
 
 import type { Clock, TimerHandle } from './clock.js';
+import { ErrorCode, InvalidOptionsError, TroupeError } from './errors.js';
+
+/** Timers beyond this would overflow the platform's timer (2^31 - 1 ms) and fire at once. */
+const MAX_DELAY_MS = 2_147_483_647;
+
+function assertTimer(key: unknown, message: unknown, ms: unknown, field: string, min: number): void {
+  if (typeof key !== 'string') throw new InvalidOptionsError('key', 'expected a string');
+  if (
+    typeof message !== 'object' ||
+    message === null ||
+    typeof (message as { type?: unknown }).type !== 'string'
+  )
+    throw new TroupeError(ErrorCode.InvalidMessage, 'a message must be an object with a string `type`');
+  if (typeof ms !== 'number' || !(ms >= min) || ms > MAX_DELAY_MS)
+    throw new InvalidOptionsError(
+      field,
+      `expected a number of ms from ${min} to ${MAX_DELAY_MS}, got ${String(ms)}`,
+    );
+}
 
 /** @internal Timers of one actor; `deliver` enqueues the message to the actor itself. */
 export class TimerScheduler {
@@ -14,6 +33,7 @@ export class TimerScheduler {
   }
 
   startSingle(key: string, message: unknown, delayMs: number): void {
+    assertTimer(key, message, delayMs, 'delayMs', 0);
     this.cancel(key);
     this.#active.set(
       key,
@@ -25,7 +45,7 @@ export class TimerScheduler {
   }
 
   startPeriodic(key: string, message: unknown, intervalMs: number): void {
-    if (!(intervalMs > 0)) throw new RangeError('startPeriodic: intervalMs must be > 0');
+    assertTimer(key, message, intervalMs, 'intervalMs', 1);
     this.cancel(key);
     const tick = (): void => {
       this.#active.set(key, this.#clock.setTimeout(tick, intervalMs));

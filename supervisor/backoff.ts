@@ -61,6 +61,11 @@ function nonNegative(value: unknown, field: string, fallback: number): number {
 
 /** Applies defaults and validates; never mutates `options`. */
 export function resolveBackoffOptions(options: BackoffOptions = {}): ResolvedBackoffOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError(
+      'backoff',
+      'expected { minMs?, maxMs?, factor?, jitter?, resetAfterMs?, random? }',
+    );
   const minMs = nonNegative(options.minMs, 'backoff.minMs', DEFAULT_BACKOFF.minMs);
   const maxMs = nonNegative(options.maxMs, 'backoff.maxMs', Math.max(DEFAULT_BACKOFF.maxMs, minMs));
   if (maxMs < minMs) throw new InvalidOptionsError('backoff.maxMs', 'must not be less than minMs');

@@ -1,6 +1,16 @@
 // Deciders: which directive (restart, resume, stop, escalate) an error calls for.
 
-import { type Decider, type Directive, TroupeError } from '../runtime/index.js';
+import { type Decider, type Directive, InvalidOptionsError, TroupeError } from '../runtime/index.js';
+
+const DIRECTIVES: readonly string[] = ['restart', 'resume', 'stop', 'escalate'];
+
+function assertDirective(directive: unknown, field: string): void {
+  if (typeof directive !== 'string' || !DIRECTIVES.includes(directive))
+    throw new InvalidOptionsError(
+      field,
+      `the directive must be restart, resume, stop or escalate, got ${String(directive)}`,
+    );
+}
 
 /** What a rule matches: an error code (string), an error class, or a predicate. */
 export type ErrorMatcher =
@@ -37,7 +47,21 @@ function matches(matcher: ErrorMatcher, error: unknown): boolean {
  * ], 'restart');
  */
 export function decider(rules: readonly DeciderRule[], fallback: Directive = 'restart'): Decider {
-  const copy = rules.map(([m, d]) => [m, d] as const);
+  if (!Array.isArray(rules))
+    throw new InvalidOptionsError('rules', 'expected an array of [matcher, directive]');
+  assertDirective(fallback, 'fallback');
+  const copy = rules.map((rule, i) => {
+    if (!Array.isArray(rule) || rule.length !== 2)
+      throw new InvalidOptionsError(`rules[${i}]`, 'expected [matcher, directive]');
+    const [m, d] = rule as unknown as DeciderRule;
+    if (typeof m !== 'string' && typeof m !== 'function')
+      throw new InvalidOptionsError(
+        `rules[${i}]`,
+        'the matcher must be an error code, an error class or a predicate',
+      );
+    assertDirective(d, `rules[${i}]`);
+    return [m, d] as const;
+  });
   return (error) => {
     for (const [matcher, directive] of copy) {
       if (matches(matcher, error)) return directive;

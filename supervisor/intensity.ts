@@ -27,6 +27,8 @@ export const DEFAULT_RESTART_WINDOW_MS = 5000;
 
 /** Applies defaults and validates; never mutates `options`. */
 export function resolveIntensityOptions(options: IntensityOptions = {}): ResolvedIntensityOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('intensity', 'expected { maxRestarts?, withinMs? }');
   const maxRestarts = options.maxRestarts ?? DEFAULT_MAX_RESTARTS;
   const withinMs = options.withinMs ?? DEFAULT_RESTART_WINDOW_MS;
   if (!(Number.isInteger(maxRestarts) && maxRestarts >= 0)) {

@@ -1,5 +1,7 @@
 // Supervisor strategies: which children restart when one fails (OTP one_for_one, one_for_all, rest_for_one).
 
+import { SupervisorError, SupervisorErrorCode } from './errors.js';
+
 /**
  * Chooses the children to restart when one fails. The supervisor restarts them in start order; temporary
  * children among them are stopped instead.
@@ -38,5 +40,10 @@ export function strategyOf(strategy: SupervisorStrategy | StrategyName | undefin
   if (strategy === undefined || strategy === 'one-for-one') return oneForOne;
   if (strategy === 'one-for-all') return oneForAll;
   if (strategy === 'rest-for-one') return restForOne;
+  if (typeof strategy !== 'object' || strategy === null || typeof strategy.select !== 'function')
+    throw new SupervisorError(
+      SupervisorErrorCode.InvalidSpec,
+      `strategy must be one-for-one, one-for-all, rest-for-one or { kind, select }, got ${String(strategy)}`,
+    );
   return strategy;
 }

@@ -235,6 +235,11 @@ function stopChild(ctx: Ctx, name: string, forget: boolean): boolean | undefined
 }
 
 function resolveCommon(options: SupervisorCommonOptions): Omit<Config, 'strategy' | 'children'> {
+  if (options.type !== undefined && (typeof options.type !== 'string' || options.type.length === 0))
+    throw new SupervisorError(
+      SupervisorErrorCode.InvalidSpec,
+      `type must be a non-empty string, got ${String(options.type)}`,
+    );
   resolveIntensityOptions(options.intensity);
   if (options.backoff !== undefined) resolveBackoffOptions(options.backoff);
   return {
@@ -341,6 +346,11 @@ export function defineDynamicSupervisor<A>(
     );
   }
   const maxChildren = options.maxChildren ?? Number.POSITIVE_INFINITY;
+  if (maxChildren !== Number.POSITIVE_INFINITY && !(Number.isInteger(maxChildren) && maxChildren > 0))
+    throw new SupervisorError(
+      SupervisorErrorCode.InvalidSpec,
+      `defineDynamicSupervisor: maxChildren must be a positive integer, got ${String(maxChildren)}`,
+    );
   const config: Config = { ...resolveCommon(options), strategy: strategyOf('one-for-one'), children: [] };
   if (options.type === undefined) config.type = 'dynamic-supervisor';
   const spec = {

@@ -2,6 +2,7 @@
 
 import { Packr } from 'msgpackr';
 import {
+  assertHeaders,
   type Codec,
   type Envelope,
   EnvelopeKind,
@@ -49,6 +50,11 @@ function headersOf(value: unknown): Record<string, string> | undefined {
   return value as Record<string, string>;
 }
 
+/** msgpackr's hook for functions, which it would otherwise drop without a word: refuse them instead. */
+function refuseFunction(): never {
+  throw new Error('a function cannot be sent (functions do not cross the wire)');
+}
+
 /** The msgpackr codec: a {@link Codec} that also reads batch frames. */
 export interface BatchCodec extends Codec {
   /** Decodes a batch frame ({@link packBatch}): one entry per frame, an error for each frame that is bad. */
@@ -69,10 +75,12 @@ export function createCodec(options: CodecOptions = {}): BatchCodec {
     throw new InvalidOptionsError('maxFrameBytes', `expected an integer >= 64, got ${String(maxFrameBytes)}`);
   }
   // Plain maps, not records: frames stay self-describing for any process (or language) that reads them.
-  const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+  // `writeFunction` is only called for functions, so refusing them costs the hot path nothing.
+  const packr = new Packr({ useRecords: false, mapsAsObjects: true, writeFunction: refuseFunction });
   return {
     maxFrameBytes,
     encode(envelope: Envelope): Uint8Array {
+      if (envelope.headers !== undefined) assertHeaders(envelope.headers, envelope.target);
       let frame: Uint8Array;
       try {
         frame = packr.pack([

@@ -287,6 +287,91 @@ export function handlerOf(task: AnyTaskDefinition, threads: () => ThreadPool): T
 
 function ignore(): void {}
 
+/** Objects JSON silently turns into `{}` (or a list of numbers): refused rather than sent empty. */
+const NOT_JSON_OBJECTS: (abstract new (...args: never[]) => unknown)[] = [
+  Map,
+  Set,
+  WeakMap,
+  WeakSet,
+  Promise,
+  ArrayBuffer,
+];
+
+/**
+ * @internal Where `value` stops being a JSON value that survives the trip through Redis unchanged: a function,
+ * symbol or bigint, a number that is not finite, a Map, Set, typed array or other object JSON would empty, or a
+ * cycle. Returns the path of the first such spot (`input.a[2]`) and what it is, or undefined when it is fine.
+ * Objects with a `toJSON` (Date) pass as they are.
+ */
+export function nonJsonAt(value: unknown, path = 'input'): string | undefined {
+  const ancestors: object[] = [];
+  const walk = (v: unknown, at: string): string | undefined => {
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+      case 'undefined':
+        return undefined;
+      case 'number':
+        return Number.isFinite(v) ? undefined : `${at} is ${String(v)}`;
+      case 'function':
+      case 'symbol':
+      case 'bigint':
+        return `${at} is a ${typeof v}`;
+    }
+    if (v === null) return undefined;
+    const o = v as object;
+    if (typeof (o as { toJSON?: unknown }).toJSON === 'function') return undefined;
+    if (ArrayBuffer.isView(o)) return `${at} is a ${o.constructor.name}`;
+    for (const kind of NOT_JSON_OBJECTS) if (o instanceof kind) return `${at} is a ${kind.name}`;
+    if (ancestors.includes(o)) return `${at} refers back to an enclosing object (a cycle)`;
+    ancestors.push(o);
+    let found: string | undefined;
+    if (Array.isArray(o)) {
+      for (let i = 0; i < o.length && found === undefined; i++) found = walk(o[i], `${at}[${i}]`);
+    } else {
+      for (const key of Object.keys(o)) {
+        found = walk((o as Record<string, unknown>)[key], `${at}.${key}`);
+        if (found !== undefined) break;
+      }
+    }
+    ancestors.pop();
+    return found;
+  };
+  return walk(value, path);
+}
+
+/** @internal Throws `INVALID_OPTIONS` unless `task` is absent, a task name or a task definition (for `counts`). */
+export function assertTaskRef(task: unknown): void {
+  if (
+    task !== undefined &&
+    typeof task !== 'string' &&
+    (typeof task !== 'object' || task === null || typeof (task as { name?: unknown }).name !== 'string')
+  )
+    throw new InvalidOptionsError('task', 'expected a task name or a task definition');
+}
+
+/** @internal Throws `INVALID_TASK_INPUT` unless `input` is a JSON value (see {@link nonJsonAt}). */
+export function assertTaskInput(task: string, input: unknown): void {
+  const bad = nonJsonAt(input);
+  if (bad !== undefined)
+    throw new TaskError(
+      ErrorCode.InvalidTaskInput,
+      `task ${task}: ${bad}; task input must be a JSON value (it travels through Redis)`,
+      { data: { task, at: bad } },
+    );
+}
+
+/** @internal Throws `TASK_FAILED` unless a handler's `output` is a JSON value (see {@link nonJsonAt}). */
+export function assertTaskOutput(task: string, jobId: string, output: unknown): void {
+  const bad = nonJsonAt(output, 'output');
+  if (bad !== undefined)
+    throw new TaskError(
+      ErrorCode.TaskFailed,
+      `task ${task} (job ${jobId}) returned a value that is not JSON: ${bad}`,
+      { data: { task, jobId, at: bad } },
+    );
+}
+
 /** Options of {@link taskPool}. */
 export interface TaskPoolOptions {
   /**
@@ -344,11 +429,13 @@ function compareJobs(a: PoolJob, b: PoolJob): number {
  * const n = await tasks.run(wordCount, { text: 'a b c' }); // 3
  */
 export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('options', 'expected { threads?, clock? }');
   const threadCount = options.threads ?? defaultThreadCount();
   if (!Number.isInteger(threadCount) || threadCount < 1)
     throw new InvalidOptionsError('threads', `expected a positive integer, got ${String(threadCount)}`);
   const clock = options.clock ?? systemClock;
-  if (typeof clock.setTimeout !== 'function')
+  if (typeof clock !== 'object' || clock === null || typeof clock.setTimeout !== 'function')
     throw new InvalidOptionsError('clock', 'expected { now, setTimeout, clearTimeout }');
   let threads: ThreadPool | undefined;
   const getThreads = (): ThreadPool => {
@@ -448,43 +535,49 @@ export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
       clock,
       control,
       ...(job.onProgress === undefined ? {} : { onProgress: job.onProgress }),
-    }).then(
-      (output) => {
-        q.active.delete(job);
-        job.control = undefined;
-        if (!job.settled) {
-          q.completed++;
-          settle(job, () => job.resolve(output));
-        }
-        pump(q);
-      },
-      (err: unknown) => {
-        q.active.delete(job);
-        job.control = undefined;
-        const error = err as TaskError;
-        const retry =
-          !job.settled &&
-          state !== 'closed' &&
-          job.attempt < job.attempts &&
-          error.code !== ErrorCode.TaskCancelled;
-        if (retry) {
-          q.delayed.add(job);
-          job.retryTimer = clock.setTimeout(
-            () => {
-              job.retryTimer = undefined;
-              if (!q.delayed.delete(job)) return;
-              enqueue(q, job);
-              pump(q);
-            },
-            backoffDelay(job.task.options.backoffMs, job.attempt),
-          );
-        } else {
-          q.failed++;
-          settle(job, () => job.reject(error));
-        }
-        pump(q);
-      },
-    );
+    })
+      .then((output) => {
+        // As the BullMQ runner does: what could not travel through Redis fails the attempt here too.
+        assertTaskOutput(job.task.name, job.id, output);
+        return output;
+      })
+      .then(
+        (output) => {
+          q.active.delete(job);
+          job.control = undefined;
+          if (!job.settled) {
+            q.completed++;
+            settle(job, () => job.resolve(output));
+          }
+          pump(q);
+        },
+        (err: unknown) => {
+          q.active.delete(job);
+          job.control = undefined;
+          const error = err as TaskError;
+          const retry =
+            !job.settled &&
+            state !== 'closed' &&
+            job.attempt < job.attempts &&
+            error.code !== ErrorCode.TaskCancelled;
+          if (retry) {
+            q.delayed.add(job);
+            job.retryTimer = clock.setTimeout(
+              () => {
+                job.retryTimer = undefined;
+                if (!q.delayed.delete(job)) return;
+                enqueue(q, job);
+                pump(q);
+              },
+              backoffDelay(job.task.options.backoffMs, job.attempt),
+            );
+          } else {
+            q.failed++;
+            settle(job, () => job.reject(error));
+          }
+          pump(q);
+        },
+      );
   };
 
   /** Cancels a job wherever it is; the caller's promise rejects with `error` at once. */
@@ -511,6 +604,7 @@ export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
         if (typeof task !== 'object' || task === null || typeof task.name !== 'string')
           throw new InvalidOptionsError('task', 'expected a task definition from defineTask()');
         resolved = resolveRunOptions(task, runOptions);
+        assertTaskInput(task.name, input);
         q = queueOf(task);
       } catch (err) {
         return Promise.reject(err);
@@ -549,6 +643,7 @@ export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
     },
 
     async counts(task) {
+      assertTaskRef(task);
       const names = task === undefined ? [...queues.keys()] : [typeof task === 'string' ? task : task.name];
       const out: Record<string, TaskCounts> = {};
       for (const name of names) {
