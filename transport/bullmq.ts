@@ -23,7 +23,14 @@ import {
   taskErrorFromWire,
 } from '../runtime/index.js';
 import { TransportError, TransportErrorCode } from './errors.js';
-import { defaultThreadCount, handlerOf, ThreadPool } from './task-pool.js';
+import {
+  assertTaskInput,
+  assertTaskOutput,
+  assertTaskRef,
+  defaultThreadCount,
+  handlerOf,
+  ThreadPool,
+} from './task-pool.js';
 
 /** Options of {@link bullmqTaskRunner}. */
 export interface BullmqTaskRunnerOptions {
@@ -66,7 +73,11 @@ export interface BullmqTaskRunnerOptions {
   keepCompleted?: number;
   /** Failed jobs kept per queue. @defaultValue 5000 */
   keepFailed?: number;
-  /** Longest `ready()` waits for Redis. @defaultValue 10000 */
+  /**
+   * Longest any call waits for Redis to answer before it fails with `TRANSPORT_CONNECT_FAILED`: `ready()`,
+   * queuing a job in `run` (once queued, a run waits for its result), `counts()`.
+   * @defaultValue 10000
+   */
   connectTimeoutMs?: number;
   /** Longest `drain()` waits for the runs this process started. @defaultValue 30000 */
   drainTimeoutMs?: number;
@@ -135,6 +146,8 @@ function ignore(): void {}
  * await using system = await createSystem({ tasks });
  */
 export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqTaskRunner {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('options', 'expected an object');
   const url = options.redis ?? 'redis://127.0.0.1:6379';
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
     throw new InvalidOptionsError('redis', `expected a redis:// URL, got ${String(url)}`);
@@ -151,7 +164,17 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
   const connectTimeoutMs = intOption(options.connectTimeoutMs, 'connectTimeoutMs', 10_000, 1);
   const drainTimeoutMs = intOption(options.drainTimeoutMs, 'drainTimeoutMs', 30_000, 0);
   const workerName = options.workerName;
+  if (workerName !== undefined && (typeof workerName !== 'string' || workerName.length === 0))
+    throw new InvalidOptionsError('workerName', `expected a non-empty string, got ${String(workerName)}`);
   const clock = options.clock ?? systemClock;
+  if (
+    typeof clock !== 'object' ||
+    clock === null ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.now !== 'function'
+  )
+    throw new InvalidOptionsError('clock', 'expected { now, setTimeout, clearTimeout }');
+  if (!Array.isArray(work)) throw new InvalidOptionsError('work', 'expected an array of task definitions');
   const names = new Set<string>();
   for (const task of work) {
     if (typeof task !== 'object' || task === null || typeof task.name !== 'string')
@@ -191,6 +214,15 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
     resolveClosed = resolve;
   });
   const idleWaiters: (() => void)[] = [];
+
+  /** `work`, or the error `timeout()` makes if Redis has not answered within `connectTimeoutMs`. */
+  const bounded = <T>(work: Promise<T>, timeout: () => Error): Promise<T> => {
+    let timer: unknown;
+    const expired = new Promise<never>((_, reject) => {
+      timer = clock.setTimeout(() => reject(timeout()), connectTimeoutMs);
+    });
+    return Promise.race([work, expired]).finally(() => clock.clearTimeout(timer));
+  };
 
   const take = (jobId: string): Pending | undefined => {
     const entry = pending.get(jobId);
@@ -299,7 +331,7 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
       const early = cancelledEarly.delete(id);
       const data = job.data as JobData;
       try {
-        return await executeTask(handler, data.i, {
+        const output = await executeTask(handler, data.i, {
           task: task.name,
           id,
           attempt: job.attemptsMade + 1,
@@ -312,6 +344,8 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
             job.updateProgress(value).catch(onError);
           },
         });
+        assertTaskOutput(task.name, id, output);
+        return output;
       } catch (err) {
         const wire = JSON.stringify(TroupeError.toWire(err));
         // A cancelled job must not be retried.
@@ -361,26 +395,15 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
   const workersReady = startWorkers();
   workersReady.catch(onError);
 
-  const ready = async (): Promise<void> => {
-    let timer: unknown;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = clock.setTimeout(
-        () =>
-          reject(
-            new TransportError(
-              TransportErrorCode.Connect,
-              `cannot connect to Redis at ${url} within ${connectTimeoutMs} ms`,
-            ),
-          ),
-        connectTimeoutMs,
-      );
-    });
-    try {
-      await Promise.race([Promise.all([control.ping(), workersReady]), timeout]);
-    } finally {
-      clock.clearTimeout(timer);
-    }
-  };
+  const ready = (): Promise<void> =>
+    bounded(
+      Promise.all([control.ping(), workersReady]).then(ignore),
+      () =>
+        new TransportError(
+          TransportErrorCode.Connect,
+          `cannot connect to Redis at ${url} within ${connectTimeoutMs} ms`,
+        ),
+    );
 
   const queueFor = (name: string): Queue => {
     const p = producers.get(name);
@@ -425,13 +448,6 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
     // Graceful: a worker finishes its running jobs first. Forced: it stops now and the jobs stall, to be taken
     // over by another worker.
     await Promise.all(workers.map((w) => step(() => w.close(!graceful))));
-    for (const p of producers.values()) {
-      await step(() => p.ready);
-      const events = p.events;
-      if (events !== undefined) await step(() => events.close());
-      await step(() => p.queue.close());
-    }
-    for (const q of inspectQueues.values()) await step(() => q.close());
     if (subscriber !== undefined) {
       const s = subscriber;
       await step(async () => s.disconnect());
@@ -440,11 +456,56 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
     await step(async () =>
       graceful && control.status === 'ready' ? await control.quit() : control.disconnect(),
     );
+    for (const p of producers.values()) {
+      // Not awaiting p.ready either: with Redis away it waits on a command that hanging up does not end (ioredis
+      // keeps a reconnecting client's queued commands). It creates its QueueEvents only while still open, in the
+      // same turn as it sets `events`, so what it made is here to close.
+      const events = p.events;
+      if (events !== undefined) await step(() => events.close());
+      await step(() => p.queue.close());
+    }
+    for (const q of inspectQueues.values()) await step(() => q.close());
     if (threads !== undefined) {
       const t = threads;
       await step(() => t.close());
     }
     resolveClosed(failures.length === 0 ? undefined : (failures[0] as Error));
+  };
+
+  const counts = async (
+    task: { readonly name: string } | string | undefined,
+  ): Promise<Record<string, TaskCounts>> => {
+    let list: string[];
+    if (task !== undefined) list = [typeof task === 'string' ? task : task.name];
+    else {
+      const found = new Set<string>();
+      let cursor = '0';
+      do {
+        const [next, keys] = await control.scan(cursor, 'MATCH', `${prefix}:*:meta`, 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) found.add(key.slice(prefix.length + 1, -':meta'.length));
+      } while (cursor !== '0');
+      list = [...found].sort();
+    }
+    const out: Record<string, TaskCounts> = {};
+    for (const name of list) {
+      const c = await queueFor(name).getJobCounts(
+        'waiting',
+        'prioritized',
+        'active',
+        'delayed',
+        'completed',
+        'failed',
+      );
+      out[name] = {
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        active: c.active ?? 0,
+        delayed: c.delayed ?? 0,
+        completed: c.completed ?? 0,
+        failed: c.failed ?? 0,
+      };
+    }
+    return out;
   };
 
   const runner: BullmqTaskRunner = {
@@ -462,6 +523,8 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
         if (typeof task !== 'object' || task === null || typeof task.name !== 'string')
           throw new InvalidOptionsError('task', 'expected a task definition from defineTask()');
         resolved = resolveRunOptions(task, runOptions);
+        // JSON drops functions and empties Maps without a word: refuse them here, not run the task without them.
+        assertTaskInput(task.name, input);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -500,12 +563,29 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
               : {}),
             ...(resolved.priority > 0 ? { priority: resolved.priority } : {}),
           });
-        entry.addition = p.isReady ? add() : p.ready.then(add);
+        // A run given up on before its job was added (timed out, cancelled, closed) must not add it later.
+        entry.addition = p.isReady ? add() : p.ready.then(() => (pending.has(jobId) ? add() : undefined));
+        // Redis out of reach: the job cannot be queued (ioredis would wait for it forever), so the run fails
+        // after `connectTimeoutMs`; a job that is queued after all is removed again.
+        const timer = clock.setTimeout(() => {
+          const late = take(jobId);
+          if (late === undefined) return;
+          late.reject(
+            new TaskError(
+              TransportErrorCode.Connect,
+              `cannot queue task ${task.name}: Redis at ${url} did not answer within ${connectTimeoutMs} ms`,
+              { data: { task: task.name, jobId } },
+            ),
+          );
+          cancel(task.name, jobId, entry.addition).catch(onError);
+        }, connectTimeoutMs);
         entry.addition.then(
           () => {
+            clock.clearTimeout(timer);
             entry.added = true;
           },
           (err: unknown) => {
+            clock.clearTimeout(timer);
             take(jobId)?.reject(
               new TaskError(
                 ErrorCode.TaskFailed,
@@ -522,38 +602,24 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
       });
     },
 
-    async counts(task) {
-      let list: string[];
-      if (task !== undefined) list = [typeof task === 'string' ? task : task.name];
-      else {
-        const found = new Set<string>();
-        let cursor = '0';
-        do {
-          const [next, keys] = await control.scan(cursor, 'MATCH', `${prefix}:*:meta`, 'COUNT', 1000);
-          cursor = next;
-          for (const key of keys) found.add(key.slice(prefix.length + 1, -':meta'.length));
-        } while (cursor !== '0');
-        list = [...found].sort();
-      }
-      const out: Record<string, TaskCounts> = {};
-      for (const name of list) {
-        const c = await queueFor(name).getJobCounts(
-          'waiting',
-          'prioritized',
-          'active',
-          'delayed',
-          'completed',
-          'failed',
+    counts(task) {
+      if (state === 'closed')
+        return Promise.reject(
+          new TaskError(ErrorCode.SystemClosed, 'task runner is closed: cannot count jobs'),
         );
-        out[name] = {
-          waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
-          active: c.active ?? 0,
-          delayed: c.delayed ?? 0,
-          completed: c.completed ?? 0,
-          failed: c.failed ?? 0,
-        };
+      try {
+        assertTaskRef(task);
+      } catch (err) {
+        return Promise.reject(err);
       }
-      return out;
+      return bounded(
+        counts(task),
+        () =>
+          new TransportError(
+            TransportErrorCode.Connect,
+            `cannot count jobs: Redis at ${url} did not answer within ${connectTimeoutMs} ms`,
+          ),
+      );
     },
 
     close(): Promise<void> {
