@@ -1,5 +1,7 @@
 // Placement: which node should host an actor, decided the same way by every node that looks.
 
+import { InvalidOptionsError } from './errors.js';
+
 /** What a node tells the cluster about itself. */
 export interface NodeInfo {
   id: string;
@@ -96,6 +98,8 @@ export function hashPlacement(): PlacementStrategy {
 
 /** Keeps keys on members that play `role`, spread by hash among them. */
 export function rolePlacement(role: string): PlacementStrategy {
+  if (typeof role !== 'string' || role.length === 0)
+    throw new InvalidOptionsError('role', `expected a non-empty string, got ${String(role)}`);
   return {
     name: `role:${role}`,
     deterministic: true,

@@ -6,6 +6,7 @@ import { ActorCell, type ActorStatus, type CellEvent, type CellHost } from './ce
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import { DeadLetterOffice, type DeadLetters } from './dead-letters.js';
 import {
+  assertHeaders,
   assertValidAddress,
   assertValidName,
   type Envelope,
@@ -313,6 +314,23 @@ interface PendingAsk {
 const VIRTUAL_RETRY_MIN_MS = 20;
 const VIRTUAL_RETRY_MAX_MS = 500;
 
+/** Checks the options of tell/send/ask at the edge, so a bad one fails at once with a code. */
+function assertSendOptions(options: TellOptions | AskOptions | undefined, target: string): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('options', 'expected an object');
+  const sender = (options as TellOptions).sender;
+  if (sender !== undefined && typeof sender?.address !== 'string')
+    throw new InvalidOptionsError('sender', 'expected an actor ref');
+  if (options.headers !== undefined) assertHeaders(options.headers, target);
+  const signal = (options as AskOptions).signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new InvalidOptionsError('signal', 'expected an AbortSignal');
+}
+
+/** Longest timer Node can arm (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 function assertMessage(message: unknown): void {
   if (
     typeof message !== 'object' ||
@@ -534,6 +552,7 @@ class System implements ActorSystem, CellHost, TransportSink {
   }
 
   lookup<P extends Protocol = AnyProtocol>(path: string): ActorRef<P> | undefined {
+    if (typeof path !== 'string') throw new InvalidOptionsError('path', 'expected a string');
     return this.#cells.get(path)?.ref as ActorRef<P> | undefined;
   }
 
@@ -552,6 +571,7 @@ class System implements ActorSystem, CellHost, TransportSink {
       return;
     }
     assertMessage(message);
+    assertSendOptions(options, address);
     const envelope = tellEnvelope(address, message, options?.sender?.address, options?.headers);
     try {
       await transport.sendAcked(envelope, options?.messageId);
@@ -571,6 +591,7 @@ class System implements ActorSystem, CellHost, TransportSink {
     options: TellOptions | undefined,
   ): void {
     assertMessage(message);
+    if (options !== undefined) assertSendOptions(options, address);
     // The hot path: a plain tell to a local actor goes into its mailbox as the bare message.
     if (cell !== undefined && options === undefined && this.#closing === undefined) {
       cell.enqueueTell(message);
@@ -593,6 +614,7 @@ class System implements ActorSystem, CellHost, TransportSink {
   ): Promise<unknown> {
     try {
       assertMessage(message);
+      assertSendOptions(options, address);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -600,9 +622,12 @@ class System implements ActorSystem, CellHost, TransportSink {
       return Promise.reject(new TroupeError(ErrorCode.SystemClosed, `system ${this.nodeId} is closed`));
     }
     const timeout = options?.timeout ?? this.#options.askTimeoutMs;
-    if (!(typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout))) {
+    if (!(typeof timeout === 'number' && timeout > 0 && timeout <= MAX_TIMEOUT_MS)) {
       return Promise.reject(
-        new InvalidOptionsError('timeout', `expected a positive number of ms, got ${String(timeout)}`),
+        new InvalidOptionsError(
+          'timeout',
+          `expected a number of ms from 1 to 2^31-1, got ${String(timeout)}`,
+        ),
       );
     }
     const signal = options?.signal;
@@ -861,6 +886,7 @@ class System implements ActorSystem, CellHost, TransportSink {
   }
 
   onLifecycle(listener: (event: LifecycleEvent) => void): () => void {
+    if (typeof listener !== 'function') throw new InvalidOptionsError('listener', 'expected a function');
     this.#lifecycle.add(listener);
     return () => this.#lifecycle.delete(listener);
   }
@@ -1015,6 +1041,18 @@ class System implements ActorSystem, CellHost, TransportSink {
     type: string,
     options: { name?: string } = {},
   ): Promise<ActorRef<P>> {
+    if (typeof where === 'string') {
+      try {
+        assertValidName(where, 'node id');
+      } catch (err) {
+        throw new InvalidOptionsError('where', (err as Error).message);
+      }
+    } else if (typeof where !== 'object' || where === null || typeof where.place !== 'function') {
+      throw new InvalidOptionsError('where', 'expected a node id or a placement strategy');
+    }
+    assertValidName(type, 'actor type');
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidOptionsError('options', 'expected an object');
     let node: string | undefined;
     if (typeof where === 'string') node = where;
     else {
@@ -1065,6 +1103,8 @@ class System implements ActorSystem, CellHost, TransportSink {
   }
 
   async #control(ref: AnyActorRef, command: ControlCommand, subtree: boolean): Promise<void> {
+    if (typeof ref !== 'object' || ref === null || typeof ref.address !== 'string')
+      throw new InvalidOptionsError('ref', 'expected an actor ref');
     if (nodeOf(ref.address) === this.nodeId) {
       const cell = this.#cells.get(pathOf(ref.address));
       if (cell) await this.#controlLocal(cell, command, subtree);
@@ -1094,6 +1134,8 @@ class System implements ActorSystem, CellHost, TransportSink {
 
   async ps(options: PsOptions = {}): Promise<ActorInfo[]> {
     const timeout = options.timeoutMs ?? DEFAULT_PS_TIMEOUT_MS;
+    if (!(Number.isInteger(timeout) && timeout > 0 && timeout <= MAX_TIMEOUT_MS))
+      throw new InvalidOptionsError('timeoutMs', `expected a positive integer, got ${String(timeout)}`);
     const nodes = new Set<string>([this.nodeId]);
     if (this.transport?.nodes !== undefined)
       for (const node of await this.transport.nodes(timeout)) nodes.add(node);

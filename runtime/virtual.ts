@@ -46,6 +46,8 @@ export const DEFAULT_PASSIVATE_AFTER_MS = 60_000;
 
 /** Validates virtual actor options; throws {@link InvalidOptionsError} naming the field. */
 export function resolveVirtualActorOptions(options: VirtualActorOptions = {}): ResolvedVirtualActorOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('options', 'expected an object');
   const placement = options.placement ?? hashPlacement();
   if (!placement.deterministic && options.durable === true) {
     // A durable actor's mail is consumed, and acknowledged after handling, by its shard's owner.

@@ -71,6 +71,10 @@ interface Peer {
  * members.onChange((e) => console.log(e.type, e.node.id));
  */
 export async function natsMembership(options: NatsMembershipOptions): Promise<Membership> {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('options', 'expected an object');
+  if (typeof options.connection?.publish !== 'function')
+    throw new InvalidOptionsError('connection', 'expected a NATS connection');
   const heartbeatMs = options.heartbeatMs ?? 500;
   const failureTimeoutMs = options.failureTimeoutMs ?? 2000;
   if (!(heartbeatMs > 0)) throw new InvalidOptionsError('heartbeatMs', 'must be > 0');
@@ -234,6 +238,11 @@ export async function listNatsNodes(
   namespace = 'default',
   waitMs = 500,
 ): Promise<NodeInfo[]> {
+  if (typeof server !== 'string' && typeof (server as NatsConnection | null)?.publish !== 'function')
+    throw new InvalidOptionsError('server', 'expected a NATS URL or connection');
+  assertValidName(namespace, 'namespace');
+  if (!(Number.isInteger(waitMs) && waitMs >= 0 && waitMs <= 60_000))
+    throw new InvalidOptionsError('waitMs', `expected an integer from 0 to 60000, got ${String(waitMs)}`);
   const connection =
     typeof server === 'string' ? await connect({ servers: server, name: 'troupe observer' }) : server;
   try {

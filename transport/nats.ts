@@ -111,6 +111,45 @@ const SUBJECT_CACHE_LIMIT = 10_000;
 /** Tell batches that may still bounce, at most (see {@link UnconfirmedRing}). */
 const UNCONFIRMED_BATCHES = 65_536;
 
+/** Checks the shape of {@link NatsTransportOptions}; throws `INVALID_OPTIONS` naming the field. */
+function assertNatsOptions(options: NatsTransportOptions): void {
+  const object = (value: unknown, field: string): void => {
+    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+      throw new InvalidOptionsError(field, 'expected an object');
+  };
+  object(options, 'options');
+  const { servers, cluster } = options;
+  if (
+    servers !== undefined &&
+    typeof servers !== 'string' &&
+    !(Array.isArray(servers) && servers.length > 0 && servers.every((s) => typeof s === 'string'))
+  )
+    throw new InvalidOptionsError('servers', 'expected a URL or a non-empty array of URLs');
+  if (options.namespace !== undefined && typeof options.namespace !== 'string')
+    throw new InvalidOptionsError('namespace', 'expected a string');
+  if (
+    options.maxFrameBytes !== undefined &&
+    !(Number.isInteger(options.maxFrameBytes) && options.maxFrameBytes >= 64)
+  )
+    throw new InvalidOptionsError(
+      'maxFrameBytes',
+      `expected an integer >= 64, got ${String(options.maxFrameBytes)}`,
+    );
+  object(options.connectOptions, 'connectOptions');
+  object(cluster, 'cluster');
+  if (cluster === undefined) return;
+  for (const field of ['heartbeatMs', 'failureTimeoutMs', 'moveBatch', 'moveIntervalMs'] as const) {
+    const value = cluster[field];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0))
+      throw new InvalidOptionsError(`cluster.${field}`, `expected a positive integer, got ${String(value)}`);
+  }
+  if (
+    cluster.roles !== undefined &&
+    !(Array.isArray(cluster.roles) && cluster.roles.every((r) => typeof r === 'string'))
+  )
+    throw new InvalidOptionsError('cluster.roles', 'expected an array of strings');
+}
+
 /**
  * Subject of an address: `node/a/b` → `troupe.<ns>.node.a.b`. Names are validated to contain no dots, so the
  * mapping is reversible.
@@ -127,6 +166,7 @@ function subjectTail(address: string): string {
  * const system = await createSystem({ nodeId: 'api', transport: natsTransport({ servers: 'nats://127.0.0.1:4222' }) });
  */
 export function natsTransport(options: NatsTransportOptions = {}): NatsTransport {
+  assertNatsOptions(options);
   const namespace = options.namespace ?? 'default';
   assertValidName(namespace, 'namespace');
   const prefix = `troupe.${namespace}.`;
@@ -221,7 +261,8 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
   /** Virtual types senders here declared (`defineVirtual`), and whether each is durable. */
   const declared = new Map<string, boolean>();
   /** Durable if declared so here, or hosted as durable here or by a live member (heartbeats). */
-  const isDurable = (type: string): boolean => declared.get(type) === true || shards?.isDurable(type) === true;
+  const isDurable = (type: string): boolean =>
+    declared.get(type) === true || shards?.isDurable(type) === true;
   const isKnown = (type: string): boolean =>
     declared.has(type) ||
     hosted.some((t) => t.type === type) ||
