@@ -98,6 +98,19 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Backoff between tries to save the state after a durable message while the store is unavailable. */
+const SAVE_RETRY_MIN_MS = 50;
+const SAVE_RETRY_MAX_MS = 1000;
+
+/** A save failure the state itself causes (rather than its store): it counts against the message. */
+function causedByState(error: unknown): boolean {
+  return (
+    TroupeError.is(error, ErrorCode.PayloadTooLarge) ||
+    TroupeError.is(error, ErrorCode.InvalidMessage) ||
+    TroupeError.is(error, ErrorCode.MalformedFrame)
+  );
+}
+
 /** What a cell reads from its definition and spawn options; immutable, so actors can share one. */
 interface CellConfig {
   /**
@@ -681,20 +694,23 @@ export class ActorCell {
     this.#resume();
   }
 
-  /** Saves the state after a message; returns true when saving went async (it resumes the loop itself). */
   /**
    * Saves the state after `envelope` was handled; returns true when saving went async (it resumes the loop
    * itself). A durable message is acknowledged only once its effect is saved: acknowledged first, a crash in
-   * between would lose it. If saving fails it is offered again.
+   * between would lose it. If saving fails it is offered again (see {@link #saveFailed}).
    */
   #save(envelope: Envelope): boolean {
+    return this.#trySave(envelope, 0);
+  }
+
+  /** One attempt at saving the state after `envelope`; `attempt` counts the store's failures so far. */
+  #trySave(envelope: Envelope, attempt: number): boolean {
     const delivery = this.#stashedCurrent ? undefined : envelope.delivery;
     let result: unknown;
     try {
       result = this.#persistence!.save!(this.state, this.#ctx);
     } catch (err) {
-      this.#saveFailed(envelope, err);
-      return false;
+      return this.#saveFailed(envelope, err, attempt);
     }
     if (!isPromiseLike(result)) {
       delivery?.ack();
@@ -712,8 +728,7 @@ export class ActorCell {
           delivery?.nak();
           return;
         }
-        this.#saveFailed(envelope, err);
-        this.#resume();
+        if (!this.#saveFailed(envelope, err, attempt)) this.#resume();
       },
     );
     return true;
@@ -758,19 +773,62 @@ export class ActorCell {
   }
 
   /**
-   * The state after `envelope` could not be saved. Like a crash in its handler: with supervision the actor
-   * restarts from the saved state and handles the message again before anything newer (its asker already
-   * has the reply, so the retry answers no one); without, it stops and the message is a dead letter.
+   * The state after `envelope` could not be saved; returns true when the cell stays busy retrying (it resumes
+   * the loop itself).
+   *
+   * A durable message (from a store that redelivers) is never given up because of its store: an outage of
+   * NATS or KV is no fault of the message, so it neither counts as an attempt nor ends as a dead letter (which
+   * would acknowledge it). The actor keeps its state, the message stays current and nothing newer runs; the
+   * save is tried again with backoff until the store answers, then the message is acknowledged. If the
+   * actor is stopping meanwhile, the message leads the mail handed on, and the next activation loads the
+   * saved state and handles it again. Only a failure the state itself causes (too large, not encodable:
+   * `PAYLOAD_TOO_LARGE`, `INVALID_MESSAGE`, `MALFORMED_FRAME`) counts against the message.
+   *
+   * Anything else is like a crash of its handler: with supervision the actor restarts from the saved state
+   * and handles the message again before anything newer (its asker already has the reply, so the retry
+   * answers no one); without, it stops and the message is a dead letter.
    */
-  #saveFailed(envelope: Envelope, error: unknown): void {
+  #saveFailed(envelope: Envelope, error: unknown, attempt: number): boolean {
     if (this.#stashedCurrent) {
       // Stashed, so not handled: it comes back with unstash; only the failure is reported.
       this.lastError = error;
       this.#host.failed(this, error, undefined);
-      return;
+      return false;
+    }
+    const delivery = envelope.delivery;
+    if (delivery !== undefined && !causedByState(error)) {
+      // Reported once per outage, not once per try: a store down for a minute must not flood observers.
+      if (attempt === 0) {
+        this.lastError = error;
+        this.#host.failed(this, error, undefined);
+      }
+      if (this.#stopRequested) {
+        this.#mailbox.unshift(envelope);
+        return false;
+      }
+      this.#busy = true;
+      const epoch = this.#epoch;
+      this.#host.clock.setTimeout(
+        () => {
+          if (epoch !== this.#epoch) {
+            // Terminated meanwhile: the store offers it again.
+            delivery.nak();
+            return;
+          }
+          if (this.#stopRequested) {
+            this.#mailbox.unshift(envelope);
+            this.#resume();
+            return;
+          }
+          if (!this.#trySave(envelope, attempt + 1)) this.#resume();
+        },
+        Math.min(SAVE_RETRY_MIN_MS * 2 ** Math.min(attempt, 10), SAVE_RETRY_MAX_MS),
+      );
+      return true;
     }
     const again = envelope.replyTo === undefined ? envelope : { ...envelope, replyTo: undefined };
     this.#fail(error, again, 'persistence');
+    return false;
   }
 
   #complete(envelope: Envelope, value: unknown): void {

@@ -177,7 +177,7 @@ async function startProcess(
     return stopped;
   };
   const restart = (downMs = 0): Promise<void> => {
-    if (stopped) return Promise.reject(new Error(`${name} was stopped`));
+    if (stopped !== undefined) return Promise.reject(new Error(`${name} was stopped`));
     restarting ??= (async () => {
       try {
         await terminate(running);

@@ -260,9 +260,16 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
   let hosted: HostedType[] = [];
   /** Virtual types senders here declared (`defineVirtual`), and whether each is durable. */
   const declared = new Map<string, boolean>();
-  /** Durable if declared so here, or hosted as durable here or by a live member (heartbeats). */
-  const isDurable = (type: string): boolean =>
-    declared.get(type) === true || shards?.isDurable(type) === true;
+  /**
+   * Durable if declared so here, or ever seen hosted as durable (here or by a member's heartbeats): a view
+   * rebuilt from heartbeats after a reconnect must never turn an acknowledged send into a plain publish.
+   */
+  const isDurable = (type: string): boolean => {
+    if (declared.get(type) === true) return true;
+    if (shards?.isDurable(type) !== true) return false;
+    declared.set(type, true);
+    return true;
+  };
   const isKnown = (type: string): boolean =>
     declared.has(type) ||
     hosted.some((t) => t.type === type) ||
