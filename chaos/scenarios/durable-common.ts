@@ -8,13 +8,28 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ActorSystem, createSystem, type Reply } from '../../runtime/index.js';
+import {
+  type ActorSystem,
+  createSystem,
+  defineActor,
+  defineVirtual,
+  type Reply,
+} from '../../runtime/index.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
 import { type NatsTransport, natsTransport } from '../../transport/index.js';
 import type { ChaosSettings } from '../scenario.js';
 import type { ChaosSummary } from '../summary.js';
 
 type Ledger = { add: { seq: number }; note: { seq: number }; get: Reply<number>; seen: Reply<number[]> };
+
+/** The sender's view of the hosts' `ledger` (chaos/fixtures/durable-ledger.mjs): its name, protocol, durability. */
+const ledgerType = defineVirtual(
+  'ledger',
+  defineActor<Ledger, undefined>({
+    handlers: { add: () => undefined, note: () => undefined, get: () => 0, seen: () => [] },
+  }),
+  { durable: true },
+);
 
 /** The package root: the first folder up from here with troupe's package.json (works from source and dist/). */
 function packageRoot(): string {
@@ -221,7 +236,9 @@ export async function runDurableScenario(options: DurableScenarioOptions): Promi
         for await (const s of nc.status()) log(`sender connection: ${s.type}`);
       })();
     }
-    const ledger = (id: string) => sys.virtual<Ledger>('ledger', id);
+    // Senders name the type through the same kind of value the hosts register: it declares it durable, so
+    // sends are stored even while no host runs.
+    const ledger = (id: string) => sys.virtual(ledgerType, id);
     const ids = Array.from({ length: actors }, (_, i) => `acct${i}`);
     for (const id of ids) {
       acked.set(id, new Set());

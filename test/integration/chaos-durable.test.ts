@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChaosScenario } from '../../chaos/scenario.js';
 import { durableHostKill } from '../../chaos/scenarios/durable-host-kill.js';
 import { durableNatsRestart } from '../../chaos/scenarios/durable-nats-restart.js';
+import { durableNoHost } from '../../chaos/scenarios/durable-no-host.js';
 
 const settings = { short: true, minutes: 1, log: () => undefined };
 
@@ -22,4 +23,9 @@ describe('durable chaos, short versions', () => {
     60_000,
   );
   it('loses and reorders no acknowledged send across host SIGKILLs', () => check(durableHostKill), 60_000);
+  it(
+    'stores sends made while no host runs and hands every one over, in order',
+    () => check(durableNoHost),
+    60_000,
+  );
 });
