@@ -147,13 +147,19 @@ export function createCodec(options: CodecOptions = {}): BatchCodec {
                 },
               ),
             );
-            return;
+            // Each such entry is over the limit, so their number is bounded by the batch's size: the
+            // neighbours (a sender with a larger limit) still arrive.
+            return undefined;
           }
           try {
             out.push(toEnvelope(value));
           } catch (err) {
+            // Senders never batch a bad frame: the batch is forged or corrupt, and one dead letter stands
+            // for the rest of it (a frame of N one-byte entries must not cost N letters).
             out.push(err as TroupeError);
+            return false;
           }
+          return undefined;
         });
       } catch (err) {
         // The rest of the batch cannot be read: one dead letter stands for it.

@@ -53,6 +53,10 @@ interface Held {
   inFlight: boolean;
 }
 
+/** Same rule as `assertValidName`: a node id maps to one subject token. */
+const NODE_ID = /^[A-Za-z0-9_\-:+=@~]{1,128}$/;
+const isNodeId = (name: string): boolean => NODE_ID.test(name);
+
 /**
  * @internal Routes the mail of non-deterministically placed virtual actors. NATS still delivers a virtual
  * actor's mail to its shard's owner (hash placement over the hosts); the owner looks the actor up here and
@@ -341,7 +345,8 @@ export class ActivationDirectory {
     for (let attempt = 0; attempt < 5; attempt++) {
       const entry: KvEntry | null = await kv.get(key);
       const recorded = entry?.operation === 'PUT' ? entry.string() : undefined;
-      if (recorded !== undefined && usable(recorded)) return recorded;
+      // KV is writable by any client: a recorded name that is no node id is garbage, not a place to publish.
+      if (recorded !== undefined && isNodeId(recorded) && usable(recorded)) return recorded;
       const chosen = this.#choose(type, id, placement, reply, avoid);
       try {
         if (entry === null) await kv.create(key, chosen);

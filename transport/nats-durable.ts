@@ -216,6 +216,19 @@ export class DurableMailboxes {
           this.#reject(m.subject, err);
           continue;
         }
+        // Anyone may publish to the stream's subjects: the envelope must name the actor its subject names.
+        const tail = m.subject.slice(this.#prefix.length + 1);
+        if (envelope.target !== `$v/${type}/${tail.slice(tail.lastIndexOf('.') + 1)}`) {
+          m.term();
+          this.#reject(
+            m.subject,
+            new TroupeError(
+              ErrorCode.MalformedFrame,
+              `a durable frame on ${m.subject} names ${envelope.target.slice(0, 300)}`,
+            ),
+          );
+          continue;
+        }
         // A closed or draining connection makes ack/nak throw; JetStream redelivers what was not acked.
         envelope.delivery = {
           ack: () => settleSafely(() => m.ack()),

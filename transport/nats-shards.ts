@@ -119,6 +119,20 @@ export class ShardOwner {
     return `${this.#prefix}$v.${shardKey(type, id, this.#options.shards)}.${id}`;
   }
 
+  /** True for `type.shard` of a type hosted here, with shard < the shard count. */
+  #isShardKey(key: string): boolean {
+    const dot = key.lastIndexOf('.');
+    if (dot <= 0) return false;
+    const shard = Number(key.slice(dot + 1));
+    const type = key.slice(0, dot);
+    return (
+      Number.isInteger(shard) &&
+      shard >= 0 &&
+      shard < this.#options.shards &&
+      this.#types.some((t) => t.type === type)
+    );
+  }
+
   /** Shards this node holds now. */
   owned(): string[] {
     return [...this.#owned.keys()].sort();
@@ -132,7 +146,13 @@ export class ShardOwner {
             released?: unknown;
             by?: unknown;
           };
-          if (typeof notice.released === 'string' && notice.by !== this.#self) {
+          // Only a notice naming one of our types' shards counts: anyone can publish here, and what is
+          // remembered must stay bounded by the shards there are.
+          if (
+            typeof notice.released === 'string' &&
+            notice.by !== this.#self &&
+            this.#isShardKey(notice.released)
+          ) {
             this.#released.add(notice.released);
             this.schedule();
           }
@@ -257,8 +277,13 @@ export class ShardOwner {
             this.#onDurableError(key, err);
             return;
           }
-          if (directory) directory.route(key, type, msg.subject.slice(idAt), placement!, msg);
-          else this.#onFrame(msg);
+          // A throw in a subscription callback would stop nats.js reading the connection: contain it.
+          try {
+            if (directory) directory.route(key, type, msg.subject.slice(idAt), placement!, msg);
+            else this.#onFrame(msg);
+          } catch (err) {
+            this.#onDurableError(key, err);
+          }
         },
       }),
     );

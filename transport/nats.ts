@@ -485,11 +485,42 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
                   reason: decoded.code,
                   error: TroupeError.toWire(decoded),
                 });
-              } else sink.deliver(decoded);
+              } else if (admit(msg.subject, decoded)) sink.deliver(decoded);
             }
             return;
           }
           deliverFrame(msg.subject, data);
+        };
+        // Any client may publish on any subject: an envelope must name what its subject names, or a virtual
+        // target sent to a node subject would start a second instance of an actor its shard owner runs.
+        const admit = (subject: string, envelope: Envelope): boolean => {
+          const target = envelope.target;
+          const virtualTarget = target.charCodeAt(0) === 36 && target.startsWith('$v/');
+          let expected: string | undefined;
+          if (subject.startsWith(nodePrefix)) {
+            if (!subject.startsWith('$va.', nodePrefix.length)) {
+              if (!virtualTarget) return true;
+            } else if (virtualTarget) {
+              // `$va.<type>.<id>` forwarded by the directory.
+              expected = `$v/${subject.slice(nodePrefix.length + 4).replace('.', '/')}`;
+            }
+          } else if (virtualTarget && subject.startsWith('$v.', prefix.length)) {
+            // `$v.<type>.<shard>.<id>` routed by shard.
+            const tail = subject.slice(prefix.length + 3);
+            const dot = tail.indexOf('.');
+            expected = `$v/${tail.slice(0, dot)}/${tail.slice(tail.indexOf('.', dot + 1) + 1)}`;
+          }
+          if (expected === target) return true;
+          sink.reject({
+            address: addressOf(subject),
+            reason: ErrorCode.MalformedFrame,
+            error: {
+              code: ErrorCode.MalformedFrame,
+              message: `a frame on ${subject} names ${target.slice(0, 300)}: dropped`,
+            },
+            envelope,
+          });
+          return false;
         };
         const deliverFrame = (subject: string, data: Uint8Array): void => {
           let envelope: Envelope;
@@ -503,7 +534,7 @@ export function natsTransport(options: NatsTransportOptions = {}): NatsTransport
             });
             return;
           }
-          sink.deliver(envelope);
+          if (admit(subject, envelope)) sink.deliver(envelope);
         };
         sub = conn.subscribe(`${nodePrefix}>`, {
           callback: (err, msg) => {

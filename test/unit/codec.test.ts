@@ -111,19 +111,28 @@ describe('batch frames', () => {
     expect(batch[0]).toBe(BATCH_MARKER);
     const decoded = codec.decodeBatch(batch);
     expect(decoded.map((e) => ((e as Envelope).payload as { n: number }).n)).toEqual([1, 2, 3]);
-    // A bad value in the middle is reported on its own; its neighbours still arrive.
+    // A frame over this side's limit is reported on its own; its neighbours still arrive.
     const notEnvelope = pack({ hello: 'world' });
     const big = createCodec().encode({ ...envelope, payload: 'x'.repeat(300) });
     const mixed = packBatch(
-      [frames[0]!, notEnvelope, big, frames[2]!],
-      frames[0]!.length + notEnvelope.length + big.length + frames[2]!.length,
+      [frames[0]!, big, frames[2]!],
+      frames[0]!.length + big.length + frames[2]!.length,
     );
     const out = codec.decodeBatch(mixed);
     expect(out.map((e) => (e instanceof TroupeError ? e.code : 'ok'))).toEqual([
       'ok',
-      ErrorCode.MalformedFrame,
       ErrorCode.PayloadTooLarge,
       'ok',
+    ]);
+    // A value that is no envelope never comes from a sender: the batch is forged, and one error stands for
+    // the rest of it, so a frame of many tiny bad entries costs one dead letter, not one per byte.
+    const forged = packBatch(
+      [frames[0]!, notEnvelope, frames[2]!, notEnvelope],
+      frames[0]!.length + 2 * notEnvelope.length + frames[2]!.length,
+    );
+    expect(codec.decodeBatch(forged).map((e) => (e instanceof TroupeError ? e.code : 'ok'))).toEqual([
+      'ok',
+      ErrorCode.MalformedFrame,
     ]);
     // Truncated or empty: one error stands for what cannot be read.
     const cut = codec.decodeBatch(batch.slice(0, batch.length - 3));
