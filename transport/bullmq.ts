@@ -114,6 +114,8 @@ interface Pending {
 
 interface Producer {
   readonly queue: Queue;
+  /** Adds jobs on a connection that neither holds commands while Redis is away nor resends them later. */
+  readonly adder: Queue;
   events: QueueEvents | undefined;
   ready: Promise<void>;
   isReady: boolean;
@@ -130,6 +132,14 @@ function intOption(value: number | undefined, field: string, fallback: number, m
 }
 
 function ignore(): void {}
+
+/** An add that failed because it was not sent (Redis away) or was cut off (never resent): safe to retry. */
+function isConnectionError(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return /enableOfflineQueue|max retries per request|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE/i.test(
+    message,
+  );
+}
 
 /**
  * Creates the BullMQ task runner. One queue per task (named after it) under `prefix`; a caller adds jobs and
@@ -244,7 +254,16 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
       defaultJobOptions: { removeOnComplete: { count: keepCompleted }, removeOnFail: { count: keepFailed } },
     });
     queue.on('error', onError);
-    const entry: Producer = { queue, events: undefined, ready: Promise.resolve(), isReady: false };
+    // A command ioredis holds while Redis is away would be sent after the run gave up on it, and its job would run
+    // for nobody: the adder fails such a command at once instead, and the run retries it until its deadline.
+    const adder = new Queue(name, {
+      // maxRetriesPerRequest 0: a command cut off by a lost connection fails at once (never resent, never stuck).
+      connection: { url, enableOfflineQueue: false, maxRetriesPerRequest: 0 },
+      prefix,
+      defaultJobOptions: { removeOnComplete: { count: keepCompleted }, removeOnFail: { count: keepFailed } },
+    });
+    adder.on('error', onError);
+    const entry: Producer = { queue, adder, events: undefined, ready: Promise.resolve(), isReady: false };
     const listen = (events: QueueEvents): void => {
       events.on('error', onError);
       events.on('completed', ({ jobId, returnvalue }) => {
@@ -271,7 +290,7 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
       const events = new QueueEvents(name, { connection, prefix, lastEventId: last ?? '0-0' });
       entry.events = events;
       listen(events);
-      await queue.waitUntilReady();
+      await Promise.all([queue.waitUntilReady(), adder.waitUntilReady()]);
       entry.isReady = true;
     })();
     ready.catch(onError);
@@ -463,6 +482,7 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
       const events = p.events;
       if (events !== undefined) await step(() => events.close());
       await step(() => p.queue.close());
+      await step(() => p.adder.close());
     }
     for (const q of inspectQueues.values()) await step(() => q.close());
     if (threads !== undefined) {
@@ -552,8 +572,8 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
         pending.set(jobId, entry);
         // Only what differs from BullMQ's defaults goes into the job: every byte is stored and parsed per job.
         const data: JobData = resolved.timeoutMs > 0 ? { i: input, t: resolved.timeoutMs } : { i: input };
-        const add = () =>
-          p.queue.add(task.name, data, {
+        const addOnce = () =>
+          p.adder.add(task.name, data, {
             jobId,
             ...(resolved.attempts > 1
               ? {
@@ -563,11 +583,10 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
               : {}),
             ...(resolved.priority > 0 ? { priority: resolved.priority } : {}),
           });
-        // A run given up on before its job was added (timed out, cancelled, closed) must not add it later.
-        entry.addition = p.isReady ? add() : p.ready.then(() => (pending.has(jobId) ? add() : undefined));
-        // Redis out of reach: the job cannot be queued (ioredis would wait for it forever), so the run fails
-        // after `connectTimeoutMs`; a job that is queued after all is removed again.
-        const timer = clock.setTimeout(() => {
+        // Redis out of reach: the job cannot be queued, so the run fails after `connectTimeoutMs`. It fails only
+        // when no add is on the wire: an add that was sent decides (its job may be queued), and one that was not
+        // sent never will be. (A job queued after all, say by an add cut off after Redis ran it, is cancelled.)
+        const giveUp = (): void => {
           const late = take(jobId);
           if (late === undefined) return;
           late.reject(
@@ -578,6 +597,34 @@ export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqT
             ),
           );
           cancel(task.name, jobId, entry.addition).catch(onError);
+        };
+        const deadline = clock.now() + connectTimeoutMs;
+        let adding = false;
+        const add = async (): Promise<unknown> => {
+          for (let attempt = 0; ; attempt++) {
+            if (!pending.has(jobId)) return undefined;
+            adding = true;
+            try {
+              return await addOnce();
+            } catch (err) {
+              // Retrying is safe: a job id is added once.
+              if (!pending.has(jobId) || !isConnectionError(err)) throw err;
+            } finally {
+              adding = false;
+            }
+            if (clock.now() >= deadline) {
+              giveUp();
+              return undefined;
+            }
+            await new Promise<void>((wake) =>
+              clock.setTimeout(() => wake(), Math.min(25 * 2 ** attempt, 250)),
+            );
+          }
+        };
+        // A run given up on before its job was added (timed out, cancelled, closed) must not add it later.
+        entry.addition = p.isReady ? add() : p.ready.then(() => (pending.has(jobId) ? add() : undefined));
+        const timer = clock.setTimeout(() => {
+          if (!adding) giveUp();
         }, connectTimeoutMs);
         entry.addition.then(
           () => {

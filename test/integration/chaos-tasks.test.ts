@@ -1,0 +1,28 @@
+// The tasks-faults scenario's short run: tasks on two worker processes while a worker is SIGKILLed and Redis
+// restarts twice: no acknowledged job lost, no worker crash, every run() settles, every rejection has a code.
+
+import { describe, expect, it } from 'vitest';
+import { runTasksFaults } from '../../chaos/scenarios/tasks-faults.js';
+
+describe('chaos: tasks-faults', () => {
+  it('a worker SIGKILL and two Redis restarts lose no acknowledged job, and every run settles with a code', async () => {
+    const lines: string[] = [];
+    const result = await runTasksFaults({ short: true, minutes: 0, log: (line) => lines.push(line) });
+    const context = JSON.stringify(
+      { summary: result.summary, rejections: result.rejections, log: lines },
+      null,
+      1,
+    );
+    expect(result.workerKills, context).toBeGreaterThanOrEqual(1);
+    expect(result.redisRestarts, context).toBeGreaterThanOrEqual(2);
+    expect(result.summary.sent, context).toBeGreaterThan(500);
+    expect(result.summary.acknowledged, context).toBeGreaterThan(result.summary.sent / 2);
+    expect(result.summary.lost, context).toBe(0);
+    expect(result.summary.neverSettled, context).toBe(0);
+    expect(result.summary.nodeCrashes, context).toBe(0);
+    expect(result.uncoded, context).toBe(0);
+    expect(result.mismatched, context).toBe(0);
+    // A run that rejected was not queued: its job must not run for nobody later.
+    expect(result.rejectedButRan, context).toBe(0);
+  }, 90_000);
+});
