@@ -6,8 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   type ActorSystem,
   createSystem,
@@ -17,6 +16,7 @@ import {
 } from '../../runtime/index.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
 import { type NatsTransport, natsTransport } from '../../transport/index.js';
+import { packageRoot, rssMbOf, sleep } from '../processes.js';
 import type { ChaosSettings } from '../scenario.js';
 import type { ChaosSummary } from '../summary.js';
 
@@ -30,30 +30,6 @@ const ledgerType = defineVirtual(
   }),
   { durable: true },
 );
-
-/** The package root: the first folder up from here with troupe's package.json (works from source and dist/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && /"name":\s*"troupe"/.test(readFileSync(pkg, 'utf8'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('chaos: cannot find the troupe package root');
-    dir = up;
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function rssMbOf(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** One `troupe node` host process. */
 export interface Host {

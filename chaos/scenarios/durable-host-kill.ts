@@ -1,9 +1,8 @@
 // Durable sends while a hosting node is SIGKILLed again and again, a fresh host process joining each time.
 
+import { sleep } from '../processes.js';
 import type { ChaosScenario } from '../scenario.js';
 import { runDurableScenario } from './durable-common.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export const durableHostKill: ChaosScenario = {
   name: 'durable-host-kill',

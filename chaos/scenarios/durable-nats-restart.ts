@@ -1,10 +1,9 @@
 // Durable sends while nats-server restarts (SIGTERM, started again on the same port and store): not one
 // acknowledged message may be lost or handled out of order.
 
+import { sleep } from '../processes.js';
 import type { ChaosScenario } from '../scenario.js';
 import { runDurableScenario } from './durable-common.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export const durableNatsRestart: ChaosScenario = {
   name: 'durable-nats-restart',

@@ -1,9 +1,8 @@
 // Durable sends made while no node hosts the type: stored by the sender, handled in order once hosts come.
 
+import { sleep } from '../processes.js';
 import type { ChaosScenario } from '../scenario.js';
 import { runDurableScenario } from './durable-common.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export const durableNoHost: ChaosScenario = {
   name: 'durable-no-host',

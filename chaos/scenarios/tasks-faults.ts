@@ -7,11 +7,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { defineTask } from '../../runtime/index.js';
 import { type ServerProcess, startRedis } from '../../testing/index.js';
 import { type BullmqTaskRunner, bullmqTaskRunner } from '../../transport/index.js';
+import { packageRoot, rssMbOf, sleep } from '../processes.js';
 import type { ChaosScenario, ChaosSettings } from '../scenario.js';
 import type { ChaosSummary } from '../summary.js';
 
@@ -23,30 +23,6 @@ const record = defineTask<{ id: string; ms: number }, { id: string; pid: number 
   },
   { concurrency: 8, attempts: 3, backoffMs: 200 },
 );
-
-/** The package root: the first folder up from here with troupe's package.json (works from source and dist/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && /"name":\s*"troupe"/.test(readFileSync(pkg, 'utf8'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('chaos: cannot find the troupe package root');
-    dir = up;
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function rssMbOf(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** One `troupe node` worker process. */
 interface WorkerProcess {
