@@ -14,7 +14,6 @@ export type {
   Clock,
   DeadLetter,
   DeadLetters,
-  Envelope,
   LifecycleEvent,
   MessageOf,
   NodeInfo,
@@ -46,6 +45,7 @@ export {
   rolePlacement,
   systemClock,
   TroupeError,
+  taskPool,
 } from './runtime/index.js';
 export type { ChildSpec, SupervisorStrategy } from './supervisor/index.js';
 export {
@@ -57,6 +57,8 @@ export {
   restartPolicy,
   restForOne,
 } from './supervisor/index.js';
+export type { BullmqTaskRunner, BullmqTaskRunnerOptions } from './tasks-bullmq/index.js';
+export { bullmqTaskRunner } from './tasks-bullmq/index.js';
 export type {
   LocalHub,
   LocalTransportOptions,
@@ -65,12 +67,10 @@ export type {
   NatsTransportOptions,
 } from './transport/index.js';
 export {
-  bullmqTaskRunner,
   createCodec,
   createLocalHub,
   listNatsNodes,
   localTransport,
   natsKvPersistence,
   natsTransport,
-  taskPool,
 } from './transport/index.js';

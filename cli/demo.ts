@@ -12,15 +12,11 @@ import {
   type TaskRunner,
   type Transport,
   TroupeError,
+  taskPool,
 } from '../runtime/index.js';
 import { restartPolicy } from '../supervisor/index.js';
-import {
-  bullmqTaskRunner,
-  createLocalHub,
-  localTransport,
-  natsTransport,
-  taskPool,
-} from '../transport/index.js';
+import { bullmqTaskRunner } from '../tasks-bullmq/index.js';
+import { createLocalHub, localTransport, natsTransport } from '../transport/index.js';
 
 type Analysis = { doc: string; words: number; top: string; by: string };
 type Analyst = { analyze: { doc: string; text: string } & Reply<Analysis> };

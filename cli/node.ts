@@ -3,13 +3,10 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  type ActorSystem,
-  type AnyTaskDefinition,
-  createSystem,
-  isTaskDefinition,
-} from '../runtime/index.js';
-import { bullmqTaskRunner, natsTransport } from '../transport/index.js';
+import { type ActorSystem, type AnyTaskDefinition, createSystem } from '../runtime/index.js';
+import { isTaskDefinition } from '../runtime/internal.js';
+import { bullmqTaskRunner } from '../tasks-bullmq/index.js';
+import { natsTransport } from '../transport/index.js';
 
 const USAGE = `Usage: troupe node --redis URL --tasks MODULE [--tasks MODULE...] [options]
        troupe node --nats URL --actors MODULE [--actors MODULE...] [options]

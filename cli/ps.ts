@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import type { ActorInfo } from '../runtime/index.js';
-import { bullmqTaskRunner } from '../transport/index.js';
+import { bullmqTaskRunner } from '../tasks-bullmq/index.js';
 import { cliNode } from './control.js';
 
 const USAGE = `Usage: troupe ps --nats URL [--namespace NS] [--wait MS] [--json]

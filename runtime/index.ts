@@ -1,4 +1,5 @@
-// Public surface of the runtime layer: the actor model, envelopes and the contracts transports implement.
+// Public surface of the runtime layer: what users need to define, spawn, supervise and reach actors and tasks.
+// Adapter authors (transports, task runners) also use ./internal.ts.
 
 export type {
   ActorContext,
@@ -9,47 +10,8 @@ export type {
   Replier,
   SpawnOptions,
   Timers,
-} from './actor.js';
-export { defineActor } from './actor.js';
-export type { Clock, TimerHandle } from './clock.js';
-export { ManualClock, systemClock } from './clock.js';
-export type { Codec } from './codec.js';
-export type { DeadLetter, DeadLetters } from './dead-letters.js';
-export { Deque } from './deque.js';
-export type { Delivery, Envelope } from './envelope.js';
-export {
-  assertHeaders,
-  assertValidAddress,
-  assertValidName,
-  EnvelopeKind,
-  ERROR_HEADER,
-  errorReply,
-  isErrorReply,
-  MAX_HEADERS,
-  nodeOf,
-  pathOf,
-  REPLY_SEGMENT,
-} from './envelope.js';
-export type { WireError } from './errors.js';
-export {
-  ActorCrashedError,
-  AskTimeoutError,
-  ErrorCode,
-  InvalidOptionsError,
-  TaskError,
-  TroupeError,
-} from './errors.js';
-export type { Membership, MembershipEvent } from './membership.js';
-export type { NodeInfo, NodeLoad, PlacementContext, PlacementStrategy } from './placement.js';
-export {
-  hash32,
-  hashPlacement,
-  leastLoadedPlacement,
-  preferLocalPlacement,
-  rendezvous,
-  rolePlacement,
-  shardOf,
-} from './placement.js';
+} from './actor/definition.js';
+export { defineActor } from './actor/definition.js';
 export type {
   AnyProtocol,
   AskableOf,
@@ -59,8 +21,30 @@ export type {
   Reply,
   ReplyFor,
   ReplyOf,
-} from './protocol.js';
-export type { ActorRef, AnyActorRef, AskOptions, SendOptions, TellOptions } from './ref.js';
+} from './actor/protocol.js';
+export type { ActorRef, AnyActorRef, AskOptions, SendOptions, TellOptions } from './actor/ref.js';
+export type { NodeInfo, NodeLoad, PlacementContext, PlacementStrategy } from './cluster/placement.js';
+export {
+  hashPlacement,
+  leastLoadedPlacement,
+  preferLocalPlacement,
+  rolePlacement,
+} from './cluster/placement.js';
+export type { AnyVirtualType, VirtualActorOptions, VirtualType } from './cluster/virtual.js';
+export { DEFAULT_PASSIVATE_AFTER_MS, defineVirtual } from './cluster/virtual.js';
+export type { Clock, TimerHandle } from './core/clock.js';
+export { ManualClock, systemClock } from './core/clock.js';
+export type { DeadLetter, DeadLetters } from './core/dead-letters.js';
+export type { WireError } from './core/errors.js';
+export {
+  ActorCrashedError,
+  AskTimeoutError,
+  ErrorCode,
+  InvalidOptionsError,
+  TaskError,
+  TroupeError,
+} from './core/errors.js';
+export type { Membership, MembershipEvent } from './ports/membership.js';
 export type {
   ActorStatus,
   ChildExit,
@@ -79,8 +63,9 @@ export type {
   RestartTracker,
   SupervisionOptions,
   SupervisorHooks,
-} from './supervision.js';
-export { DEFAULT_MAX_ATTEMPTS } from './supervision.js';
+} from './ports/supervision.js';
+export { DEFAULT_MAX_ATTEMPTS } from './ports/supervision.js';
+export type { Transport } from './ports/transport.js';
 export type {
   ActorInfo,
   ActorSystem,
@@ -89,27 +74,19 @@ export type {
   LifecycleEvent,
   LifecycleEventType,
   PsOptions,
-  ResolvedSystemOptions,
-  SystemOptions,
-} from './system.js';
+} from './system/actor-system.js';
+export type { SystemOptions } from './system/options.js';
 export {
-  createSystem,
   DEFAULT_ASK_TIMEOUT_MS,
   DEFAULT_DEAD_LETTER_BUFFER,
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_THROUGHPUT,
-  NODE_SEGMENT,
-  resolveSystemOptions,
-} from './system.js';
+} from './system/options.js';
+export { createSystem } from './system/system.js';
 export type {
   AnyTaskDefinition,
-  ExecuteTaskOptions,
-  ResolvedTaskOptions,
-  RunTaskOptions,
   TaskContext,
-  TaskCounts,
   TaskDefinition,
-  TaskDelivery,
   TaskHandler,
   TaskInput,
   TaskModule,
@@ -117,36 +94,14 @@ export type {
   TaskOutput,
   TaskProgress,
   TaskRateLimit,
-  TaskRunner,
-} from './task.js';
+} from './tasks/definition.js';
 export {
-  asTaskError,
-  backoffDelay,
   DEFAULT_TASK_ATTEMPTS,
   DEFAULT_TASK_BACKOFF_MS,
   DEFAULT_TASK_CONCURRENCY,
   defineTask,
-  executeTask,
-  isTaskDefinition,
-  MAX_TASK_PRIORITY,
-  resolveRunOptions,
-  resolveTaskOptions,
-  taskCancelled,
-  taskErrorFromWire,
-} from './task.js';
-export type { HostedType, Rejected, Transport, TransportSink } from './transport.js';
-export type {
-  AnyVirtualType,
-  ResolvedVirtualActorOptions,
-  VirtualActorOptions,
-  VirtualType,
-} from './virtual.js';
-export {
-  DEFAULT_PASSIVATE_AFTER_MS,
-  defineVirtual,
-  isVirtualType,
-  parseVirtualAddress,
-  resolveVirtualActorOptions,
-  VIRTUAL_NODE,
-  virtualAddress,
-} from './virtual.js';
+} from './tasks/definition.js';
+export type { TaskDelivery } from './tasks/delivery.js';
+export type { TaskPoolOptions } from './tasks/pool.js';
+export { taskPool } from './tasks/pool.js';
+export type { RunTaskOptions, TaskCounts, TaskRunner } from './tasks/runner.js';

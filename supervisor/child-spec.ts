@@ -1,13 +1,7 @@
 // Child specs: what a supervisor starts, in which order, when it restarts it and how it shuts it down.
 
-import {
-  type ActorDefinition,
-  assertValidName,
-  type Decider,
-  type MailboxOptions,
-  type Protocol,
-  type SpawnOptions,
-} from '../runtime/index.js';
+import type { ActorDefinition, Decider, MailboxOptions, Protocol, SpawnOptions } from '../runtime/index.js';
+import { assertValidName } from '../runtime/internal.js';
 import { SupervisorError, SupervisorErrorCode } from './errors.js';
 
 /**

@@ -1,6 +1,7 @@
 // Restart intensity: at most N restarts within a sliding window of time, as OTP's MaxR/MaxT.
 
 import { InvalidOptionsError } from '../runtime/index.js';
+import { Deque } from '../runtime/internal.js';
 
 /** Options of {@link RestartIntensity}. */
 export interface IntensityOptions {
@@ -52,7 +53,8 @@ export function resolveIntensityOptions(options: IntensityOptions = {}): Resolve
  */
 export class RestartIntensity {
   readonly options: ResolvedIntensityOptions;
-  #times: number[] = [];
+  /** Restart times in the window, oldest first: a deque, so forgetting the oldest costs O(1) each. */
+  #times = new Deque<number>();
 
   constructor(options: IntensityOptions = {}) {
     this.options = resolveIntensityOptions(options);
@@ -73,13 +75,12 @@ export class RestartIntensity {
   }
 
   reset(): void {
-    this.#times = [];
+    this.#times = new Deque<number>();
   }
 
   #forget(now: number): void {
     const from = now - this.options.withinMs;
-    let drop = 0;
-    while (drop < this.#times.length && this.#times[drop]! <= from) drop++;
-    if (drop > 0) this.#times.splice(0, drop);
+    for (let oldest = this.#times.peek(); oldest !== undefined && oldest <= from; oldest = this.#times.peek())
+      this.#times.shift();
   }
 }

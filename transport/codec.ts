@@ -1,15 +1,8 @@
 // The msgpackr codec: envelopes as compact fixed-position arrays, checked on the way in.
 
 import { Packr } from 'msgpackr';
-import {
-  assertHeaders,
-  type Codec,
-  type Envelope,
-  EnvelopeKind,
-  ErrorCode,
-  InvalidOptionsError,
-  TroupeError,
-} from '../runtime/index.js';
+import { ErrorCode, InvalidOptionsError, TroupeError } from '../runtime/index.js';
+import { assertHeaders, type Codec, type Envelope, EnvelopeKind } from '../runtime/internal.js';
 
 /** Version tag in every frame, so a future layout can be told apart. */
 export const WIRE_VERSION = 1;

@@ -1,19 +1,16 @@
 // The in-process transport: several systems in one process exchange frames through a hub, as if over a wire.
 
+import { ErrorCode, type NodeInfo, type Transport, TroupeError } from '../runtime/index.js';
 import {
   type Envelope,
   EnvelopeKind,
-  ErrorCode,
   errorReply,
   type HostedType,
-  type NodeInfo,
   nodeOf,
   parseVirtualAddress,
   shardOf,
-  type Transport,
   type TransportSink,
-  TroupeError,
-} from '../runtime/index.js';
+} from '../runtime/internal.js';
 import { BATCH_MARKER, type BatchCodec, type CodecOptions, createCodec } from './codec.js';
 import { TransportError, TransportErrorCode } from './errors.js';
 

@@ -13,7 +13,8 @@ import {
   defineActor,
   type Reply,
 } from '../../runtime/index.js';
-import { bullmqTaskRunner, natsTransport } from '../../transport/index.js';
+import { bullmqTaskRunner } from '../../tasks-bullmq/index.js';
+import { natsTransport } from '../../transport/index.js';
 import { Histogram } from '../histogram.js';
 import { type LoopResult, pipelined } from '../load.js';
 import { baselineSubject } from '../payload.js';

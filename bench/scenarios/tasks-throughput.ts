@@ -10,7 +10,7 @@ import {
   type Reply,
   type TaskRunner,
 } from '../../runtime/index.js';
-import { bullmqTaskRunner } from '../../transport/index.js';
+import { bullmqTaskRunner } from '../../tasks-bullmq/index.js';
 import { pipelined } from '../load.js';
 import type {
   Figure,

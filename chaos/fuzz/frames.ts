@@ -17,7 +17,7 @@
 
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
-import { shardOf } from '../../runtime/index.js';
+import { shardOf } from '../../runtime/internal.js';
 
 /** One forged NATS message. */
 export interface ForgedFrame {

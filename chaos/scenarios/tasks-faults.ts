@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineTask } from '../../runtime/index.js';
+import { type BullmqTaskRunner, bullmqTaskRunner } from '../../tasks-bullmq/index.js';
 import { type ServerProcess, startRedis } from '../../testing/index.js';
-import { type BullmqTaskRunner, bullmqTaskRunner } from '../../transport/index.js';
 import { packageRoot, rssMbOf, sleep } from '../processes.js';
 import type { ChaosScenario, ChaosSettings } from '../scenario.js';
 import type { ChaosSummary } from '../summary.js';

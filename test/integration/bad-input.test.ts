@@ -7,21 +7,24 @@ import {
   type ActorRef,
   type ActorSystem,
   type AnyActorRef,
-  assertValidName,
   createSystem,
   defineActor,
   defineTask,
-  executeTask,
   type Reply,
-  resolveRunOptions,
-  resolveSystemOptions,
-  resolveTaskOptions,
-  resolveVirtualActorOptions,
   rolePlacement,
   systemClock,
   type TaskRunner,
   type Timers,
+  taskPool,
 } from '../../runtime/index.js';
+import {
+  assertValidName,
+  executeTask,
+  resolveRunOptions,
+  resolveSystemOptions,
+  resolveTaskOptions,
+  resolveVirtualActorOptions,
+} from '../../runtime/internal.js';
 import {
   Backoff,
   decider,
@@ -34,9 +37,9 @@ import {
   restartPolicy,
   strategyOf,
 } from '../../supervisor/index.js';
+import { bullmqTaskRunner } from '../../tasks-bullmq/index.js';
 import { type ServerProcess, startNats, startRedis } from '../../testing/index.js';
 import {
-  bullmqTaskRunner,
   createCodec,
   createLocalHub,
   listNatsNodes,
@@ -44,7 +47,6 @@ import {
   natsKvPersistence,
   natsMembership,
   natsTransport,
-  taskPool,
 } from '../../transport/index.js';
 
 /** Slack on top of each row's own bound, for a loaded machine. */

@@ -6,7 +6,7 @@ import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { defineActor, defineVirtual, ErrorCode, type Reply, TroupeError } from '../../runtime/index.js';
 import { natsKvPersistence } from '../../transport/index.js';
-import { DurableMailboxes } from '../../transport/nats-durable.js';
+import { DurableMailboxes } from '../../transport/nats/durable.js';
 import { type ClusterNode, natsCluster } from '../helpers/cluster.js';
 import { until } from '../helpers/fixtures.js';
 
@@ -247,17 +247,17 @@ describe('durable virtual actors', () => {
     const ns = `d${randomBytes(3).toString('hex')}`;
     const conn = await connect({ servers: url() });
     try {
-      const mailboxes = new DurableMailboxes(
-        conn,
-        ns,
-        'solo',
-        () => {
+      const mailboxes = new DurableMailboxes({
+        connection: conn,
+        namespace: ns,
+        nodeId: 'solo',
+        decode: () => {
           throw new Error('not consuming');
         },
-        () => undefined,
-        () => undefined,
-        async () => undefined,
-      );
+        deliver: () => undefined,
+        reject: () => undefined,
+        lost: async () => undefined,
+      });
       const subject = mailboxes.subjectOf('t', 0, 'a');
       const encode = (n: number) => new TextEncoder().encode(String(n));
       // The second publish is called from a callback that runs as soon as the stream exists, before the

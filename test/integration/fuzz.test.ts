@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { runFuzz } from '../../chaos/scenarios/fuzz.js';
-import { DeadLetterOffice, MAX_RETAINED_MESSAGE_BYTES } from '../../runtime/dead-letters.js';
+import { DeadLetterOffice, MAX_RETAINED_MESSAGE_BYTES } from '../../runtime/core/dead-letters.js';
 
 /** Generous: a node decodes and dead-letters a bad frame in a few microseconds. */
 const MAX_CPU_MICROS_PER_FRAME = 200;

@@ -13,8 +13,8 @@ import {
   type TaskRunner,
   TroupeError,
 } from '../../runtime/index.js';
+import { type BullmqTaskRunnerOptions, bullmqTaskRunner } from '../../tasks-bullmq/index.js';
 import { type ServerProcess, startRedis } from '../../testing/index.js';
-import { type BullmqTaskRunnerOptions, bullmqTaskRunner } from '../../transport/index.js';
 import { until } from '../helpers/fixtures.js';
 
 let redis: ServerProcess;

@@ -13,8 +13,8 @@ import {
   type Reply,
   type TaskRunner,
 } from '../../runtime/index.js';
+import { bullmqTaskRunner } from '../../tasks-bullmq/index.js';
 import { type ServerProcess, startRedis } from '../../testing/index.js';
-import { bullmqTaskRunner } from '../../transport/index.js';
 import { until } from '../helpers/fixtures.js';
 
 const bin = fileURLToPath(new URL('../../bin/troupe.js', import.meta.url));

@@ -9,9 +9,9 @@ import {
   ManualClock,
   type Replier,
   type Reply,
-  resolveSystemOptions,
   TroupeError,
 } from '../../runtime/index.js';
+import { resolveSystemOptions } from '../../runtime/internal.js';
 import { systemsClosedAfterEach } from '../helpers/systems.js';
 
 const system = systemsClosedAfterEach();

@@ -2,7 +2,8 @@
 
 import { isNativeAccelerationEnabled, pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { type Envelope, EnvelopeKind, ErrorCode, TroupeError } from '../../runtime/index.js';
+import { ErrorCode, TroupeError } from '../../runtime/index.js';
+import { type Envelope, EnvelopeKind } from '../../runtime/internal.js';
 import { BATCH_MARKER, createCodec, packBatch, WIRE_VERSION } from '../../transport/index.js';
 
 const envelope: Envelope = {

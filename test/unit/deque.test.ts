@@ -1,8 +1,8 @@
 // Unit tests of the mailbox ring buffer.
 
 import { describe, expect, it } from 'vitest';
-import { DeadLetterOffice } from '../../runtime/dead-letters.js';
-import { Deque } from '../../runtime/index.js';
+import { DeadLetterOffice } from '../../runtime/core/dead-letters.js';
+import { Deque } from '../../runtime/internal.js';
 
 describe('Deque', () => {
   it('keeps FIFO order through growth and wrap-around', () => {

@@ -1,8 +1,8 @@
 // Unit tests of the mailbox: order across bare tells and envelopes, front insertion, growth.
 
 import { describe, expect, it } from 'vitest';
-import { type Envelope, EnvelopeKind } from '../../runtime/index.js';
-import { Mailbox } from '../../runtime/mailbox.js';
+import { Mailbox } from '../../runtime/actor/mailbox.js';
+import { type Envelope, EnvelopeKind } from '../../runtime/internal.js';
 
 const env = (n: number): Envelope => ({
   kind: EnvelopeKind.User,

@@ -6,10 +6,9 @@ import {
   leastLoadedPlacement,
   type NodeInfo,
   preferLocalPlacement,
-  rendezvous,
   rolePlacement,
-  shardOf,
 } from '../../runtime/index.js';
+import { rendezvous, shardOf } from '../../runtime/internal.js';
 
 const node = (id: string, actors = 0, roles: string[] = []): NodeInfo => ({
   id,

@@ -10,12 +10,12 @@ import {
   InvalidOptionsError,
   ManualClock,
   type Reply,
-  resolveTaskOptions,
   type TaskOptions,
   type TaskRunner,
   TroupeError,
+  taskPool,
 } from '../../runtime/index.js';
-import { taskPool } from '../../transport/index.js';
+import { resolveTaskOptions } from '../../runtime/internal.js';
 import { until } from '../helpers/fixtures.js';
 
 const spinModule = new URL('../integration/fixtures/spin-handler.mjs', import.meta.url);

@@ -1,0 +1,331 @@
+// The actor cell: one actor's mailbox and processing loop, one message at a time, in order. This file is the
+// hot path (enqueue, run, invoke, complete); failure, lifecycle, children and the context live beside it.
+
+import type { Envelope } from '../core/envelope.js';
+import { tellEnvelope } from '../core/envelope.js';
+import { ErrorCode, TroupeError } from '../core/errors.js';
+import type { ChildHandle, FailurePhase } from '../ports/supervision.js';
+import { continueAfterFailure, handleOf, processNotices } from './children.js';
+import type { AnyContext } from './config.js';
+import { CellContext } from './context.js';
+import { armWatchdog, clearWatchdog, fail } from './failure.js';
+import { callHandler, isPromiseLike, keep, LENT, THREW, thrown } from './handler.js';
+import {
+  beginStop,
+  initialize,
+  pause,
+  requestStop,
+  restart,
+  resume,
+  runPendingRestart,
+  terminate,
+  whenStopped,
+} from './lifecycle.js';
+import { save } from './save.js';
+import { type CellOptions, CellState } from './state.js';
+
+/**
+ * @internal One running actor. The system creates cells; users only ever see refs.
+ *
+ * @example
+ * const cell = new ActorCell({ host, definition, address: 'n1/greeter', path: 'greeter', name: 'greeter' });
+ * cell.ref = refTo(cell);
+ * cell.start();
+ * cell.enqueueTell({ type: 'hello' });
+ */
+export class ActorCell extends CellState {
+  declare readonly parent: ActorCell | undefined;
+
+  constructor(options: CellOptions) {
+    super(options);
+  }
+
+  /** Live children by name. */
+  get children(): Map<string, ActorCell> {
+    this.childMap ??= new Map();
+    return this.childMap as Map<string, ActorCell>;
+  }
+
+  /** Messages waiting in the mailbox (not counting stashed ones). */
+  get mailboxDepth(): number {
+    return this.mailbox.length;
+  }
+
+  /** True when nothing is queued and no handler runs. */
+  get idle(): boolean {
+    return this.mailbox.length === 0 && this.notices.length === 0 && !this.busy && !this.scheduled;
+  }
+
+  /** True when this actor supervises its children. */
+  get isSupervisor(): boolean {
+    return this.config.hooks !== undefined;
+  }
+
+  /** This cell as its supervisor controls it. */
+  get handle(): ChildHandle {
+    return handleOf(this);
+  }
+
+  /** @internal The context handed to handlers and hooks; made on first use. */
+  get ctx(): AnyContext {
+    this.context ??= new CellContext(this) as unknown as AnyContext;
+    return this.context;
+  }
+
+  /** Resolves when the cell has stopped. */
+  whenStopped(): Promise<void> {
+    return whenStopped(this);
+  }
+
+  /** Runs `init` (sync or async), then starts taking messages. Messages sent meanwhile wait in order. */
+  start(): void {
+    initialize(this, false, undefined);
+  }
+
+  /** Asks the actor to stop after the message it is handling; resolves once stopped. */
+  requestStop(): Promise<void> {
+    return requestStop(this);
+  }
+
+  /** Stops now: aborts the running handler's signal and does not wait for it; children are terminated too. */
+  terminate(): Promise<void> {
+    return terminate(this);
+  }
+
+  /** Stops taking messages; they keep queueing in order. The running handler, if any, finishes. */
+  pause(): void {
+    pause(this);
+  }
+
+  /** Takes messages again, starting with those that queued while paused. */
+  resume(): void {
+    resume(this);
+  }
+
+  /**
+   * Restarts this actor: the current message finishes, children stop, `onStop` runs, then after `delayMs`
+   * `init` runs again on the same address and mailbox. Ignored while stopping or already restarting.
+   */
+  restart(delayMs: number, reason: unknown): void {
+    restart(this, delayMs, reason);
+  }
+
+  /** Lets a failed actor that awaits its supervisor's decision go on with its state (the `resume` directive). */
+  continueAfterFailure(): void {
+    continueAfterFailure(this);
+  }
+
+  /** @internal */
+  nextChildName(): string {
+    return `$${(this.childSeq++).toString(36)}`;
+  }
+
+  /** @internal */
+  fail(error: unknown, envelope: Envelope | undefined, phase: FailurePhase): void {
+    fail(this, error, envelope, phase);
+  }
+
+  /** @internal */
+  beginStop(): void {
+    beginStop(this);
+  }
+
+  /** Accepts a plain tell (no sender, no headers) without building its envelope. Never throws. */
+  enqueueTell(message: unknown): void {
+    if (this.status === 'stopped' || this.mailbox.length >= this.config.capacity) {
+      this.enqueue(tellEnvelope(this.address, message));
+      return;
+    }
+    this.mailbox.pushTell(message);
+    if (!this.scheduled && !this.busy && this.status === 'running') {
+      this.scheduled = true;
+      queueMicrotask(this.#run);
+    }
+  }
+
+  /** Accepts an envelope for this actor. Never throws. */
+  enqueue(envelope: Envelope): void {
+    if (this.status === 'stopped') {
+      this.host.undeliverable(envelope, ErrorCode.ActorStopped);
+      return;
+    }
+    if (this.mailbox.length >= this.config.capacity && !this.#makeRoom(envelope)) return;
+    this.mailbox.push(envelope);
+    if (!this.scheduled && !this.busy && this.status === 'running') {
+      this.scheduled = true;
+      queueMicrotask(this.#run);
+    }
+  }
+
+  /** A full mailbox meets one more message: true when it may go in (room was made), false when refused. */
+  #makeRoom(envelope: Envelope): boolean {
+    const { capacity, overflow } = this.config;
+    const error = new TroupeError(
+      ErrorCode.MailboxFull,
+      `mailbox of ${this.address} is full (${capacity}, ${overflow})`,
+    );
+    if (overflow === 'drop-oldest') {
+      const oldest = this.mailbox.shift();
+      if (oldest !== undefined) this.host.undeliverable(oldest, ErrorCode.MailboxFull, error);
+      return true;
+    }
+    this.host.undeliverable(envelope, ErrorCode.MailboxFull, error);
+    return false;
+  }
+
+  /** @internal */
+  schedule(yieldToIo: boolean): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // After a full turn, yield with setImmediate so timers and sockets get their share; otherwise a microtask.
+    if (yieldToIo) setImmediate(this.#run);
+    else queueMicrotask(this.#run);
+  }
+
+  // One closure per cell, made once: scheduling a run allocates nothing.
+  readonly #run = (): void => {
+    this.scheduled = false;
+    if (this.busy) return;
+    if (this.notices.length !== 0) processNotices(this);
+    if (this.busy || this.status !== 'running') {
+      if (this.stopRequested && !this.busy) beginStop(this);
+      return;
+    }
+    let budget = this.config.throughput;
+    for (;;) {
+      if (this.stopRequested) {
+        beginStop(this);
+        return;
+      }
+      if (budget-- === 0) {
+        if (this.mailbox.length > 0 || this.notices.length > 0) this.schedule(true);
+        return;
+      }
+      if (this.notices.length !== 0) {
+        processNotices(this);
+        if (this.busy || this.status !== 'running') return;
+      }
+      const envelope = this.mailbox.shiftInto(LENT);
+      if (envelope === undefined) return;
+      const went = this.#invoke(envelope);
+      // The lent envelope must not pin the message until the next plain tell anywhere.
+      LENT.payload = undefined;
+      if (went) {
+        this.busy = true;
+        return;
+      }
+      if (this.status !== 'running') return;
+    }
+  };
+
+  /** @internal The async work that held the mailbox is over: a pending restart or stop begins, or the loop goes on. */
+  proceed(): void {
+    this.busy = false;
+    if (this.pendingRestart !== undefined && runPendingRestart(this)) return;
+    if (this.stopRequested) {
+      if (this.status !== 'stopped') beginStop(this);
+      return;
+    }
+    if (this.status === 'running') this.#run();
+    else if (this.notices.length > 0 && this.status === 'paused') this.schedule(false);
+  }
+
+  /** Handles one envelope; returns true when the handler went async (it lets the loop proceed itself). Never throws. */
+  #invoke(envelope: Envelope): boolean {
+    const host = this.host;
+    if (envelope.deadline !== undefined && envelope.deadline < host.clock.now()) {
+      host.undeliverable(envelope, ErrorCode.Expired);
+      return false;
+    }
+    const message = envelope.payload as { type?: unknown } | null;
+    const type = typeof message === 'object' && message !== null ? message.type : undefined;
+    if (typeof type !== 'string') {
+      this.#reject(
+        keep(this, envelope),
+        ErrorCode.InvalidMessage,
+        'message must be an object with a string `type`',
+      );
+      return false;
+    }
+    const handler = this.config.handlers[type];
+    if (handler === undefined) {
+      this.#reject(
+        keep(this, envelope),
+        ErrorCode.Unhandled,
+        `${this.definition.type} at ${this.address} has no handler for "${type}"`,
+      );
+      return false;
+    }
+    this.current = envelope;
+    this.replied = envelope.replyTo === undefined;
+    this.stashedCurrent = false;
+    const result = callHandler(handler, message, this.ctx);
+    if (result === THREW) {
+      const err = thrown.error;
+      thrown.error = undefined;
+      fail(this, err, keep(this, envelope), 'handler');
+      return false;
+    }
+    if (isPromiseLike(result)) {
+      const own = keep(this, envelope);
+      const epoch = this.epoch;
+      if (this.config.handlerTimeoutMs > 0) armWatchdog(this, own, epoch);
+      void result.then(
+        (value) => {
+          if (epoch === this.epoch) this.#settle(own, value, undefined, false);
+        },
+        (err: unknown) => {
+          if (epoch === this.epoch) this.#settle(own, undefined, err, true);
+        },
+      );
+      return true;
+    }
+    this.#complete(envelope, result);
+    if (this.config.persistence?.save !== undefined) return save(this, keep(this, envelope));
+    return false;
+  }
+
+  /** A message no handler can take: a dead letter with the reason (and an error reply to an ask). */
+  #reject(envelope: Envelope, code: ErrorCode, why: string): void {
+    this.host.undeliverable(envelope, code, new TroupeError(code, why));
+  }
+
+  /** The end of an async handler: record the outcome, then let the loop go on. */
+  #settle(envelope: Envelope, value: unknown, error: unknown, failed: boolean): void {
+    clearWatchdog(this);
+    if (failed) fail(this, error, envelope, 'handler');
+    else {
+      this.#complete(envelope, value);
+      // When saving went async, it lets the loop proceed itself.
+      if (this.config.persistence?.save !== undefined && save(this, envelope)) return;
+    }
+    this.proceed();
+  }
+
+  /** The handler returned: count it, acknowledge durable mail (unless a save must come first), reply. */
+  #complete(envelope: Envelope, value: unknown): void {
+    this.processed++;
+    // With persistence the message is acknowledged once its effect is saved (see save.ts).
+    if (!this.stashedCurrent && this.config.persistence?.save === undefined) envelope.delivery?.ack();
+    if (this.retrying === envelope) {
+      this.retrying = undefined;
+      this.retryCount = 0;
+    }
+    // A lent envelope may have been copied meanwhile (stash, forward): the copy is current then.
+    if (this.current === envelope || envelope === LENT) this.current = undefined;
+    if (this.replied || this.stashedCurrent) return;
+    this.replied = true;
+    if (value !== undefined) this.host.reply(envelope, value, false);
+    else this.#noReply(envelope);
+  }
+
+  /** An ask whose handler returned nothing and did not reply: the asker gets `NO_REPLY` rather than waiting. */
+  #noReply(envelope: Envelope): void {
+    const type = (envelope.payload as { type: string }).type;
+    const error = new TroupeError(
+      ErrorCode.NoReply,
+      `${this.definition.type} at ${this.address} handled "${type}" without replying`,
+    );
+    this.host.reply(envelope, TroupeError.toWire(error), true);
+  }
+}

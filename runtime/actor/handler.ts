@@ -1,0 +1,49 @@
+// Calling user code from the loop: the envelope lent to plain tells, a handler's throw as a marker instead of
+// an exception, and the thenable test.
+
+import { type Envelope, tellEnvelope } from '../core/envelope.js';
+import type { CellState } from './state.js';
+
+/**
+ * @internal The one envelope the loops of all cells lend to plain tells (no sender, headers or reply) while
+ * their handler runs synchronously; see `Mailbox.shiftInto`. Loops never nest (they run from microtasks,
+ * setImmediate and promise callbacks only), so one is enough. Whatever may keep the current envelope past the
+ * handler's synchronous turn (an async handler, a failure, stash, forward, a dead letter, a save) takes
+ * {@link keep} first.
+ */
+export const LENT: Envelope = tellEnvelope('', undefined);
+
+/** @internal `envelope`, or a copy of it when it is the lent one (then also the cell's current message). */
+export function keep(cell: CellState, envelope: Envelope): Envelope {
+  if (envelope !== LENT) return envelope;
+  const own = tellEnvelope(LENT.target, LENT.payload);
+  if (cell.current === LENT) cell.current = own;
+  return own;
+}
+
+/** @internal True for anything with a `then` method: an async handler's, init's or save's result. */
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** @internal What {@link callHandler} returns when the handler threw; the error waits in {@link thrown}. */
+export const THREW: unique symbol = Symbol('threw');
+/** @internal The error behind the last {@link THREW}; the caller takes it out (and clears it) at once. */
+export const thrown: { error: unknown } = { error: undefined };
+
+/**
+ * @internal Calls a handler, turning a throw into the `THREW` marker. The try/catch lives here, in a function
+ * of its own, so that a crash does not deoptimize the whole processing loop.
+ */
+export function callHandler(handler: Function, message: unknown, ctx: unknown): unknown {
+  try {
+    return handler(message, ctx);
+  } catch (err) {
+    thrown.error = err;
+    return THREW;
+  }
+}

@@ -1,0 +1,48 @@
+// The adapter entry (as nats.js keeps internal_mod.ts apart from mod.ts): what runner and transport packages build
+// on, beyond the public surface of index.ts.
+
+export { hash32, rendezvous, shardOf } from './cluster/placement.js';
+export type { ResolvedVirtualActorOptions } from './cluster/virtual.js';
+export {
+  isVirtualType,
+  parseVirtualAddress,
+  resolveVirtualActorOptions,
+  VIRTUAL_NODE,
+  virtualAddress,
+} from './cluster/virtual.js';
+export { Deque } from './core/deque.js';
+export type { Delivery, Envelope } from './core/envelope.js';
+export {
+  assertHeaders,
+  assertValidAddress,
+  assertValidName,
+  EnvelopeKind,
+  ERROR_HEADER,
+  errorReply,
+  isErrorReply,
+  MAX_HEADERS,
+  nodeOf,
+  pathOf,
+  REPLY_SEGMENT,
+} from './core/envelope.js';
+export { OrderedSteps } from './core/steps.js';
+// ---- envelopes, addresses, contracts and helpers for transports ----
+export type { Codec } from './ports/codec.js';
+export type { HostedType, Rejected, TransportSink } from './ports/transport.js';
+export { NODE_SEGMENT } from './system/address.js';
+export type { ResolvedSystemOptions } from './system/options.js';
+export { resolveSystemOptions } from './system/options.js';
+// ---- tasks: contracts and execution for runner authors ----
+export type { ResolvedTaskOptions } from './tasks/definition.js';
+export { isTaskDefinition, MAX_TASK_PRIORITY, resolveTaskOptions } from './tasks/definition.js';
+export { asTaskError, taskCancelled, taskErrorFromWire } from './tasks/errors.js';
+export type { ExecuteTaskOptions } from './tasks/execution.js';
+export { backoffDelay, executeTask } from './tasks/execution.js';
+// ---- tasks: what a runner needs to run jobs as the in-process pool does ----
+export type { HandlerModule, HandlerThreads } from './tasks/handlers.js';
+export { handlerOf, loadHandler, moduleHandler } from './tasks/handlers.js';
+export { assertTaskInput, assertTaskOutput, nonJsonAt } from './tasks/json.js';
+export type { ResolvedTaskPoolOptions } from './tasks/pool.js';
+export { resolveTaskPoolOptions, TaskPool } from './tasks/pool.js';
+export { assertTaskRef, resolveRunOptions } from './tasks/runner.js';
+export { defaultThreadCount, ThreadPool } from './tasks/threads.js';

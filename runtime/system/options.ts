@@ -1,0 +1,123 @@
+// The options of a system: what users pass to createSystem, and the same after defaults and checks.
+
+import { randomBytes } from 'node:crypto';
+import { type Clock, systemClock } from '../core/clock.js';
+import { assertValidName } from '../core/envelope.js';
+import { InvalidOptionsError } from '../core/errors.js';
+import type { Transport } from '../ports/transport.js';
+import type { TaskRunner } from '../tasks/runner.js';
+
+/** Options of {@link createSystem}. */
+export interface SystemOptions {
+  /**
+   * This node's id: the first segment of every local address, unique among the nodes on one transport.
+   * @defaultValue a random id such as `n3f9a1c2e`
+   */
+  nodeId?: string;
+  /**
+   * Carries messages to other nodes. Without one the system is a single in-process node: addresses on other
+   * nodes are unreachable (asks fail with `NO_RESPONDERS`, tells become dead letters).
+   * @defaultValue none
+   */
+  transport?: Transport;
+  /**
+   * Runs `ctx.runTask`: `bullmqTaskRunner()` for worker nodes over Redis, `taskPool()` in-process. The system
+   * uses it but does not own it: close it after the system.
+   * @defaultValue none (`ctx.runTask` fails with `NO_TASK_RUNNER`)
+   */
+  tasks?: TaskRunner;
+  /** @defaultValue the real clock */
+  clock?: Clock;
+  /** @defaultValue 5000 */
+  askTimeoutMs?: number;
+  /**
+   * Messages an actor handles per turn before yielding to others and to I/O.
+   * @defaultValue 300
+   */
+  throughput?: number;
+  /**
+   * Most virtual actors active at once on this node; past it the least recently used idle ones are passivated.
+   * @defaultValue unlimited
+   */
+  maxActiveVirtual?: number;
+  /**
+   * How many recent dead letters are kept for `deadLetters.recent()`.
+   * @defaultValue 1000
+   */
+  deadLetterBuffer?: number;
+  /**
+   * Longest `drain()` waits for mailboxes to empty before it stops actors anyway.
+   * @defaultValue 10000
+   */
+  drainTimeoutMs?: number;
+}
+
+/** {@link SystemOptions} after defaults. */
+export interface ResolvedSystemOptions {
+  nodeId: string;
+  transport: Transport | undefined;
+  tasks: TaskRunner | undefined;
+  clock: Clock;
+  askTimeoutMs: number;
+  throughput: number;
+  deadLetterBuffer: number;
+  drainTimeoutMs: number;
+  maxActiveVirtual: number;
+}
+
+export const DEFAULT_ASK_TIMEOUT_MS = 5000;
+export const DEFAULT_THROUGHPUT = 300;
+export const DEFAULT_DEAD_LETTER_BUFFER = 1000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+function positiveInt(value: unknown, field: string, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw new InvalidOptionsError(
+      field,
+      `expected a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function resolveTasks(tasks: TaskRunner | undefined): TaskRunner | undefined {
+  if (tasks !== undefined && (typeof tasks !== 'object' || tasks === null || typeof tasks.run !== 'function'))
+    throw new InvalidOptionsError('tasks', 'expected a TaskRunner');
+  return tasks;
+}
+
+/** Applies defaults and validates; never mutates `options`. Throws {@link InvalidOptionsError} naming the field. */
+export function resolveSystemOptions(options: SystemOptions = {}): ResolvedSystemOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('options', 'expected an object');
+  const nodeId = options.nodeId ?? `n${randomBytes(4).toString('hex')}`;
+  try {
+    assertValidName(nodeId, 'node id');
+  } catch (err) {
+    throw new InvalidOptionsError('nodeId', (err as Error).message);
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function') {
+    throw new InvalidOptionsError('clock', 'expected { now, setTimeout, clearTimeout }');
+  }
+  if (options.transport !== undefined && typeof options.transport?.bind !== 'function') {
+    throw new InvalidOptionsError('transport', 'expected a Transport');
+  }
+  return {
+    nodeId,
+    transport: options.transport,
+    tasks: resolveTasks(options.tasks),
+    clock,
+    askTimeoutMs: positiveInt(options.askTimeoutMs, 'askTimeoutMs', DEFAULT_ASK_TIMEOUT_MS),
+    throughput: positiveInt(options.throughput, 'throughput', DEFAULT_THROUGHPUT),
+    deadLetterBuffer: positiveInt(
+      options.deadLetterBuffer,
+      'deadLetterBuffer',
+      DEFAULT_DEAD_LETTER_BUFFER,
+      true,
+    ),
+    drainTimeoutMs: positiveInt(options.drainTimeoutMs, 'drainTimeoutMs', DEFAULT_DRAIN_TIMEOUT_MS, true),
+    maxActiveVirtual: positiveInt(options.maxActiveVirtual, 'maxActiveVirtual', Number.MAX_SAFE_INTEGER),
+  };
+}

@@ -1,0 +1,412 @@
+// The message path of one node: tells, sends and asks go out from here, and what arrives is routed from here.
+
+import type { ActorCell } from '../actor/cell.js';
+import type { AskOptions, SendOptions, TellOptions } from '../actor/ref.js';
+import type { VirtualHost } from '../cluster/virtual.js';
+import type { Clock } from '../core/clock.js';
+import type { DeadLetter, DeadLetterOffice } from '../core/dead-letters.js';
+import {
+  type Envelope,
+  EnvelopeKind,
+  errorReply,
+  isErrorReply,
+  REPLY_SEGMENT,
+  tellEnvelope,
+} from '../core/envelope.js';
+import { ErrorCode, InvalidOptionsError, TroupeError, type WireError } from '../core/errors.js';
+import type { Rejected, Transport } from '../ports/transport.js';
+import type { Address } from './address.js';
+import { type PendingAsk, PendingAsks } from './asks.js';
+import { assertMessage, assertSendOptions, MAX_TIMEOUT_MS } from './checks.js';
+
+const textOf = (target: Address | string): string => (typeof target === 'string' ? target : target.text);
+
+/** What the router needs from the system it routes for. */
+export interface RouterOptions {
+  nodeId: string;
+  clock: Clock;
+  transport: Transport | undefined;
+  askTimeoutMs: number;
+  deadLetters: DeadLetterOffice;
+  /** Live local actors by path. */
+  cells: ReadonlyMap<string, ActorCell>;
+  virtual: () => VirtualHost;
+  /** Node-wide and lifecycle commands (`System` envelopes) addressed to this node. */
+  onSystemMessage: (envelope: Envelope) => void;
+  /** True once the system began to close: new mail is refused. */
+  closing: () => boolean;
+}
+
+/**
+ * @internal Routes one node's messages. Out: a tell to a local cell goes into its mailbox (a plain one as the
+ * bare message), anything else is handed to the transport. In: envelopes from the transport (or for local
+ * addresses without a cell) go to the cell, the virtual host, a pending ask, or the control plane; what
+ * cannot go anywhere is a dead letter, and an ask among it is answered with the error.
+ */
+export class Router {
+  readonly asks: PendingAsks;
+  readonly #o: RouterOptions;
+  /** This node's reply address: replies to its asks come to `node/$r` and are matched by correlation id. */
+  readonly #replyTo: string;
+  readonly #replyPrefix: string;
+  /** The reply address of asks made here that never leave the node (their envelope carries the waiter). */
+  readonly #localReplyTo: string;
+
+  constructor(options: RouterOptions) {
+    this.#o = options;
+    this.asks = new PendingAsks(options.clock);
+    this.#replyTo = `${options.nodeId}/${REPLY_SEGMENT}`;
+    this.#replyPrefix = `${this.#replyTo}/`;
+    this.#localReplyTo = `${this.#replyPrefix}local`;
+  }
+
+  // ---- out ----
+
+  /**
+   * A tell to `target`: a parsed address, or the address text of the live local `cell` it goes to (local
+   * refs keep no parsed address).
+   */
+  tell(
+    target: Address | string,
+    cell: ActorCell | undefined,
+    message: unknown,
+    options: TellOptions | undefined,
+  ): void {
+    assertMessage(message);
+    if (options !== undefined) assertSendOptions(options, textOf(target));
+    // The hot path: a plain tell to a local actor goes into its mailbox as the bare message.
+    if (cell !== undefined && options === undefined && !this.#o.closing()) {
+      cell.enqueueTell(message);
+      return;
+    }
+    const envelope = tellEnvelope(textOf(target), message, options?.sender?.address, options?.headers);
+    if (this.#o.closing()) {
+      this.undeliverable(envelope, ErrorCode.SystemClosed);
+      return;
+    }
+    this.#route(envelope, target, cell);
+  }
+
+  async send(
+    target: Address | string,
+    cell: ActorCell | undefined,
+    message: unknown,
+    options: SendOptions | undefined,
+  ): Promise<void> {
+    const transport = this.#o.transport;
+    if (
+      cell ||
+      typeof target === 'string' ||
+      target.node === this.#o.nodeId ||
+      transport?.sendAcked === undefined ||
+      this.#o.closing()
+    ) {
+      this.tell(target, cell, message, options);
+      return;
+    }
+    assertMessage(message);
+    assertSendOptions(options, target.text);
+    const envelope = tellEnvelope(target.text, message, options?.sender?.address, options?.headers);
+    try {
+      await transport.sendAcked(envelope, options?.messageId);
+    } catch (err) {
+      this.#o.deadLetters.record(
+        this.#letter(envelope, TroupeError.is(err) ? err.code : ErrorCode.Remote, err),
+      );
+      throw err;
+    }
+  }
+
+  ask(
+    target: Address | string,
+    cell: ActorCell | undefined,
+    message: unknown,
+    options: AskOptions | undefined,
+  ): Promise<unknown> {
+    const text = textOf(target);
+    try {
+      assertMessage(message);
+      if (options !== undefined) assertSendOptions(options, text);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#o.closing()) {
+      return Promise.reject(new TroupeError(ErrorCode.SystemClosed, `system ${this.#o.nodeId} is closed`));
+    }
+    const timeout = options?.timeout ?? this.#o.askTimeoutMs;
+    if (!(typeof timeout === 'number' && timeout > 0 && timeout <= MAX_TIMEOUT_MS)) {
+      return Promise.reject(
+        new InvalidOptionsError(
+          'timeout',
+          `expected a number of ms from 1 to 2^31-1, got ${String(timeout)}`,
+        ),
+      );
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) {
+      return Promise.reject(
+        new TroupeError(ErrorCode.AskAborted, `ask to ${text} was aborted`, { cause: signal.reason }),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const pending = this.asks.add(text, timeout, signal, resolve, reject);
+      const envelope: Envelope = {
+        kind: EnvelopeKind.User,
+        target: text,
+        sender: undefined,
+        correlationId: undefined,
+        replyTo: this.#localReplyTo,
+        deadline: pending.deadline,
+        headers: options?.headers,
+        payload: message,
+        waiter: pending,
+      };
+      try {
+        this.#route(envelope, target, cell);
+      } catch (err) {
+        pending.fail(err);
+      }
+    });
+  }
+
+  /** Sends a system command to another node and resolves with its reply. */
+  systemAsk(address: string, payload: unknown, timeout: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const pending = this.asks.add(address, timeout, undefined, resolve, reject);
+      const correlationId = this.asks.correlate(pending);
+      try {
+        this.sendRemote({
+          kind: EnvelopeKind.System,
+          target: address,
+          sender: undefined,
+          correlationId,
+          replyTo: this.#replyTo,
+          deadline: undefined,
+          headers: undefined,
+          payload,
+        });
+      } catch (err) {
+        pending.fail(err);
+      }
+    });
+  }
+
+  /** Delivers to a local cell, or hands the envelope to the transport. Throws only for unsendable envelopes. */
+  #route(envelope: Envelope, target: Address | string, cell: ActorCell | undefined): void {
+    if (cell) cell.enqueue(envelope);
+    else if (typeof target === 'string' || target.node === this.#o.nodeId) this.deliver(envelope);
+    else this.sendRemote(envelope);
+  }
+
+  /** Hands an envelope to the transport (or, without one, to the local virtual host). */
+  sendRemote(envelope: Envelope): void {
+    const transport = this.#o.transport;
+    const virtual = envelope.target.startsWith('$v/');
+    if (!transport || (transport.hostTypes === undefined && virtual)) {
+      // Without a transport that routes virtual addresses, this node hosts every virtual actor itself.
+      if (virtual) {
+        this.deliver(envelope);
+        return;
+      }
+      this.undeliverable(
+        envelope,
+        ErrorCode.NoResponders,
+        new TroupeError(ErrorCode.NoResponders, `no transport: ${envelope.target} is on another node`),
+      );
+      return;
+    }
+    const waiter = envelope.waiter;
+    if (waiter !== undefined && envelope.correlationId === undefined && envelope.replyTo !== undefined) {
+      // An ask made here is leaving the node: its reply will come back by correlation id.
+      const id = this.asks.correlate(waiter as PendingAsk);
+      envelope.correlationId = id;
+      envelope.replyTo = this.#replyTo;
+    }
+    try {
+      transport.send(envelope);
+    } catch (err) {
+      const code = TroupeError.is(err) ? err.code : ErrorCode.Remote;
+      // The sender learns of it by the thrown error (or its rejected ask); the dead letter keeps the record.
+      this.#o.deadLetters.record(this.#letter({ ...envelope, replyTo: undefined }, code, err));
+      throw err;
+    }
+  }
+
+  // ---- in ----
+
+  /** An envelope for this node, from the transport or for a local address without a live cell. */
+  deliver(envelope: Envelope): void {
+    const target = envelope.target;
+    if (envelope.kind === EnvelopeKind.User && target.startsWith('$v/')) {
+      this.#o.virtual().deliver(envelope);
+      return;
+    }
+    const nodeId = this.#o.nodeId;
+    // A frame whose envelope names another node (misrouted or forged) must not reach a local actor by path.
+    if (!(target.startsWith(nodeId) && target.charCodeAt(nodeId.length) === 47)) {
+      this.undeliverable(
+        envelope,
+        ErrorCode.ActorNotFound,
+        new TroupeError(ErrorCode.ActorNotFound, `${target} is not on node ${nodeId}`),
+      );
+      return;
+    }
+    switch (envelope.kind) {
+      case EnvelopeKind.Reply:
+        if (envelope.correlationId !== undefined) {
+          this.#settle(envelope.correlationId, envelope.payload, isErrorReply(envelope), target);
+        } else {
+          this.#o.deadLetters.record(
+            this.#letter(envelope, ErrorCode.InvalidMessage, 'reply without correlation id'),
+          );
+        }
+        return;
+      case EnvelopeKind.User: {
+        const cell = this.#o.cells.get(target.slice(nodeId.length + 1));
+        if (cell) cell.enqueue(envelope);
+        else {
+          this.undeliverable(
+            envelope,
+            ErrorCode.ActorNotFound,
+            new TroupeError(ErrorCode.ActorNotFound, `no actor at ${target}`),
+          );
+        }
+        return;
+      }
+      case EnvelopeKind.System:
+        this.#o.onSystemMessage(envelope);
+        return;
+      default:
+        this.undeliverable(envelope, ErrorCode.InvalidMessage);
+    }
+  }
+
+  /** A frame the transport could not turn into a deliverable envelope. */
+  reject(rejected: Rejected): void {
+    this.#o.deadLetters.record({
+      address: rejected.address,
+      reason: rejected.reason,
+      message: rejected.envelope?.payload,
+      sender: rejected.envelope?.sender,
+      error: rejected.error,
+      at: this.#o.clock.now(),
+    });
+  }
+
+  #settle(correlationId: string, value: unknown, isError: boolean, address: string): void {
+    const pending = this.asks.byId(correlationId);
+    if (pending === undefined || !pending.settle(value, isError)) this.#lateReply(address, value);
+  }
+
+  #lateReply(address: string, value: unknown): void {
+    this.#o.deadLetters.record({
+      address,
+      reason: ErrorCode.LateReply,
+      message: value,
+      at: this.#o.clock.now(),
+    });
+  }
+
+  // ---- answers and hand-offs ----
+
+  /** Sends the reply (or error) for an ask envelope; locally made asks settle directly. */
+  reply(envelope: Envelope, value: unknown, isError: boolean): void {
+    const replyTo = envelope.replyTo;
+    if (replyTo === undefined) return;
+    const waiter = envelope.waiter;
+    if (waiter !== undefined && (envelope.correlationId === undefined || this.#ownReply(replyTo))) {
+      if (!waiter.settle(value, isError)) this.#lateReply(replyTo, value);
+      return;
+    }
+    const correlationId = envelope.correlationId;
+    if (correlationId === undefined) return;
+    if (this.#ownReply(replyTo)) {
+      this.#settle(correlationId, value, isError, replyTo);
+      return;
+    }
+    const reply: Envelope = isError
+      ? errorReply(replyTo, correlationId, value as WireError, envelope.target)
+      : {
+          kind: EnvelopeKind.Reply,
+          target: replyTo,
+          sender: envelope.target,
+          correlationId,
+          replyTo: undefined,
+          deadline: undefined,
+          headers: undefined,
+          payload: value,
+        };
+    try {
+      this.sendRemote(reply);
+    } catch (err) {
+      // The reply itself could not be sent (too large, say): tell the asker why instead of letting it time out.
+      try {
+        this.sendRemote(errorReply(replyTo, correlationId, TroupeError.toWire(err), envelope.target));
+      } catch {
+        // Already recorded as a dead letter by sendRemote.
+      }
+    }
+  }
+
+  /** A reply address of this node: `node/$r`, or one under it (`node/$r/local`, or an older node's `node/$r/<id>`). */
+  #ownReply(replyTo: string): boolean {
+    return replyTo === this.#replyTo || replyTo.startsWith(this.#replyPrefix);
+  }
+
+  /** Mail held for a virtual actor whose shard moved: a durable store offers it again, else send it on. */
+  reroute(envelope: Envelope): void {
+    if (envelope.delivery !== undefined) {
+      envelope.delivery.nak();
+      return;
+    }
+    try {
+      this.sendRemote(envelope);
+    } catch (err) {
+      if (envelope.replyTo !== undefined) this.reply(envelope, TroupeError.toWire(err), true);
+    }
+  }
+
+  /** Sends `envelope` on to `target`, keeping its sender and reply address. */
+  forward(envelope: Envelope, target: string): void {
+    const forwarded: Envelope = { ...envelope, target };
+    const nodeId = this.#o.nodeId;
+    const local = target.startsWith(nodeId) && target.charCodeAt(nodeId.length) === 47;
+    try {
+      if (!local) this.sendRemote(forwarded);
+      else {
+        const cell = this.#o.cells.get(target.slice(nodeId.length + 1));
+        if (cell) cell.enqueue(forwarded);
+        else this.deliver(forwarded);
+      }
+    } catch (err) {
+      // sendRemote has recorded the dead letter; the asker still needs its answer.
+      this.reply(forwarded, TroupeError.toWire(err), true);
+    }
+  }
+
+  /** Records a message that will not be handled; answers it with the error if it was an ask. */
+  undeliverable(envelope: Envelope, reason: string, error?: unknown): void {
+    // Dead-lettered is done with: a durable store must not deliver it again.
+    envelope.delivery?.ack();
+    const letter = this.#letter(envelope, reason, error);
+    this.#o.deadLetters.record(letter);
+    if (envelope.kind !== EnvelopeKind.Reply && envelope.replyTo !== undefined) {
+      this.reply(
+        envelope,
+        letter.error ?? { code: reason, message: `message to ${envelope.target} was not handled: ${reason}` },
+        true,
+      );
+    }
+  }
+
+  #letter(envelope: Envelope, reason: string, error: unknown): DeadLetter {
+    return {
+      address: envelope.target,
+      reason,
+      message: envelope.payload,
+      sender: envelope.sender,
+      error: error === undefined ? undefined : TroupeError.toWire(error),
+      at: this.#o.clock.now(),
+    };
+  }
+}

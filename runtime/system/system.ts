@@ -1,0 +1,367 @@
+// The actor system: one node's facade over its registry, router, pending asks, control plane and events.
+
+import { ActorCell } from '../actor/cell.js';
+import type { ActorDefinition, SpawnOptions } from '../actor/definition.js';
+import type { AnyProtocol, Protocol } from '../actor/protocol.js';
+import type { ActorRef, AnyActorRef } from '../actor/ref.js';
+import type { CellEvent, CellHost } from '../actor/state.js';
+import type { NodeLoad, PlacementStrategy } from '../cluster/placement.js';
+import {
+  type AnyVirtualType,
+  isVirtualType,
+  type VirtualActorOptions,
+  VirtualHost,
+  virtualAddress,
+} from '../cluster/virtual.js';
+import type { Clock } from '../core/clock.js';
+import { DeadLetterOffice, type DeadLetters } from '../core/dead-letters.js';
+import { assertValidAddress, type Envelope } from '../core/envelope.js';
+import { ErrorCode, InvalidOptionsError, TroupeError } from '../core/errors.js';
+import type { Rejected, Transport, TransportSink } from '../ports/transport.js';
+import type { TaskRunner } from '../tasks/runner.js';
+import type {
+  ActorInfo,
+  ActorSystem,
+  ActorTreeNode,
+  ControlOptions,
+  LifecycleEvent,
+  PsOptions,
+} from './actor-system.js';
+import { Address } from './address.js';
+import { Control } from './control.js';
+import { infoOf, LifecycleEvents, treeOf } from './events.js';
+import { type ResolvedSystemOptions, resolveSystemOptions, type SystemOptions } from './options.js';
+import { AddressRef, VirtualRef } from './refs.js';
+import { Registry } from './registry.js';
+import { Router } from './router.js';
+import { shutdown } from './shutdown.js';
+
+class System implements ActorSystem, CellHost, TransportSink {
+  readonly nodeId: string;
+  readonly clock: Clock;
+  readonly transport: Transport | undefined;
+  readonly tasks: TaskRunner | undefined;
+  readonly defaultThroughput: number;
+  readonly #options: ResolvedSystemOptions;
+  readonly #deadLetters: DeadLetterOffice;
+  readonly #registry: Registry;
+  readonly #router: Router;
+  readonly #control: Control;
+  readonly #events: LifecycleEvents;
+  readonly #virtual: VirtualHost;
+  /** Virtual types declared to the transport through `defineVirtual` values. */
+  readonly #declared = new Set<string>();
+  #seq = 0;
+  #closing: Promise<void> | undefined;
+  readonly #closed: Promise<Error | undefined>;
+  #resolveClosed!: (err: Error | undefined) => void;
+
+  constructor(options: ResolvedSystemOptions) {
+    this.#options = options;
+    this.nodeId = options.nodeId;
+    this.clock = options.clock;
+    this.transport = options.transport;
+    this.tasks = options.tasks;
+    this.defaultThroughput = options.throughput;
+    this.#deadLetters = new DeadLetterOffice(options.deadLetterBuffer);
+    this.#registry = new Registry(this.nodeId);
+    this.#events = new LifecycleEvents(this.clock);
+    this.#router = new Router({
+      nodeId: this.nodeId,
+      clock: this.clock,
+      transport: this.transport,
+      askTimeoutMs: options.askTimeoutMs,
+      deadLetters: this.#deadLetters,
+      cells: this.#registry.cells,
+      virtual: () => this.#virtual,
+      onSystemMessage: (envelope) => this.#control.onSystemMessage(envelope),
+      closing: () => this.#closing !== undefined,
+    });
+    this.#virtual = new VirtualHost(
+      {
+        clock: this.clock,
+        activate: (definition, address) => this.#activateVirtual(definition, address),
+        undeliverable: (envelope, reason, error) => this.#router.undeliverable(envelope, reason, error),
+        reroute: (envelope) => this.#router.reroute(envelope),
+      },
+      options.maxActiveVirtual,
+    );
+    this.#control = new Control({
+      nodeId: this.nodeId,
+      askTimeoutMs: options.askTimeoutMs,
+      transport: this.transport,
+      router: this.#router,
+      cells: this.#registry.cells,
+      virtual: this.#virtual,
+      spawnRegistered: (type, name) => this.#spawnRegistered(type, name),
+      inspect: () => this.inspect(),
+      load: () => this.load(),
+    });
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  get deadLetters(): DeadLetters {
+    return this.#deadLetters;
+  }
+
+  // ---- actors and refs ----
+
+  spawn<P extends Protocol, S>(definition: ActorDefinition<P, S>, options?: SpawnOptions): ActorRef<P> {
+    return this.spawnChild(
+      undefined,
+      definition as ActorDefinition<Protocol, unknown>,
+      options,
+    ) as ActorRef<P>;
+  }
+
+  spawnChild(
+    parent: ActorCell | undefined,
+    definition: ActorDefinition<Protocol, unknown>,
+    options?: SpawnOptions,
+  ): AnyActorRef {
+    this.#assertOpen();
+    return this.#registry.spawn(this, this.#router, parent, definition, options);
+  }
+
+  ref<P extends Protocol = AnyProtocol>(address: string): ActorRef<P> {
+    assertValidAddress(address);
+    const target = Address.parse(address, this.nodeId);
+    if (target.kind === 'local') {
+      const cell = this.#registry.cells.get(target.path);
+      if (cell) return cell.ref as ActorRef<P>;
+    }
+    const ref =
+      target.kind === 'virtual' ? new VirtualRef(target, this.#router) : new AddressRef(target, this.#router);
+    return ref as unknown as ActorRef<P>;
+  }
+
+  refFor(address: string): AnyActorRef {
+    return this.ref(address);
+  }
+
+  lookup<P extends Protocol = AnyProtocol>(path: string): ActorRef<P> | undefined {
+    if (typeof path !== 'string') throw new InvalidOptionsError('path', 'expected a string');
+    return this.#registry.cells.get(path)?.ref as ActorRef<P> | undefined;
+  }
+
+  register<P extends Protocol, S>(
+    type: string | AnyVirtualType,
+    definition?: ActorDefinition<P, S>,
+    options?: VirtualActorOptions,
+  ): void {
+    this.#assertOpen();
+    if (typeof type !== 'string') {
+      if (!isVirtualType(type))
+        throw new InvalidOptionsError('type', 'expected a type name or a value from defineVirtual()');
+      this.#virtual.register(type.type, type.definition as ActorDefinition<Protocol, unknown>, type.options);
+      this.#declare(type);
+    } else {
+      if (typeof definition !== 'object' || definition === null || typeof definition.handlers !== 'object')
+        throw new InvalidOptionsError('definition', 'expected an actor definition from defineActor()');
+      this.#virtual.register(type, definition as ActorDefinition<Protocol, unknown>, options);
+    }
+    this.transport?.hostTypes?.(
+      this.#virtual.types().map((t) => {
+        const { placement, durable } = this.#virtual.registration(t)!.options;
+        return { type: t, placement, durable };
+      }),
+    );
+  }
+
+  virtual<P extends Protocol = AnyProtocol>(type: string | AnyVirtualType, id: string): ActorRef<P> {
+    let name: string;
+    if (typeof type === 'string') name = type;
+    else if (isVirtualType(type)) {
+      this.#declare(type);
+      name = type.type;
+    } else throw new InvalidOptionsError('type', 'expected a type name or a value from defineVirtual()');
+    const target = Address.parse(virtualAddress(name, id), this.nodeId);
+    return new VirtualRef(target, this.#router) as unknown as ActorRef<P>;
+  }
+
+  /** Tells the transport, once per type, what a sender knows of a virtual type: whether it is durable. */
+  #declare(type: AnyVirtualType): void {
+    if (this.#declared.has(type.type)) return;
+    this.#declared.add(type.type);
+    this.transport?.declare?.(type.type, type.options.durable);
+  }
+
+  /** Starts the cell for a virtual actor. */
+  #activateVirtual(definition: ActorDefinition<Protocol, unknown>, address: string): ActorCell {
+    const cell = new ActorCell({ host: this, definition, address, path: address, name: address });
+    cell.ref = new VirtualRef(Address.parse(address, this.nodeId), this.#router);
+    this.#registry.addVirtual(cell);
+    cell.start();
+    return cell;
+  }
+
+  #spawnRegistered(type: string, name: string | undefined): AnyActorRef {
+    const registration = this.#virtual.registration(type);
+    if (!registration) {
+      throw new TroupeError(
+        ErrorCode.ActorNotFound,
+        `actor type ${type} is not registered on ${this.nodeId}`,
+      );
+    }
+    return this.spawn(registration.definition, name === undefined ? {} : { name });
+  }
+
+  async spawnOn<P extends Protocol = AnyProtocol>(
+    where: string | PlacementStrategy,
+    type: string,
+    options: { name?: string } = {},
+  ): Promise<ActorRef<P>> {
+    const address = await this.#control.spawnOn(where, type, options, () => (this.#seq++).toString(36));
+    return this.ref<P>(address);
+  }
+
+  // ---- control and inspection ----
+
+  stop(ref: AnyActorRef): Promise<void> {
+    return this.#control.command(ref, 'stop', true);
+  }
+
+  terminate(ref: AnyActorRef): Promise<void> {
+    return this.#control.command(ref, 'terminate', true);
+  }
+
+  pause(ref: AnyActorRef, options?: ControlOptions): Promise<void> {
+    return this.#control.command(ref, 'pause', options?.subtree === true);
+  }
+
+  resume(ref: AnyActorRef, options?: ControlOptions): Promise<void> {
+    return this.#control.command(ref, 'resume', options?.subtree === true);
+  }
+
+  ps(options: PsOptions = {}): Promise<ActorInfo[]> {
+    return this.#control.ps(options);
+  }
+
+  inspect(): ActorInfo[] {
+    return [...this.#registry.cells.values()].map(infoOf);
+  }
+
+  tree(): ActorTreeNode[] {
+    return [...this.#registry.roots.values()].map(treeOf);
+  }
+
+  onLifecycle(listener: (event: LifecycleEvent) => void): () => void {
+    if (typeof listener !== 'function') throw new InvalidOptionsError('listener', 'expected a function');
+    return this.#events.subscribe(listener);
+  }
+
+  // ---- CellHost: what cells ask of their node ----
+
+  reply(envelope: Envelope, value: unknown, isError: boolean): void {
+    this.#router.reply(envelope, value, isError);
+  }
+
+  forward(envelope: Envelope, target: string): void {
+    this.#router.forward(envelope, target);
+  }
+
+  undeliverable(envelope: Envelope, reason: string, error?: unknown): void {
+    this.#router.undeliverable(envelope, reason, error);
+  }
+
+  failed(cell: ActorCell, error: unknown, _envelope: Envelope | undefined): void {
+    this.#events.failed(cell, error);
+  }
+
+  started(cell: ActorCell): void {
+    this.#events.started(cell);
+  }
+
+  event(cell: ActorCell, type: CellEvent, reason?: unknown): void {
+    this.#events.moment(cell, type, reason);
+  }
+
+  stopped(cell: ActorCell, unhandled: Envelope[]): void {
+    this.#virtual.stopped(cell, unhandled);
+    this.#registry.remove(cell);
+    this.#events.stopped(cell);
+  }
+
+  // ---- TransportSink: what the transport hands this node ----
+
+  deliver(envelope: Envelope): void {
+    this.#router.deliver(envelope);
+  }
+
+  reject(rejected: Rejected): void {
+    this.#router.reject(rejected);
+  }
+
+  passivate(match: (address: string) => boolean): Promise<number> {
+    return this.#virtual.passivate(match);
+  }
+
+  load(): NodeLoad {
+    let mailbox = 0;
+    for (const cell of this.#registry.cells.values()) mailbox += cell.mailboxDepth;
+    return { actors: this.#registry.cells.size, mailbox };
+  }
+
+  // ---- lifecycle ----
+
+  async bind(): Promise<void> {
+    await this.transport?.bind(this.nodeId, this);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown(false);
+    return this.#closing;
+  }
+
+  drain(): Promise<void> {
+    this.#closing ??= this.#shutdown(true);
+    return this.#closing;
+  }
+
+  closed(): Promise<Error | undefined> {
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.drain();
+  }
+
+  async #shutdown(graceful: boolean): Promise<void> {
+    const { cells, roots } = this.#registry;
+    const error = await shutdown(
+      {
+        nodeId: this.nodeId,
+        clock: this.clock,
+        transport: this.transport,
+        virtual: this.#virtual,
+        asks: this.#router.asks,
+        cells,
+        roots,
+        drainTimeoutMs: this.#options.drainTimeoutMs,
+      },
+      graceful,
+    );
+    this.#resolveClosed(error);
+  }
+
+  #assertOpen(): void {
+    if (this.#closing !== undefined)
+      throw new TroupeError(ErrorCode.SystemClosed, `system ${this.nodeId} is closed`);
+  }
+}
+
+/**
+ * Creates an actor system (one node) and binds its transport.
+ *
+ * @example
+ * await using system = await createSystem();                // in-process
+ * const nats = natsTransport({ servers: 'nats://127.0.0.1:4222' });
+ * await using node = await createSystem({ transport: nats }); // reachable over NATS
+ */
+export async function createSystem(options: SystemOptions = {}): Promise<ActorSystem> {
+  const system = new System(resolveSystemOptions(options));
+  await system.bind();
+  return system;
+}

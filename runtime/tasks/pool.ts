@@ -1,0 +1,371 @@
+// The embedded task runner: tasks run in-process (sandboxed ones on a small worker-thread pool), no servers needed.
+
+import { type Clock, systemClock } from '../core/clock.js';
+import { ErrorCode, InvalidOptionsError, TaskError } from '../core/errors.js';
+import type { AnyTaskDefinition, TaskDefinition, TaskHandler, TaskProgress } from './definition.js';
+import { taskCancelled } from './errors.js';
+import { backoffDelay, executeTask } from './execution.js';
+import { handlerOf } from './handlers.js';
+import { assertTaskInput, assertTaskOutput } from './json.js';
+import {
+  assertTaskRef,
+  type RunTaskOptions,
+  resolveRunOptions,
+  type TaskCounts,
+  type TaskRunner,
+} from './runner.js';
+import { defaultThreadCount, ThreadPool } from './threads.js';
+
+/** Options of {@link taskPool}. */
+export interface TaskPoolOptions {
+  /**
+   * Worker threads for sandboxed tasks (started on first use).
+   * @defaultValue the number of cores minus one, between 1 and 4
+   */
+  threads?: number;
+  /** Drives timeouts, backoff and rate limits. @defaultValue the real clock */
+  clock?: Clock;
+}
+
+/** {@link TaskPoolOptions} after defaults. */
+export interface ResolvedTaskPoolOptions {
+  readonly threads: number;
+  readonly clock: Clock;
+}
+
+/** Applies defaults to pool options and validates them; never mutates `options`. Throws {@link InvalidOptionsError}. */
+export function resolveTaskPoolOptions(options: TaskPoolOptions = {}): ResolvedTaskPoolOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('options', 'expected { threads?, clock? }');
+  const threads = options.threads ?? defaultThreadCount();
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new InvalidOptionsError('threads', `expected a positive integer, got ${String(threads)}`);
+  const clock = options.clock ?? systemClock;
+  if (typeof clock !== 'object' || clock === null || typeof clock.setTimeout !== 'function')
+    throw new InvalidOptionsError('clock', 'expected { now, setTimeout, clearTimeout }');
+  return { threads, clock };
+}
+
+interface PoolJob {
+  readonly id: string;
+  readonly task: AnyTaskDefinition;
+  readonly input: unknown;
+  readonly attempts: number;
+  readonly timeoutMs: number;
+  readonly priority: number;
+  readonly seq: number;
+  attempt: number;
+  settled: boolean;
+  control: { cancel?: (reason?: unknown) => void } | undefined;
+  retryTimer: unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly onProgress: ((value: TaskProgress) => void) | undefined;
+}
+
+/** One task's jobs in this pool, as BullMQ keeps one queue per task. */
+interface PoolQueue {
+  readonly task: AnyTaskDefinition;
+  readonly handler: TaskHandler<unknown, unknown>;
+  readonly waiting: PoolJob[];
+  readonly active: Set<PoolJob>;
+  readonly delayed: Set<PoolJob>;
+  completed: number;
+  failed: number;
+  windowStart: number;
+  windowCount: number;
+  rateTimer: unknown;
+}
+
+function compareJobs(a: PoolJob, b: PoolJob): number {
+  // BullMQ's order: jobs without a priority (0) first, then 1 (highest) to 2097152; first in, first out within one.
+  return a.priority - b.priority || a.seq - b.seq;
+}
+
+function ignore(): void {}
+
+/**
+ * The in-process {@link TaskRunner}: the same API and semantics as the BullMQ runner (per-task concurrency,
+ * priorities, attempts with exponential backoff, timeouts, rate limits, cancellation, progress).
+ */
+export class TaskPool implements TaskRunner {
+  readonly kind = 'pool';
+  readonly #clock: Clock;
+  readonly #threadCount: number;
+  #threads: ThreadPool | undefined;
+  readonly #queues = new Map<string, PoolQueue>();
+  #seq = 0;
+  /** Runs not settled yet. */
+  #live = 0;
+  #state: 'open' | 'draining' | 'closed' = 'open';
+  #closing: Promise<void> | undefined;
+  readonly #settledWaiters: (() => void)[] = [];
+  #resolveClosed!: (err: Error | undefined) => void;
+  readonly #whenClosed = new Promise<Error | undefined>((resolve) => {
+    this.#resolveClosed = resolve;
+  });
+  // The clock's timers do not hold the process open, so while runs are pending this handle does: a script that
+  // awaits a task waiting out its backoff must not exit.
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  readonly #getThreads = (): ThreadPool => {
+    this.#threads ??= new ThreadPool(this.#threadCount);
+    return this.#threads;
+  };
+
+  constructor(options: ResolvedTaskPoolOptions) {
+    this.#clock = options.clock;
+    this.#threadCount = options.threads;
+  }
+
+  run<I, O>(task: TaskDefinition<I, O>, input: I, runOptions: RunTaskOptions = {}): Promise<O> {
+    if (this.#state !== 'open')
+      return Promise.reject(
+        new TaskError(ErrorCode.SystemClosed, `task pool is ${this.#state}: cannot run ${task?.name}`),
+      );
+    let q: PoolQueue;
+    let resolved: { priority: number; attempts: number; timeoutMs: number };
+    try {
+      if (typeof task !== 'object' || task === null || typeof task.name !== 'string')
+        throw new InvalidOptionsError('task', 'expected a task definition from defineTask()');
+      resolved = resolveRunOptions(task, runOptions);
+      assertTaskInput(task.name, input);
+      q = this.#queueOf(task);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const signal = runOptions.signal;
+    const id = `${task.name}-${(this.#seq++).toString(36)}`;
+    if (signal?.aborted) return Promise.reject(taskCancelled(task.name, id, signal.reason));
+    return new Promise<O>((resolve, reject) => {
+      this.#live++;
+      this.#keepAlive ??= setInterval(ignore, 1 << 30);
+      const onAbort = (): void => this.#cancel(q, job, taskCancelled(task.name, id, signal?.reason));
+      const job: PoolJob = {
+        id,
+        task,
+        input,
+        ...resolved,
+        seq: this.#seq++,
+        attempt: 0,
+        settled: false,
+        control: undefined,
+        retryTimer: undefined,
+        resolve: (value) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(value as O);
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+        onProgress: runOptions.onProgress,
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#enqueue(q, job);
+      this.#pump(q);
+    });
+  }
+
+  async counts(task?: { readonly name: string } | string): Promise<Record<string, TaskCounts>> {
+    assertTaskRef(task);
+    const names =
+      task === undefined ? [...this.#queues.keys()] : [typeof task === 'string' ? task : task.name];
+    const out: Record<string, TaskCounts> = {};
+    for (const name of names) {
+      const q = this.#queues.get(name);
+      out[name] = {
+        waiting: q?.waiting.length ?? 0,
+        active: q?.active.size ?? 0,
+        delayed: q?.delayed.size ?? 0,
+        completed: q?.completed ?? 0,
+        failed: q?.failed ?? 0,
+      };
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#state = 'closed';
+      const error = new TaskError(ErrorCode.TaskCancelled, 'task pool closed before the job finished');
+      for (const q of this.#queues.values()) {
+        if (q.rateTimer !== undefined) this.#clock.clearTimeout(q.rateTimer);
+        for (const job of [...q.waiting, ...q.delayed, ...q.active]) this.#cancel(q, job, error);
+      }
+      let failure: Error | undefined;
+      try {
+        await this.#threads?.close();
+      } catch (err) {
+        failure = err as Error;
+      }
+      this.#resolveClosed(failure);
+    })();
+    return this.#closing;
+  }
+
+  async drain(): Promise<void> {
+    if (this.#state === 'open') {
+      this.#state = 'draining';
+      if (this.#live > 0) await new Promise<void>((resolve) => this.#settledWaiters.push(resolve));
+    }
+    await this.close();
+  }
+
+  closed(): Promise<Error | undefined> {
+    return this.#whenClosed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.drain();
+  }
+
+  #queueOf(task: AnyTaskDefinition): PoolQueue {
+    let q = this.#queues.get(task.name);
+    if (q === undefined) {
+      q = {
+        task,
+        handler: handlerOf(task, this.#getThreads),
+        waiting: [],
+        active: new Set(),
+        delayed: new Set(),
+        completed: 0,
+        failed: 0,
+        windowStart: Number.NEGATIVE_INFINITY,
+        windowCount: 0,
+        rateTimer: undefined,
+      };
+      this.#queues.set(task.name, q);
+    }
+    return q;
+  }
+
+  #settle(job: PoolJob, fn: () => void): void {
+    if (job.settled) return;
+    job.settled = true;
+    this.#live--;
+    fn();
+    if (this.#live === 0) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+      for (const wake of this.#settledWaiters.splice(0)) wake();
+    }
+  }
+
+  #enqueue(q: PoolQueue, job: PoolJob): void {
+    let i = q.waiting.length;
+    while (i > 0 && compareJobs(q.waiting[i - 1]!, job) > 0) i--;
+    q.waiting.splice(i, 0, job);
+  }
+
+  #pump(q: PoolQueue): void {
+    const limit = q.task.options.rateLimit;
+    while (q.active.size < q.task.options.concurrency && q.waiting.length > 0 && this.#state !== 'closed') {
+      if (limit !== undefined) {
+        const now = this.#clock.now();
+        if (now - q.windowStart >= limit.intervalMs) {
+          q.windowStart = now;
+          q.windowCount = 0;
+        }
+        if (q.windowCount >= limit.max) {
+          if (q.rateTimer === undefined) {
+            q.rateTimer = this.#clock.setTimeout(
+              () => {
+                q.rateTimer = undefined;
+                this.#pump(q);
+              },
+              q.windowStart + limit.intervalMs - now,
+            );
+          }
+          return;
+        }
+        q.windowCount++;
+      }
+      this.#start(q, q.waiting.shift()!);
+    }
+  }
+
+  #start(q: PoolQueue, job: PoolJob): void {
+    job.attempt++;
+    const control: { cancel?: (reason?: unknown) => void } = {};
+    job.control = control;
+    q.active.add(job);
+    executeTask(q.handler, job.input, {
+      task: job.task.name,
+      id: job.id,
+      attempt: job.attempt,
+      attempts: job.attempts,
+      timeoutMs: job.timeoutMs,
+      clock: this.#clock,
+      control,
+      ...(job.onProgress === undefined ? {} : { onProgress: job.onProgress }),
+    })
+      .then((output) => {
+        // As the BullMQ runner does: what could not travel through Redis fails the attempt here too.
+        assertTaskOutput(job.task.name, job.id, output);
+        return output;
+      })
+      .then(
+        (output) => {
+          q.active.delete(job);
+          job.control = undefined;
+          if (!job.settled) {
+            q.completed++;
+            this.#settle(job, () => job.resolve(output));
+          }
+          this.#pump(q);
+        },
+        (err: unknown) => this.#failed(q, job, err as TaskError),
+      );
+  }
+
+  /** An attempt failed: retry after the backoff while attempts remain, else the run rejects. */
+  #failed(q: PoolQueue, job: PoolJob, error: TaskError): void {
+    q.active.delete(job);
+    job.control = undefined;
+    const retry =
+      !job.settled &&
+      this.#state !== 'closed' &&
+      job.attempt < job.attempts &&
+      error.code !== ErrorCode.TaskCancelled;
+    if (retry) {
+      q.delayed.add(job);
+      job.retryTimer = this.#clock.setTimeout(
+        () => {
+          job.retryTimer = undefined;
+          if (!q.delayed.delete(job)) return;
+          this.#enqueue(q, job);
+          this.#pump(q);
+        },
+        backoffDelay(job.task.options.backoffMs, job.attempt),
+      );
+    } else {
+      q.failed++;
+      this.#settle(job, () => job.reject(error));
+    }
+    this.#pump(q);
+  }
+
+  /** Cancels a job wherever it is; the caller's promise rejects with `error` at once. */
+  #cancel(q: PoolQueue, job: PoolJob, error: TaskError): void {
+    if (job.settled) return;
+    const i = q.waiting.indexOf(job);
+    if (i >= 0) q.waiting.splice(i, 1);
+    if (q.delayed.delete(job)) this.#clock.clearTimeout(job.retryTimer);
+    if (i >= 0 || !q.active.has(job)) q.failed++;
+    this.#settle(job, () => job.reject(error));
+    job.control?.cancel?.(error);
+  }
+}
+
+/**
+ * Creates the embedded task runner: the same API and semantics as the BullMQ runner, in this process. Sandboxed
+ * tasks run on a small worker-thread pool.
+ *
+ * @example
+ * await using tasks = taskPool();
+ * await using system = await createSystem({ tasks });
+ * const n = await tasks.run(wordCount, { text: 'a b c' }); // 3
+ */
+export function taskPool(options: TaskPoolOptions = {}): TaskRunner {
+  return new TaskPool(resolveTaskPoolOptions(options));
+}

@@ -1,0 +1,83 @@
+// The TaskRunner contract every runner keeps (BullMQ, in-process pool), and the checks of one run's options.
+
+import { InvalidOptionsError } from '../core/errors.js';
+import {
+  intOption,
+  MAX_TASK_PRIORITY,
+  type ResolvedTaskOptions,
+  type TaskDefinition,
+  type TaskProgress,
+} from './definition.js';
+
+/** Options of one run (`runner.run` or `ctx.runTask`). */
+export interface RunTaskOptions {
+  /** Aborting cancels the job: a waiting job is removed, a running one sees its signal abort. */
+  signal?: AbortSignal;
+  /** Called with each progress report of the handler. */
+  onProgress?: (value: TaskProgress) => void;
+  /** @defaultValue the task's `priority` */
+  priority?: number;
+  /** @defaultValue the task's `attempts` */
+  attempts?: number;
+  /** @defaultValue the task's `timeoutMs` */
+  timeoutMs?: number;
+}
+
+/** Job counts of one task's queue. */
+export interface TaskCounts {
+  /** Jobs waiting for a worker (the queue depth), prioritized ones included. */
+  waiting: number;
+  active: number;
+  /** Jobs waiting out a retry backoff or a rate limit. */
+  delayed: number;
+  /** Completed jobs still retained. */
+  completed: number;
+  /** Failed jobs still retained. */
+  failed: number;
+}
+
+/**
+ * Runs tasks: the BullMQ runner (`bullmqTaskRunner` in troupe/tasks-bullmq) sends them to worker nodes through Redis,
+ * the embedded one (`taskPool`) runs them in-process. Both keep the same semantics:
+ * - `run` resolves with the handler's output, or rejects with a {@link TaskError} whose `code` is `TASK_FAILED`
+ *   (the last attempt threw), `TASK_TIMEOUT` (the last attempt timed out) or `TASK_CANCELLED` (the signal aborted);
+ * - a job runs until it succeeds or its attempts run out, with exponential backoff in between;
+ * - every call of `run` settles exactly once, even when a worker dies mid-job and another takes the job over.
+ */
+export interface TaskRunner {
+  /** `bullmq`, `pool`, ... */
+  readonly kind: string;
+  /** Queues one job of `task` and resolves with its output. */
+  run<I, O>(task: TaskDefinition<I, O>, input: I, options?: RunTaskOptions): Promise<O>;
+  /** Job counts per task name: of `task`, or of every task this runner knows (for BullMQ: every queue under its prefix). */
+  counts(task?: { readonly name: string } | string): Promise<Record<string, TaskCounts>>;
+  /** Stops now: running jobs are aborted (or left to stall-recovery), pending runs reject. Safe to call twice. */
+  close(): Promise<void>;
+  /** Stops taking jobs, lets running ones and pending runs finish, then closes. Safe to call twice. */
+  drain(): Promise<void>;
+  /** Resolves once closed, with the first error met while closing, if any. */
+  closed(): Promise<Error | undefined>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Validates the per-run overrides against the task's options; returns the effective ones. */
+export function resolveRunOptions(
+  task: { readonly options: ResolvedTaskOptions },
+  options: RunTaskOptions = {},
+): { priority: number; attempts: number; timeoutMs: number } {
+  return {
+    priority: intOption(options.priority, 'priority', task.options.priority, 0, MAX_TASK_PRIORITY),
+    attempts: intOption(options.attempts, 'attempts', task.options.attempts, 1),
+    timeoutMs: intOption(options.timeoutMs, 'timeoutMs', task.options.timeoutMs, 0),
+  };
+}
+
+/** @internal Throws `INVALID_OPTIONS` unless `task` is absent, a task name or a task definition (for `counts`). */
+export function assertTaskRef(task: unknown): void {
+  if (
+    task !== undefined &&
+    typeof task !== 'string' &&
+    (typeof task !== 'object' || task === null || typeof (task as { name?: unknown }).name !== 'string')
+  )
+    throw new InvalidOptionsError('task', 'expected a task name or a task definition');
+}

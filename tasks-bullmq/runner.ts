@@ -1,0 +1,349 @@
+// The BullMQ task runner, caller's side: adds jobs to Redis queues, follows their events and settles each run once.
+
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import {
+  ErrorCode,
+  InvalidOptionsError,
+  type RunTaskOptions,
+  type TaskCounts,
+  type TaskDefinition,
+  TaskError,
+  type TaskRunner,
+} from '../runtime/index.js';
+import { assertTaskInput, assertTaskRef, resolveRunOptions, taskCancelled } from '../runtime/internal.js';
+import { JobCounter } from './counts.js';
+import { BullmqError, BullmqErrorCode } from './errors.js';
+import {
+  type BullmqTaskRunnerOptions,
+  cancelChannel,
+  isConnectionError,
+  type JobData,
+  type ResolvedBullmqOptions,
+  resolveBullmqOptions,
+} from './options.js';
+import { type PendingRun, PendingRuns } from './pending.js';
+import { auditRuns, TaskProducer } from './producer.js';
+import { TaskWorkers } from './worker.js';
+
+/** The BullMQ runner: a {@link TaskRunner} plus readiness for worker nodes. */
+export interface BullmqTaskRunner extends TaskRunner {
+  /** Names of the tasks this process works on. */
+  readonly working: readonly string[];
+  /** Resolves once Redis answers and the workers listen; rejects with `TRANSPORT_CONNECT_FAILED` after the timeout. */
+  ready(): Promise<void>;
+}
+
+function ignore(): void {}
+
+type Step = (fn: () => Promise<unknown>) => Promise<void>;
+
+/**
+ * One runner: callers' queues (a {@link TaskProducer} per task, on first use), the pending runs, and, for a worker
+ * node, its {@link TaskWorkers}. Redis connections reconnect on their own.
+ */
+export class BullmqRunner implements BullmqTaskRunner {
+  readonly kind = 'bullmq';
+  readonly working: readonly string[];
+  readonly #config: ResolvedBullmqOptions;
+  /** Commands that are not jobs: the events' starting point, cancellations, pings, counts. */
+  readonly #control: Redis;
+  readonly #runs = new PendingRuns();
+  readonly #producers = new Map<string, TaskProducer>();
+  readonly #counter: JobCounter;
+  readonly #workers: TaskWorkers | undefined;
+  #state: 'open' | 'draining' | 'closed' = 'open';
+  #closing: Promise<void> | undefined;
+  #resolveClosed!: (err: Error | undefined) => void;
+  readonly #whenClosed = new Promise<Error | undefined>((resolve) => {
+    this.#resolveClosed = resolve;
+  });
+  readonly #errors: unknown[] = [];
+  // Connection errors repeat while Redis is away; keep the latest few, never crash.
+  readonly #onError = (err: unknown): void => {
+    if (this.#errors.length >= 10) this.#errors.shift();
+    this.#errors.push(err);
+  };
+  readonly #isClosed = (): boolean => this.#state === 'closed';
+
+  constructor(config: ResolvedBullmqOptions) {
+    this.#config = config;
+    this.working = config.work.map((task) => task.name);
+    this.#control = new Redis(config.url, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.#control.on('error', this.#onError);
+    let connectedOnce = false;
+    this.#control.on('ready', () => {
+      if (!connectedOnce) {
+        connectedOnce = true;
+        return;
+      }
+      auditRuns(this.#runs, this.#producers).catch(this.#onError);
+    });
+    this.#counter = new JobCounter({
+      config,
+      control: this.#control,
+      producers: this.#producers,
+      onError: this.#onError,
+    });
+    this.#workers =
+      config.work.length === 0
+        ? undefined
+        : new TaskWorkers({ config, onError: this.#onError, isClosed: this.#isClosed });
+  }
+
+  ready(): Promise<void> {
+    return this.#bounded(
+      Promise.all([this.#control.ping(), this.#workers?.ready]).then(ignore),
+      () =>
+        new BullmqError(
+          BullmqErrorCode.Connect,
+          `cannot connect to Redis at ${this.#config.url} within ${this.#config.connectTimeoutMs} ms`,
+        ),
+    );
+  }
+
+  run<I, O>(task: TaskDefinition<I, O>, input: I, runOptions: RunTaskOptions = {}): Promise<O> {
+    if (this.#state !== 'open')
+      return Promise.reject(
+        new TaskError(ErrorCode.SystemClosed, `task runner is ${this.#state}: cannot run ${task?.name}`),
+      );
+    let resolved: { priority: number; attempts: number; timeoutMs: number };
+    try {
+      if (typeof task !== 'object' || task === null || typeof task.name !== 'string')
+        throw new InvalidOptionsError('task', 'expected a task definition from defineTask()');
+      resolved = resolveRunOptions(task, runOptions);
+      // JSON drops functions and empties Maps without a word: refuse them here, not run the task without them.
+      assertTaskInput(task.name, input);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { url, connectTimeoutMs } = this.#config;
+    const clock = this.#config.clock;
+    const runs = this.#runs;
+    const jobId = randomUUID();
+    const signal = runOptions.signal;
+    if (signal?.aborted) return Promise.reject(taskCancelled(task.name, jobId, signal.reason));
+    return new Promise<O>((resolve, reject) => {
+      const onAbort = (): void => {
+        const entry = runs.take(jobId);
+        if (entry === undefined) return;
+        entry.reject(taskCancelled(task.name, jobId, signal?.reason));
+        this.#cancel(task.name, jobId, entry.addition).catch(this.#onError);
+      };
+      const p = this.#producer(task.name);
+      // Registered before the job exists, so even an instant result finds its caller.
+      const entry: PendingRun = {
+        task: task.name,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        onProgress: runOptions.onProgress,
+        added: false,
+        addition: Promise.resolve(),
+        cleanup: () => signal?.removeEventListener('abort', onAbort),
+      };
+      runs.add(jobId, entry);
+      // Only what differs from BullMQ's defaults goes into the job: every byte is stored and parsed per job.
+      const data: JobData = resolved.timeoutMs > 0 ? { i: input, t: resolved.timeoutMs } : { i: input };
+      const addOnce = () =>
+        p.adder.add(task.name, data, {
+          jobId,
+          ...(resolved.attempts > 1
+            ? {
+                attempts: resolved.attempts,
+                backoff: { type: 'exponential', delay: task.options.backoffMs },
+              }
+            : {}),
+          ...(resolved.priority > 0 ? { priority: resolved.priority } : {}),
+        });
+      // Redis out of reach: the job cannot be queued, so the run fails after `connectTimeoutMs`. It fails only
+      // when no add is on the wire: an add that was sent decides (its job may be queued), and one that was not
+      // sent never will be. (A job queued after all, say by an add cut off after Redis ran it, is cancelled.)
+      const giveUp = (): void => {
+        const late = runs.take(jobId);
+        if (late === undefined) return;
+        late.reject(
+          new TaskError(
+            BullmqErrorCode.Connect,
+            `cannot queue task ${task.name}: Redis at ${url} did not answer within ${connectTimeoutMs} ms`,
+            { data: { task: task.name, jobId } },
+          ),
+        );
+        this.#cancel(task.name, jobId, entry.addition).catch(this.#onError);
+      };
+      const deadline = clock.now() + connectTimeoutMs;
+      let adding = false;
+      const add = async (): Promise<unknown> => {
+        for (let attempt = 0; ; attempt++) {
+          if (!runs.has(jobId)) return undefined;
+          adding = true;
+          try {
+            return await addOnce();
+          } catch (err) {
+            // Retrying is safe: a job id is added once.
+            if (!runs.has(jobId) || !isConnectionError(err)) throw err;
+          } finally {
+            adding = false;
+          }
+          if (clock.now() >= deadline) {
+            giveUp();
+            return undefined;
+          }
+          await new Promise<void>((wake) => clock.setTimeout(() => wake(), Math.min(25 * 2 ** attempt, 250)));
+        }
+      };
+      // A run given up on before its job was added (timed out, cancelled, closed) must not add it later.
+      entry.addition = p.isReady ? add() : p.ready.then(() => (runs.has(jobId) ? add() : undefined));
+      const timer = clock.setTimeout(() => {
+        if (!adding) giveUp();
+      }, connectTimeoutMs);
+      entry.addition.then(
+        () => {
+          clock.clearTimeout(timer);
+          entry.added = true;
+        },
+        (err: unknown) => {
+          clock.clearTimeout(timer);
+          runs.take(jobId)?.reject(
+            new TaskError(ErrorCode.TaskFailed, `cannot queue task ${task.name}: ${(err as Error).message}`, {
+              cause: err,
+              data: { task: task.name, jobId },
+            }),
+          );
+        },
+      );
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  counts(task?: { readonly name: string } | string): Promise<Record<string, TaskCounts>> {
+    if (this.#state === 'closed')
+      return Promise.reject(
+        new TaskError(ErrorCode.SystemClosed, 'task runner is closed: cannot count jobs'),
+      );
+    try {
+      assertTaskRef(task);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#bounded(
+      this.#counter.count(task),
+      () =>
+        new BullmqError(
+          BullmqErrorCode.Connect,
+          `cannot count jobs: Redis at ${this.#config.url} did not answer within ${this.#config.connectTimeoutMs} ms`,
+        ),
+    );
+  }
+
+  close(): Promise<void> {
+    this.#state = 'closed';
+    // A drain waiting for pending runs stops waiting: close means now.
+    this.#runs.wake();
+    this.#closing ??= this.#shutdown(false);
+    return this.#closing;
+  }
+
+  drain(): Promise<void> {
+    if (this.#state === 'open') this.#state = 'draining';
+    this.#closing ??= this.#shutdown(true);
+    return this.#closing;
+  }
+
+  closed(): Promise<Error | undefined> {
+    return this.#whenClosed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.drain();
+  }
+
+  /** `work`, or the error `timeout()` makes if Redis has not answered within `connectTimeoutMs`. */
+  #bounded<T>(work: Promise<T>, timeout: () => Error): Promise<T> {
+    const clock = this.#config.clock;
+    let timer: unknown;
+    const expired = new Promise<never>((_, reject) => {
+      timer = clock.setTimeout(() => reject(timeout()), this.#config.connectTimeoutMs);
+    });
+    return Promise.race([work, expired]).finally(() => clock.clearTimeout(timer));
+  }
+
+  #producer(name: string): TaskProducer {
+    let p = this.#producers.get(name);
+    if (p === undefined) {
+      p = new TaskProducer({
+        name,
+        config: this.#config,
+        control: this.#control,
+        runs: this.#runs,
+        onError: this.#onError,
+        isClosed: this.#isClosed,
+      });
+      this.#producers.set(name, p);
+    }
+    return p;
+  }
+
+  async #cancel(name: string, jobId: string, addition: Promise<unknown>): Promise<void> {
+    await addition.catch(ignore);
+    const p = this.#producers.get(name);
+    // A waiting (or delayed) job is simply removed; a running one is locked, so its worker is told to abort it.
+    await this.#control.publish(cancelChannel(this.#config.prefix), jobId);
+    await p?.queue.remove(jobId);
+  }
+
+  /** Ordered cleanups; a failing step does not stop the rest, and the first failure is what `closed()` gives. */
+  async #shutdown(graceful: boolean): Promise<void> {
+    const failures: unknown[] = [];
+    const step: Step = async (fn) => {
+      try {
+        await fn();
+      } catch (err) {
+        failures.push(err);
+      }
+    };
+    const clock = this.#config.clock;
+    if (graceful && this.#runs.size > 0) {
+      const timer = clock.setTimeout(() => this.#runs.wake(), this.#config.drainTimeoutMs);
+      await this.#runs.idle();
+      clock.clearTimeout(timer);
+    }
+    this.#state = 'closed';
+    for (const [jobId] of this.#runs.snapshot()) {
+      const entry = this.#runs.take(jobId);
+      entry?.reject(
+        new TaskError(
+          ErrorCode.SystemClosed,
+          `task runner closed before job ${jobId} of ${entry.task} finished`,
+        ),
+      );
+    }
+    await this.#workers?.close(graceful, step);
+    const control = this.#control;
+    // QUIT waits for Redis; when it is away, hang up instead.
+    await step(async () =>
+      graceful && control.status === 'ready' ? await control.quit() : control.disconnect(),
+    );
+    for (const p of this.#producers.values()) await p.close(step);
+    await this.#counter.close(step);
+    await this.#workers?.closeThreads(step);
+    this.#resolveClosed(failures.length === 0 ? undefined : (failures[0] as Error));
+  }
+}
+
+/**
+ * Creates the BullMQ task runner. One queue per task (named after it) under `prefix`; a caller adds jobs and
+ * follows their events; a worker node (`work: [...]`) runs a BullMQ `Worker` per task with the task's concurrency
+ * and rate limit. A job whose worker dies is taken over by another worker once its lock expires (BullMQ's
+ * stalled-job recovery); every `run` still settles exactly once. Redis connections reconnect on their own.
+ *
+ * @example
+ * // worker node
+ * await using node = bullmqTaskRunner({ redis: 'redis://10.0.0.5:6379', work: [wordCount] });
+ * await node.ready();
+ * // caller
+ * await using tasks = bullmqTaskRunner({ redis: 'redis://10.0.0.5:6379' });
+ * await using system = await createSystem({ tasks });
+ */
+export function bullmqTaskRunner(options: BullmqTaskRunnerOptions = {}): BullmqTaskRunner {
+  return new BullmqRunner(resolveBullmqOptions(options));
+}

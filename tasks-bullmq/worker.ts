@@ -1,0 +1,147 @@
+// The worker node's side: a BullMQ Worker per task it works on, running each job as the in-process pool does.
+
+import { randomUUID } from 'node:crypto';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  type AnyTaskDefinition,
+  ErrorCode,
+  TaskError,
+  type TaskHandler,
+  TroupeError,
+} from '../runtime/index.js';
+import { assertTaskOutput, executeTask, handlerOf, ThreadPool } from '../runtime/internal.js';
+import { blockingConnection, cancelChannel, type JobData, type ResolvedBullmqOptions } from './options.js';
+
+/** How long a cancellation is remembered for a job this worker has not started yet. */
+const CANCEL_MEMORY_MS = 60_000;
+
+/** What {@link TaskWorkers} are built from. */
+export interface TaskWorkersOptions {
+  readonly config: ResolvedBullmqOptions;
+  readonly onError: (err: unknown) => void;
+  readonly isClosed: () => boolean;
+}
+
+/**
+ * Works on the tasks of `config.work`: one BullMQ `Worker` per task with the task's concurrency and rate limit, and
+ * a subscription to the callers' cancellations. Starts at once; {@link ready} says when it listens.
+ */
+export class TaskWorkers {
+  /** Resolves once the subscription and every worker are ready (never, while Redis is away). */
+  readonly ready: Promise<void>;
+  readonly #config: ResolvedBullmqOptions;
+  readonly #onError: (err: unknown) => void;
+  readonly #isClosed: () => boolean;
+  readonly #workers: Worker[] = [];
+  readonly #running = new Map<string, { task: string; control: { cancel?: (reason?: unknown) => void } }>();
+  readonly #cancelledEarly = new Map<string, number>();
+  #subscriber: Redis | undefined;
+  #threads: ThreadPool | undefined;
+  readonly #getThreads = (): ThreadPool => {
+    this.#threads ??= new ThreadPool(this.#config.threads);
+    return this.#threads;
+  };
+
+  constructor(options: TaskWorkersOptions) {
+    this.#config = options.config;
+    this.#onError = options.onError;
+    this.#isClosed = options.isClosed;
+    this.ready = this.#start();
+    this.ready.catch(this.#onError);
+  }
+
+  async #start(): Promise<void> {
+    const { url, prefix, work, workerName, clock } = this.#config;
+    const subscriber = new Redis(url, { maxRetriesPerRequest: null });
+    this.#subscriber = subscriber;
+    subscriber.on('error', this.#onError);
+    subscriber.on('message', (_channel: string, jobId: string) => {
+      const job = this.#running.get(jobId);
+      if (job !== undefined) {
+        job.control.cancel?.('cancelled by the caller');
+        return;
+      }
+      // The cancel may overtake the job on its way to this worker: remember it for a while.
+      const now = clock.now();
+      for (const [id, at] of this.#cancelledEarly)
+        if (now - at > CANCEL_MEMORY_MS) this.#cancelledEarly.delete(id);
+      this.#cancelledEarly.set(jobId, now);
+    });
+    await subscriber.subscribe(cancelChannel(prefix));
+    // Closed while Redis was out of reach: start nothing.
+    if (this.#isClosed()) return;
+    for (const task of work) {
+      const limit = task.options.rateLimit;
+      const worker = new Worker(task.name, this.#processorFor(task), {
+        connection: blockingConnection(url),
+        prefix,
+        ...(workerName === undefined ? {} : { name: workerName }),
+        concurrency: task.options.concurrency,
+        lockDuration: this.#config.lockDurationMs,
+        stalledInterval: this.#config.stalledIntervalMs,
+        maxStalledCount: this.#config.maxStalledCount,
+        ...(limit === undefined ? {} : { limiter: { max: limit.max, duration: limit.intervalMs } }),
+      });
+      worker.on('error', this.#onError);
+      this.#workers.push(worker);
+    }
+    await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
+  }
+
+  #processorFor(task: AnyTaskDefinition): (job: Job) => Promise<unknown> {
+    const clock = this.#config.clock;
+    const onError = this.#onError;
+    let handler: TaskHandler<unknown, unknown> | undefined;
+    return async (job: Job): Promise<unknown> => {
+      handler ??= handlerOf(task, this.#getThreads);
+      const id = job.id ?? randomUUID();
+      const control: { cancel?: (reason?: unknown) => void } = {};
+      this.#running.set(id, { task: task.name, control });
+      // The cancel overtook the job on its way here.
+      const early = this.#cancelledEarly.delete(id);
+      const data = job.data as JobData;
+      try {
+        const output = await executeTask(handler, data.i, {
+          task: task.name,
+          id,
+          attempt: job.attemptsMade + 1,
+          attempts: job.opts.attempts ?? 1,
+          timeoutMs: data.t ?? 0,
+          clock,
+          control,
+          ...(early ? { signal: AbortSignal.abort('cancelled by the caller') } : {}),
+          onProgress: (value) => {
+            job.updateProgress(value).catch(onError);
+          },
+        });
+        assertTaskOutput(task.name, id, output);
+        return output;
+      } catch (err) {
+        const wire = JSON.stringify(TroupeError.toWire(err));
+        // A cancelled job must not be retried.
+        if (TaskError.is(err, ErrorCode.TaskCancelled)) throw new UnrecoverableError(wire);
+        throw new Error(wire);
+      } finally {
+        this.#running.delete(id);
+      }
+    };
+  }
+
+  /**
+   * Stops the workers and the subscription, each as one `step`. Graceful: a worker finishes its running jobs first.
+   * Forced: it stops now and the jobs stall, to be taken over by another worker.
+   */
+  async close(graceful: boolean, step: (fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
+    // Not awaiting `ready`: with Redis out of reach it never resolves, and close must still finish.
+    await Promise.all(this.#workers.map((w) => step(() => w.close(!graceful))));
+    const subscriber = this.#subscriber;
+    if (subscriber !== undefined) await step(async () => subscriber.disconnect());
+  }
+
+  /** Terminates the sandbox threads, if any started (after {@link close}: no job runs on them any more). */
+  async closeThreads(step: (fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
+    const threads = this.#threads;
+    if (threads !== undefined) await step(() => threads.close());
+  }
+}

@@ -1,0 +1,104 @@
+// What arrives for a node: frames decoded and checked against their subject, then handed to the system;
+// empty frames (statuses) to the status dispatcher.
+
+import type { Msg } from '@nats-io/transport-node';
+import { ErrorCode, TroupeError } from '../../runtime/index.js';
+import { type Envelope, type TransportSink, VIRTUAL_NODE } from '../../runtime/internal.js';
+import { BATCH_MARKER, type BatchCodec } from '../codec.js';
+import type { StatusDispatcher } from './status.js';
+import type { NodeSubjects, SubjectScheme } from './subjects.js';
+
+/** What the receiver needs from the transport. */
+export interface InboundOptions {
+  codec: BatchCodec;
+  sink: TransportSink;
+  scheme: SubjectScheme;
+  subjects: NodeSubjects;
+  status: StatusDispatcher;
+}
+
+const VIRTUAL_PREFIX = `${VIRTUAL_NODE}/`;
+
+/**
+ * @internal Reads the frames of the node's wildcard subscription, of its shard subscriptions and of the
+ * directory's local deliveries. A frame that is malformed, too large or names another target than its
+ * subject becomes a dead letter, never an exception.
+ */
+export class Inbound {
+  readonly #o: InboundOptions;
+  /** Takes a message; never throws (a throw inside a subscription callback would stop nats.js reading). */
+  readonly onFrame = (msg: Msg): void => {
+    try {
+      this.#onFrame(msg);
+    } catch (err) {
+      this.#o.sink.reject({
+        address: this.#o.scheme.addressOf(msg.subject),
+        reason: ErrorCode.Remote,
+        error: TroupeError.toWire(err),
+      });
+    }
+  };
+
+  constructor(options: InboundOptions) {
+    this.#o = options;
+  }
+
+  #onFrame(msg: Msg): void {
+    const data = msg.data;
+    if (data.length === 0) {
+      this.#o.status.dispatch(msg);
+      return;
+    }
+    if (data[0] === BATCH_MARKER) {
+      for (const decoded of this.#o.codec.decodeBatch(data)) {
+        if (decoded instanceof TroupeError) {
+          this.#o.sink.reject({
+            address: this.#o.scheme.addressOf(msg.subject),
+            reason: decoded.code,
+            error: TroupeError.toWire(decoded),
+          });
+        } else if (this.#admit(msg.subject, decoded)) this.#o.sink.deliver(decoded);
+      }
+      return;
+    }
+    let envelope: Envelope;
+    try {
+      envelope = this.#o.codec.decode(data);
+    } catch (e) {
+      this.#o.sink.reject({
+        address: this.#o.scheme.addressOf(msg.subject),
+        reason: TroupeError.is(e) ? e.code : ErrorCode.MalformedFrame,
+        error: TroupeError.toWire(e),
+      });
+      return;
+    }
+    if (this.#admit(msg.subject, envelope)) this.#o.sink.deliver(envelope);
+  }
+
+  /**
+   * Any client may publish on any subject: an envelope must name what its subject names, or a virtual
+   * target sent to a node subject would start a second instance of an actor its shard owner runs.
+   */
+  #admit(subject: string, envelope: Envelope): boolean {
+    const target = envelope.target;
+    const virtualTarget = target.charCodeAt(0) === 36 && target.startsWith(VIRTUAL_PREFIX);
+    let expected: string | undefined;
+    if (this.#o.subjects.owns(subject)) {
+      const forwarded = this.#o.subjects.forwardedTarget(subject);
+      if (forwarded === null) {
+        if (!virtualTarget) return true;
+      } else if (virtualTarget) expected = forwarded;
+    } else if (virtualTarget) expected = this.#o.scheme.virtualTarget(subject);
+    if (expected === target) return true;
+    this.#o.sink.reject({
+      address: this.#o.scheme.addressOf(subject),
+      reason: ErrorCode.MalformedFrame,
+      error: {
+        code: ErrorCode.MalformedFrame,
+        message: `a frame on ${subject} names ${target.slice(0, 300)}: dropped`,
+      },
+      envelope,
+    });
+    return false;
+  }
+}

@@ -1,0 +1,276 @@
+// Cluster membership over NATS: heartbeats on one subject, failure detection by silence, no coordinator.
+
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  type Clock,
+  InvalidOptionsError,
+  type Membership,
+  type MembershipEvent,
+  type NodeInfo,
+  type NodeLoad,
+  systemClock,
+  type TimerHandle,
+} from '../../runtime/index.js';
+import { assertValidName } from '../../runtime/internal.js';
+import { membersSubject } from './subjects.js';
+
+/** Options of {@link natsMembership}. */
+export interface NatsMembershipOptions {
+  connection: NatsConnection;
+  nodeId: string;
+  /** @defaultValue `default` (must match the transport's namespace) */
+  namespace?: string;
+  /** @defaultValue [] */
+  roles?: string[];
+  /**
+   * How often a node announces itself.
+   * @defaultValue 500
+   */
+  heartbeatMs?: number;
+  /**
+   * A node silent this long is declared failed. The default detects a dead node within 3 s.
+   * @defaultValue 2000
+   */
+  failureTimeoutMs?: number;
+  /** @defaultValue the real clock */
+  clock?: Clock;
+}
+
+interface Beat {
+  v: 1;
+  kind: 'beat' | 'leave' | 'sync' | 'probe';
+  node: NodeInfo;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+/** A node's info from a heartbeat, every field checked: a heartbeat is input from the wire. */
+function nodeInfoOf(node: NodeInfo): NodeInfo {
+  return {
+    id: node.id,
+    roles: strings(node.roles),
+    types: strings(node.types),
+    durable: strings(node.durable),
+    load: { actors: Number(node.load?.actors) || 0, mailbox: Number(node.load?.mailbox) || 0 },
+    startedAt: Number(node.startedAt) || 0,
+  };
+}
+
+interface Peer {
+  info: NodeInfo;
+  lastSeen: number;
+}
+
+/**
+ * Starts membership for one node. A joining node asks everyone to announce themselves at once, so its view
+ * is complete within a round trip rather than a heartbeat interval.
+ *
+ * @example
+ * const members = await natsMembership({ connection, nodeId: 'n1', roles: ['gpu'] });
+ * members.onChange((e) => console.log(e.type, e.node.id));
+ */
+export async function natsMembership(options: NatsMembershipOptions): Promise<Membership> {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('options', 'expected an object');
+  if (typeof options.connection?.publish !== 'function')
+    throw new InvalidOptionsError('connection', 'expected a NATS connection');
+  const heartbeatMs = options.heartbeatMs ?? 500;
+  const failureTimeoutMs = options.failureTimeoutMs ?? 2000;
+  if (!(heartbeatMs > 0)) throw new InvalidOptionsError('heartbeatMs', 'must be > 0');
+  if (!(failureTimeoutMs > heartbeatMs))
+    throw new InvalidOptionsError('failureTimeoutMs', 'must exceed heartbeatMs');
+  assertValidName(options.nodeId, 'node id');
+  const namespace = options.namespace ?? 'default';
+  const clock = options.clock ?? systemClock;
+  const nc = options.connection;
+  const subject = membersSubject(namespace);
+  let loadSource: () => NodeLoad = () => ({ actors: 0, mailbox: 0 });
+  const self: NodeInfo = {
+    id: options.nodeId,
+    roles: [...(options.roles ?? [])],
+    types: [],
+    durable: [],
+    load: loadSource(),
+    startedAt: clock.now(),
+  };
+  const peers = new Map<string, Peer>();
+  const listeners = new Set<(event: MembershipEvent) => void>();
+  let timer: TimerHandle | undefined;
+  let state: 'open' | 'closed' = 'open';
+  let resolveClosed!: (err: Error | undefined) => void;
+  const whenClosed = new Promise<Error | undefined>((resolve) => {
+    resolveClosed = resolve;
+  });
+
+  const emit = (type: MembershipEvent['type'], node: NodeInfo): void => {
+    const event = { type, node, at: clock.now() };
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A faulty observer must not stop failure detection.
+      }
+    }
+  };
+
+  const send = (kind: Beat['kind']): void => {
+    if (nc.isClosed()) return;
+    self.load = loadSource();
+    nc.publish(subject, JSON.stringify({ v: 1, kind, node: self } satisfies Beat));
+  };
+
+  const onBeat = (data: Uint8Array): void => {
+    let beat: Beat;
+    try {
+      beat = JSON.parse(new TextDecoder().decode(data)) as Beat;
+      if (beat?.v === 1 && beat.kind === 'probe') {
+        // An observer (troupe nodes) asks who is there; it is not a member itself.
+        send('beat');
+        return;
+      }
+      if (beat?.v !== 1 || typeof beat.node?.id !== 'string') return;
+    } catch {
+      return; // Not a heartbeat: ignore rather than let a stray publisher disturb the view.
+    }
+    const id = beat.node.id;
+    if (id === self.id) return;
+    if (beat.kind === 'leave') {
+      const peer = peers.get(id);
+      if (peer) {
+        peers.delete(id);
+        emit('left', peer.info);
+      }
+      return;
+    }
+    if (beat.kind === 'sync') send('beat');
+    const info = nodeInfoOf(beat.node);
+    const known = peers.get(id);
+    peers.set(id, { info, lastSeen: clock.now() });
+    if (!known) emit('joined', info);
+    else if (known.info.types.join() !== info.types.join()) emit('updated', info);
+  };
+
+  const tick = (): void => {
+    if (state !== 'open') return;
+    send('beat');
+    const now = clock.now();
+    // Cut off from the server, this node hears no one: that says nothing about the others. Judge no one
+    // until the connection is back and they had a full timeout to be heard again.
+    if (disconnected) {
+      timer = clock.setTimeout(tick, heartbeatMs);
+      return;
+    }
+    for (const [id, peer] of peers) {
+      if (now - peer.lastSeen > failureTimeoutMs) {
+        peers.delete(id);
+        emit('failed', peer.info);
+      }
+    }
+    timer = clock.setTimeout(tick, heartbeatMs);
+  };
+
+  let disconnected = false;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (state !== 'open') return;
+      if (status.type === 'disconnect') disconnected = true;
+      else if (status.type === 'reconnect') {
+        disconnected = false;
+        const now = clock.now();
+        for (const peer of peers.values()) peer.lastSeen = now;
+        send('sync');
+      }
+    }
+  })().catch(() => undefined);
+  const sub: Subscription = nc.subscribe(subject, { callback: (_err, msg) => onBeat(msg.data) });
+  await nc.flush();
+  send('sync');
+  timer = clock.setTimeout(tick, heartbeatMs);
+
+  const stop = async (goodbye: boolean): Promise<void> => {
+    if (state === 'closed') return;
+    state = 'closed';
+    if (timer !== undefined) clock.clearTimeout(timer);
+    try {
+      if (goodbye && !nc.isClosed()) {
+        send('leave');
+        await nc.flush();
+      }
+      if (!nc.isClosed()) sub.unsubscribe();
+    } finally {
+      resolveClosed(undefined);
+    }
+  };
+
+  const membership: Membership = {
+    self,
+    members: () =>
+      [self, ...[...peers.values()].map((p) => p.info)].sort((a, b) =>
+        a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+      ),
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    setTypes(types, durable = []) {
+      self.types = [...types];
+      self.durable = [...durable];
+      send('beat');
+    },
+    setLoadSource(source) {
+      loadSource = source;
+    },
+    close: () => stop(false),
+    drain: () => stop(true),
+    closed: () => whenClosed,
+    [Symbol.asyncDispose]: () => stop(true),
+  };
+  return membership;
+}
+
+/**
+ * Lists the live nodes of a namespace without joining it: asks every node to announce itself and collects
+ * the answers for `waitMs`.
+ */
+export async function listNatsNodes(
+  server: NatsConnection | string,
+  namespace = 'default',
+  waitMs = 500,
+): Promise<NodeInfo[]> {
+  if (typeof server !== 'string' && typeof (server as NatsConnection | null)?.publish !== 'function')
+    throw new InvalidOptionsError('server', 'expected a NATS URL or connection');
+  assertValidName(namespace, 'namespace');
+  if (!(Number.isInteger(waitMs) && waitMs >= 0 && waitMs <= 60_000))
+    throw new InvalidOptionsError('waitMs', `expected an integer from 0 to 60000, got ${String(waitMs)}`);
+  const connection =
+    typeof server === 'string' ? await connect({ servers: server, name: 'troupe observer' }) : server;
+  try {
+    return await observe(connection, namespace, waitMs);
+  } finally {
+    if (typeof server === 'string') await connection.close();
+  }
+}
+
+async function observe(connection: NatsConnection, namespace: string, waitMs: number): Promise<NodeInfo[]> {
+  const subject = membersSubject(namespace);
+  const seen = new Map<string, NodeInfo>();
+  const sub = connection.subscribe(subject, {
+    callback: (_err, msg) => {
+      try {
+        const beat = JSON.parse(new TextDecoder().decode(msg.data)) as Beat;
+        if (beat?.v === 1 && beat.kind === 'beat' && typeof beat.node?.id === 'string') {
+          seen.set(beat.node.id, nodeInfoOf(beat.node));
+        }
+      } catch {
+        // Not a heartbeat.
+      }
+    },
+  });
+  await connection.flush();
+  connection.publish(subject, JSON.stringify({ v: 1, kind: 'probe', node: { id: '$observer' } }));
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  sub.unsubscribe();
+  return [...seen.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}

@@ -1,0 +1,332 @@
+// Shard ownership over NATS: each node subscribes to the shards of virtual actors that placement gives it.
+
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  type Clock,
+  hashPlacement,
+  type Membership,
+  type NodeInfo,
+  type PlacementStrategy,
+  type TimerHandle,
+} from '../../runtime/index.js';
+import { type HostedType, parseVirtualAddress, shardOf, type TransportSink } from '../../runtime/internal.js';
+import type { ActivationDirectory } from './directory.js';
+import type { DurableMailboxes } from './durable.js';
+import { type SubjectScheme, shardKey } from './subjects.js';
+
+const byHash = hashPlacement();
+
+/**
+ * How a type's shards are spread. A non-deterministic strategy places actors through the directory; their
+ * shards (and with them the directory's entries) are spread by hash.
+ */
+function shardPlacement(hosted: HostedType): PlacementStrategy {
+  return hosted.placement.deterministic ? hosted.placement : byHash;
+}
+
+/** What the shard owner works with: the connection, the cluster view and the node's other parts. */
+export interface ShardOwnerOptions {
+  connection: NatsConnection;
+  subjects: SubjectScheme;
+  nodeId: string;
+  membership: Membership;
+  sink: TransportSink;
+  /** Delivers a frame that arrived on an owned shard. */
+  onFrame: (msg: Msg) => void;
+  /** Shards per virtual actor type; must be the same on every node. */
+  shards: number;
+  /** Most shards a node gives up per interval when a node joins: rebalancing without a storm. */
+  moveBatch: number;
+  moveIntervalMs: number;
+  /** How long a node waits for the previous owner's release notice before claiming a shard anyway. */
+  claimGraceMs: number;
+  clock: Clock;
+  durable?: DurableMailboxes | undefined;
+  directory?: ActivationDirectory | undefined;
+  /** A shard could not be consumed or routed (`shard` is `type.shard`, or `rebalance`). */
+  onError?: ((shard: string, error: unknown) => void) | undefined;
+}
+
+/**
+ * @internal Keeps this node subscribed to exactly the shards placement gives it. Releases are bounded per
+ * interval and announced; a shard is claimed once its previous owner released it, left or failed (or after a
+ * grace period), so two nodes rarely hold one shard at once.
+ */
+export class ShardOwner {
+  readonly #nc: NatsConnection;
+  readonly #subjects: SubjectScheme;
+  readonly #self: string;
+  readonly #membership: Membership;
+  readonly #sink: TransportSink;
+  readonly #onFrame: (msg: Msg) => void;
+  readonly #options: ShardOwnerOptions;
+  readonly #clock: Clock;
+  readonly #durable: DurableMailboxes | undefined;
+  readonly #onDurableError: (shard: string, error: unknown) => void;
+  readonly #directory: ActivationDirectory | undefined;
+  readonly #owned = new Map<string, Subscription>();
+  readonly #released = new Set<string>();
+  readonly #desiredSince = new Map<string, number>();
+  #previousOwner = new Map<string, string | undefined>();
+  #types: HostedType[] = [];
+  /** Cache for isDurable; dropped whenever the types or the membership change. */
+  #durableTypes: Set<string> | undefined;
+  #timer: TimerHandle | undefined;
+  #notices: Subscription | undefined;
+  #running = false;
+  #again = false;
+  #closed = false;
+  /** Shards handed over so far (for tests and `troupe nodes`). */
+  moves = 0;
+
+  constructor(options: ShardOwnerOptions) {
+    this.#options = options;
+    this.#nc = options.connection;
+    this.#subjects = options.subjects;
+    this.#self = options.nodeId;
+    this.#membership = options.membership;
+    this.#sink = options.sink;
+    this.#onFrame = options.onFrame;
+    this.#clock = options.clock;
+    this.#durable = options.durable;
+    this.#directory = options.directory;
+    this.#onDurableError = options.onError ?? (() => undefined);
+  }
+
+  /** Shard number of a virtual actor. */
+  shardOf(type: string, id: string): number {
+    return shardOf(`${type}/${id}`, this.#options.shards);
+  }
+
+  /** True when `type` is durable here or on any member (asked on every send: kept as a set). */
+  isDurable(type: string): boolean {
+    if (this.#durableTypes === undefined) {
+      this.#durableTypes = new Set(this.#types.filter((t) => t.durable).map((t) => t.type));
+      for (const m of this.#membership.members()) for (const t of m.durable) this.#durableTypes.add(t);
+    }
+    return this.#durableTypes.has(type);
+  }
+
+  /** Subject a virtual address is published to. */
+  subjectOf(type: string, id: string): string {
+    return this.#subjects.virtual(shardKey(type, id, this.#options.shards), id);
+  }
+
+  /** True for `type.shard` of a type hosted here, with shard < the shard count. */
+  #isShardKey(key: string): boolean {
+    const dot = key.lastIndexOf('.');
+    if (dot <= 0) return false;
+    const shard = Number(key.slice(dot + 1));
+    const type = key.slice(0, dot);
+    return (
+      Number.isInteger(shard) &&
+      shard >= 0 &&
+      shard < this.#options.shards &&
+      this.#types.some((t) => t.type === type)
+    );
+  }
+
+  /** Shards this node holds now. */
+  owned(): string[] {
+    return [...this.#owned.keys()].sort();
+  }
+
+  start(): void {
+    this.#notices = this.#nc.subscribe(this.#subjects.shardNotices, {
+      callback: (_err, msg) => {
+        try {
+          const notice = JSON.parse(new TextDecoder().decode(msg.data)) as {
+            released?: unknown;
+            by?: unknown;
+          };
+          // Only a notice naming one of our types' shards counts: anyone can publish here, and what is
+          // remembered must stay bounded by the shards there are.
+          if (
+            typeof notice.released === 'string' &&
+            notice.by !== this.#self &&
+            this.#isShardKey(notice.released)
+          ) {
+            this.#released.add(notice.released);
+            this.schedule();
+          }
+        } catch {
+          // Not a notice: ignore.
+        }
+      },
+    });
+    this.#membership.onChange(() => {
+      this.#durableTypes = undefined;
+      this.schedule();
+    });
+    const tick = (): void => {
+      if (this.#closed) return;
+      this.schedule();
+      this.#timer = this.#clock.setTimeout(tick, this.#options.moveIntervalMs);
+    };
+    this.#timer = this.#clock.setTimeout(tick, this.#options.moveIntervalMs);
+  }
+
+  setTypes(types: HostedType[]): void {
+    this.#types = types;
+    this.#durableTypes = undefined;
+    this.#membership.setTypes(
+      types.map((t) => t.type),
+      types.filter((t) => t.durable).map((t) => t.type),
+    );
+    this.schedule();
+  }
+
+  /** Runs a rebalance now, or right after the one in progress. */
+  schedule(): void {
+    if (this.#closed) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    void this.#rebalance()
+      .catch((err: unknown) => this.#onDurableError('rebalance', err))
+      .finally(() => {
+        this.#running = false;
+        if (this.#again) {
+          this.#again = false;
+          this.schedule();
+        }
+      });
+  }
+
+  async #rebalance(): Promise<void> {
+    const members = this.#membership.members();
+    const alive = new Set(members.map((m) => m.id));
+    const desired = new Set<string>();
+    const owners = new Map<string, string | undefined>();
+    for (const hosted of this.#types) {
+      const type = hosted.type;
+      const placement = shardPlacement(hosted);
+      const hosts = members.filter((m) => m.id === this.#self || m.types.includes(type));
+      for (let shard = 0; shard < this.#options.shards; shard++) {
+        const key = `${type}.${shard}`;
+        const owner = placement.place(`${type}#${shard}`, { self: this.#self, members: hosts });
+        owners.set(key, owner);
+        if (owner === this.#self) desired.add(key);
+      }
+    }
+    // Give up shards that belong elsewhere now, a bounded batch at a time.
+    let released = 0;
+    for (const key of [...this.#owned.keys()]) {
+      if (desired.has(key)) continue;
+      if (released >= this.#options.moveBatch) break;
+      released++;
+      await this.#release(key);
+    }
+    const now = this.#clock.now();
+    for (const key of desired) {
+      if (this.#owned.has(key)) continue;
+      if (!this.#desiredSince.has(key)) this.#desiredSince.set(key, now);
+      // Who held it before: from the last view, or (first time round) the owner were this node absent.
+      const previous = this.#previousOwner.has(key)
+        ? this.#previousOwner.get(key)
+        : this.#ownerWithout(key, members);
+      const free =
+        previous === undefined ||
+        previous === this.#self ||
+        !alive.has(previous) ||
+        this.#released.has(key) ||
+        now - this.#desiredSince.get(key)! >= this.#options.claimGraceMs;
+      if (free) this.#claim(key);
+    }
+    for (const key of this.#desiredSince.keys())
+      if (!desired.has(key) || this.#owned.has(key)) this.#desiredSince.delete(key);
+    // Remember who owned what under this view, keeping what we knew for shards still waiting to be claimed.
+    for (const [key, owner] of owners) {
+      if (!desired.has(key) || this.#owned.has(key)) this.#previousOwner.set(key, owner);
+      else if (!this.#previousOwner.has(key)) this.#previousOwner.set(key, owner);
+    }
+  }
+
+  #ownerWithout(key: string, members: readonly NodeInfo[]): string | undefined {
+    const [type, shard] = key.split('.') as [string, string];
+    const hosted = this.#types.find((t) => t.type === type);
+    if (!hosted) return undefined;
+    const others = members.filter((m) => m.id !== this.#self && m.types.includes(type));
+    return shardPlacement(hosted).place(`${type}#${shard}`, { self: this.#self, members: others });
+  }
+
+  #claim(key: string): void {
+    if (this.#closed || this.#nc.isClosed() || this.#nc.isDraining()) return;
+    this.#released.delete(key);
+    const [type, shard] = key.split('.') as [string, string];
+    const placement = this.#types.find((t) => t.type === type)?.placement;
+    const directory = placement && !placement.deterministic ? this.#directory : undefined;
+    directory?.forgetShard(key);
+    const idAt = this.#subjects.virtualIdAt(key);
+    this.#owned.set(
+      key,
+      this.#nc.subscribe(this.#subjects.shardWildcard(key), {
+        callback: (err, msg) => {
+          if (err) {
+            // The server refused the subscription (permissions): give the shard up rather than read garbage.
+            this.#owned.delete(key);
+            this.#onDurableError(key, err);
+            return;
+          }
+          // A throw in a subscription callback would stop nats.js reading the connection: contain it.
+          try {
+            if (directory) directory.route(key, type, msg.subject.slice(idAt), placement!, msg);
+            else this.#onFrame(msg);
+          } catch (err) {
+            this.#onDurableError(key, err);
+          }
+        },
+      }),
+    );
+    if (this.#durable && this.#types.some((t) => t.type === type && t.durable)) {
+      this.#durable
+        .claim(type, Number(shard), () => this.#owned.has(key) && !this.#closed)
+        .catch((err: unknown) => this.#onDurableError(key, err));
+    }
+  }
+
+  async #release(key: string): Promise<void> {
+    const sub = this.#owned.get(key);
+    this.#owned.delete(key);
+    sub?.unsubscribe();
+    this.#directory?.forgetShard(key);
+    const [type, shard] = key.split('.') as [string, string];
+    await this.#durable?.release(type, Number(shard));
+    await this.#sink.passivate((address) => {
+      const parsed = parseVirtualAddress(address);
+      return (
+        parsed !== undefined &&
+        parsed.type === type &&
+        shardKey(type, parsed.id, this.#options.shards) === key
+      );
+    });
+    this.moves++;
+    if (!this.#nc.isClosed()) {
+      this.#nc.publish(
+        this.#subjects.shardNotices,
+        JSON.stringify({ released: `${type}.${shard}`, by: this.#self }),
+      );
+    }
+  }
+
+  /** Releases every shard (announcing each), for a graceful exit. */
+  async releaseAll(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    for (const key of [...this.#owned.keys()]) await this.#release(key);
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#durable?.close();
+    this.#directory?.close();
+    if (!this.#nc.isClosed()) {
+      for (const sub of this.#owned.values()) sub.unsubscribe();
+      this.#notices?.unsubscribe();
+    }
+    this.#owned.clear();
+  }
+}

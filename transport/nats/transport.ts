@@ -1,0 +1,380 @@
+// The NATS transport: every actor has its own subject; a node holds one wildcard subscription for all of them.
+
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  ErrorCode,
+  type Membership,
+  type NodeInfo,
+  type Transport,
+  TroupeError,
+} from '../../runtime/index.js';
+import {
+  type Envelope,
+  EnvelopeKind,
+  type HostedType,
+  parseVirtualAddress,
+  type TransportSink,
+} from '../../runtime/internal.js';
+import { type BatchCodec, createCodec, DEFAULT_MAX_FRAME_BYTES } from '../codec.js';
+import { TransportError, TransportErrorCode } from '../errors.js';
+import { durableSubject, joinCluster, type NatsCluster } from './cluster.js';
+import { connectNats, type Link, nodeIdTaken, openLink, publishTo } from './link.js';
+import {
+  type NatsTransportOptions,
+  type ResolvedNatsTransportOptions,
+  resolveNatsTransportOptions,
+} from './options.js';
+import { SubjectScheme, virtualTokens } from './subjects.js';
+
+/** The NATS transport, with its connection and cluster view once bound. */
+export interface NatsTransport extends Transport {
+  readonly connection: NatsConnection | undefined;
+  readonly membership: Membership | undefined;
+  /** Virtual-actor shards this node holds (`type.shard`). */
+  ownedShards(): string[];
+  handOver(): Promise<void>;
+  members(): NodeInfo[];
+}
+
+/**
+ * Creates a transport over NATS core: at-most-once, in order per connection, with fast failure for asks to
+ * nodes that are gone (the server's no-responders status). Connects when the system binds it.
+ *
+ * @example
+ * const system = await createSystem({ nodeId: 'api', transport: natsTransport({ servers: 'nats://127.0.0.1:4222' }) });
+ */
+export function natsTransport(options: NatsTransportOptions = {}): NatsTransport {
+  return new NatsTransportImpl(resolveNatsTransportOptions(options));
+}
+
+/** @internal The {@link NatsTransport}; build it with {@link natsTransport}. */
+export class NatsTransportImpl implements NatsTransport {
+  readonly kind = 'nats';
+  readonly #o: ResolvedNatsTransportOptions;
+  readonly #scheme: SubjectScheme;
+  /** The transport opened its connection (and closes it), rather than being given one. */
+  readonly #owned: boolean;
+  #codec: BatchCodec;
+  #state: 'new' | 'binding' | 'open' | 'closing' | 'closed' = 'new';
+  #nc: NatsConnection | undefined;
+  #sink: TransportSink | undefined;
+  #link: Link | undefined;
+  #cluster: NatsCluster | undefined;
+  #boundAt = 0;
+  #hosted: HostedType[] = [];
+  /** Virtual types senders here declared (`defineVirtual`), and whether each is durable. */
+  readonly #declared = new Map<string, boolean>();
+  readonly #closed: Promise<Error | undefined>;
+  #resolveClosed!: (err: Error | undefined) => void;
+
+  constructor(options: ResolvedNatsTransportOptions) {
+    this.#o = options;
+    this.#scheme = new SubjectScheme(options.namespace);
+    this.#owned = options.connection === undefined;
+    this.#codec = createCodec({ maxFrameBytes: options.maxFrameBytes });
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  get maxFrameBytes(): number {
+    return this.#codec.maxFrameBytes;
+  }
+
+  get connection(): NatsConnection | undefined {
+    return this.#nc;
+  }
+
+  get membership(): Membership | undefined {
+    return this.#cluster?.membership;
+  }
+
+  ownedShards(): string[] {
+    return this.#cluster?.shards.owned() ?? [];
+  }
+
+  members(): NodeInfo[] {
+    return this.#cluster?.membership.members() ?? [];
+  }
+
+  async bind(nodeId: string, sink: TransportSink): Promise<void> {
+    if (this.#state !== 'new')
+      throw new TransportError(TransportErrorCode.AlreadyBound, 'NATS transport is already bound');
+    this.#sink = sink;
+    this.#state = 'binding';
+    let nc: NatsConnection;
+    try {
+      nc = await connectNats(this.#o, nodeId);
+    } catch (err) {
+      this.#finish((err as TransportError).cause as Error);
+      throw err;
+    }
+    this.#nc = nc;
+    try {
+      const serverMax = nc.info?.max_payload ?? DEFAULT_MAX_FRAME_BYTES;
+      if (this.#codec.maxFrameBytes > serverMax) this.#codec = createCodec({ maxFrameBytes: serverMax });
+      const subjects = this.#scheme.node(nodeId);
+      if (await nodeIdTaken(nc, subjects)) {
+        if (this.#owned) await nc.close();
+        this.#finish(undefined);
+        throw new TransportError(
+          ErrorCode.NameInUse,
+          `node id ${nodeId} is in use in namespace ${this.#o.namespace}`,
+        );
+      }
+      const link = openLink({
+        connection: nc,
+        nodeId,
+        scheme: this.#scheme,
+        subjects,
+        codec: this.#codec,
+        sink,
+        cluster: this.#o.cluster,
+        virtualSubject: (type, id) => this.#cluster!.shards.subjectOf(type, id),
+      });
+      this.#link = link;
+      this.#cluster = await joinCluster({
+        connection: nc,
+        nodeId,
+        scheme: this.#scheme,
+        cluster: this.#o.cluster,
+        codec: this.#codec,
+        sink,
+        status: link.status,
+        onFrame: link.inbound.onFrame,
+        hosted: this.#hosted,
+      });
+      this.#boundAt = performance.now();
+      await nc.flush();
+      this.#state = 'open';
+      if (this.#owned) void nc.closed().then((err) => this.#finish(err ?? undefined));
+    } catch (err) {
+      // Connected but not fully bound: release what was set up, or the process would never exit.
+      if (this.#state === 'binding') {
+        this.#link?.retry.close();
+        this.#link?.batcher.close();
+        this.#cluster?.shards.close();
+        await this.#cluster?.membership.close().catch(() => undefined);
+        if (this.#owned) await nc.close().catch(() => undefined);
+        this.#finish(err as Error);
+      }
+      throw err;
+    }
+  }
+
+  send(envelope: Envelope): void {
+    const link = this.#link;
+    if (this.#state !== 'open' || link === undefined) {
+      throw new TransportError(
+        TransportErrorCode.Closed,
+        `NATS transport is ${this.#state === 'new' ? 'not bound' : 'closed'}`,
+      );
+    }
+    const frame = this.#codec.encode(envelope);
+    const target = envelope.target;
+    const kind = envelope.kind;
+    const replyTo = envelope.replyTo;
+    const tell = kind === EnvelopeKind.User && replyTo === undefined;
+    if (target.charCodeAt(0) !== 36 /* $ */) {
+      const subjects = link.subjects;
+      if (tell) {
+        link.batcher.add(target, frame, subjects.subjectOf(target), undefined);
+        return;
+      }
+      if (kind === EnvelopeKind.Reply) {
+        link.batcher.addReply(target, frame, subjects.subjectOf(target));
+        return;
+      }
+      // An ask made here joins the tells to its target (a forwarded one keeps its own status subject, which
+      // names its asker's node).
+      const correlationId = envelope.correlationId;
+      if (kind === EnvelopeKind.User && replyTo === subjects.replyTo && correlationId !== undefined) {
+        link.batcher.addAsk(target, frame, subjects.subjectOf(target), correlationId);
+        return;
+      }
+      // Anything sent at once must not overtake mail still waiting in a batch.
+      if (link.batcher.pending) link.batcher.flush();
+      publishTo(link, envelope, frame);
+      return;
+    }
+    this.#sendVirtual(link, envelope, frame, tell);
+  }
+
+  /** Mail to a `$` address: a virtual actor (by shard, or durable), else published like any address. */
+  #sendVirtual(link: Link, envelope: Envelope, frame: Uint8Array, tell: boolean): void {
+    const target = envelope.target;
+    const virtual = parseVirtualAddress(target);
+    const cluster = this.#cluster;
+    const durable = virtual !== undefined && cluster !== undefined && this.#isDurable(virtual.type);
+    if (tell && virtual && cluster && !durable) {
+      const { type, id } = virtual;
+      link.batcher.add(target, frame, cluster.shards.subjectOf(type, id), virtualTokens(type, id));
+      return;
+    }
+    if (link.batcher.pending) link.batcher.flush();
+    if (virtual && cluster && durable) {
+      // A tell to a durable actor: stored in the background; a refusal becomes a dead letter here.
+      cluster.durable
+        .publish(durableSubject(cluster, virtual.type, virtual.id), frame, undefined)
+        .catch((err: unknown) =>
+          this.#sink?.reject({
+            address: target,
+            reason: ErrorCode.NoResponders,
+            error: TroupeError.toWire(err),
+            envelope,
+          }),
+        );
+      return;
+    }
+    const replyTo = envelope.replyTo;
+    if (virtual && cluster) {
+      const subject = cluster.shards.subjectOf(virtual.type, virtual.id);
+      if (replyTo !== undefined && envelope.correlationId !== undefined)
+        link.retry.sendAsk(
+          envelope,
+          subject,
+          frame,
+          link.subjects.askStatus(replyTo, envelope.correlationId),
+        );
+      else
+        link.retry.sendInOrder(
+          target,
+          subject,
+          frame,
+          replyTo === undefined
+            ? link.subjects.noResponders(target)
+            : link.subjects.askStatus(replyTo, envelope.correlationId),
+        );
+      return;
+    }
+    publishTo(link, envelope, frame);
+  }
+
+  sendAcked(envelope: Envelope, messageId: string | undefined): Promise<void> {
+    const virtual = parseVirtualAddress(envelope.target);
+    const cluster = this.#cluster;
+    if (virtual === undefined || cluster === undefined || this.#state !== 'open') {
+      this.send(envelope);
+      return Promise.resolve();
+    }
+    if (!this.#isDurable(virtual.type)) {
+      // Neither declared by this sender nor hosted by a live node: storing it would be a guess, and a
+      // plain publish would resolve for mail no one takes. Say so now.
+      if (!this.#isKnown(virtual.type)) {
+        return Promise.reject(
+          new TroupeError(
+            ErrorCode.NoResponders,
+            `no live node hosts virtual actor type ${virtual.type}, and this sender did not declare it: ` +
+              'name it with a defineVirtual() value so a durable type is stored while no host runs',
+          ),
+        );
+      }
+      this.send(envelope);
+      return Promise.resolve();
+    }
+    if (this.#link?.batcher.pending) this.#link.batcher.flush();
+    const frame = this.#codec.encode(envelope);
+    return cluster.durable.publish(durableSubject(cluster, virtual.type, virtual.id), frame, messageId);
+  }
+
+  /**
+   * Durable if declared so here, or ever seen hosted as durable (here or by a member's heartbeats): a view
+   * rebuilt from heartbeats after a reconnect must never turn an acknowledged send into a plain publish.
+   */
+  #isDurable(type: string): boolean {
+    if (this.#declared.get(type) === true) return true;
+    if (this.#cluster?.shards.isDurable(type) !== true) return false;
+    this.#declared.set(type, true);
+    return true;
+  }
+
+  #isKnown(type: string): boolean {
+    return (
+      this.#declared.has(type) ||
+      this.#hosted.some((t) => t.type === type) ||
+      (this.#cluster?.membership.members().some((m) => m.types.includes(type)) ?? false)
+    );
+  }
+
+  declare(type: string, durable: boolean): void {
+    this.#declared.set(type, durable);
+  }
+
+  hostTypes(types: HostedType[]): void {
+    this.#hosted = types;
+    this.#cluster?.shards.setTypes(types);
+  }
+
+  async nodes(timeoutMs: number): Promise<string[]> {
+    const membership = this.#cluster?.membership;
+    if (this.#state !== 'open' || !membership) return [];
+    // Membership already knows every node. One that bound just now hears from the others within a round
+    // trip of its join, so give them until `timeoutMs` after binding.
+    const wait = timeoutMs - (performance.now() - this.#boundAt);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    return membership.members().map((m) => m.id);
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'closing') return void (await this.#closed);
+    this.#state = 'closing';
+    const nc = this.#nc;
+    // Every step runs even if one before it fails; the transport ends closed either way.
+    try {
+      this.#link?.retry.close();
+      this.#link?.batcher.close();
+      this.#cluster?.shards.close();
+      await this.#cluster?.membership.close().catch(() => undefined);
+      if (this.#owned) await nc?.close();
+      else if (!nc?.isClosed()) this.#link?.sub.unsubscribe();
+    } finally {
+      this.#finish(undefined);
+    }
+  }
+
+  async handOver(): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#link?.batcher.flush();
+    // Stop taking shard traffic and passivate those actors (saving state; their mail follows the shard),
+    // then say goodbye so the others claim the shards and place this node's other actors elsewhere now.
+    await this.#cluster?.shards.releaseAll().catch(() => undefined);
+    await this.#cluster?.membership.drain().catch(() => undefined);
+  }
+
+  async drain(): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'closing') return void (await this.#closed);
+    // Hand over first (unless the system did), then close. A failing step must not leave the
+    // connection open.
+    await this.handOver().catch(() => undefined);
+    if (this.#state !== 'open') return void (await this.#closed);
+    this.#link?.batcher.flush();
+    this.#state = 'closing';
+    const nc = this.#nc;
+    try {
+      this.#link?.retry.close();
+      this.#cluster?.shards.close();
+      if (this.#owned) await nc?.drain();
+      else {
+        await nc?.flush();
+        await this.#link?.sub.drain();
+      }
+    } finally {
+      this.#link?.batcher.close();
+      this.#finish(undefined);
+    }
+  }
+
+  closed(): Promise<Error | undefined> {
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.drain();
+  }
+
+  #finish(err: Error | undefined): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#resolveClosed(err);
+  }
+}
