@@ -33,6 +33,12 @@ import { type CellOptions, CellState } from './state.js';
  * cell.start();
  * cell.enqueueTell({ type: 'hello' });
  */
+/**
+ * The clock's time as read once in the current turn of a cell's loop (-1: not read yet). Turns never
+ * interleave, so one variable serves every cell; a deadline is checked against the start of the turn.
+ */
+let turnNow = -1;
+
 export class ActorCell extends CellState {
   declare readonly parent: ActorCell | undefined;
 
@@ -185,6 +191,7 @@ export class ActorCell extends CellState {
   // One closure per cell, made once: scheduling a run allocates nothing.
   readonly #run = (): void => {
     this.scheduled = false;
+    turnNow = -1;
     if (this.busy) return;
     if (this.notices.length !== 0) processNotices(this);
     if (this.busy || this.status !== 'running') {
@@ -233,9 +240,13 @@ export class ActorCell extends CellState {
   /** Handles one envelope; returns true when the handler went async (it lets the loop proceed itself). Never throws. */
   #invoke(envelope: Envelope): boolean {
     const host = this.host;
-    if (envelope.deadline !== undefined && envelope.deadline < host.clock.now()) {
-      host.undeliverable(envelope, ErrorCode.Expired);
-      return false;
+    if (envelope.deadline !== undefined) {
+      // One clock read per turn, not per message: reading the clock costs more than handling a small ask.
+      if (turnNow < 0) turnNow = host.clock.now();
+      if (envelope.deadline < turnNow) {
+        host.undeliverable(envelope, ErrorCode.Expired);
+        return false;
+      }
     }
     const message = envelope.payload as { type?: unknown } | null;
     const type = typeof message === 'object' && message !== null ? message.type : undefined;

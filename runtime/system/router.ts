@@ -13,11 +13,12 @@ import {
   REPLY_SEGMENT,
   tellEnvelope,
 } from '../core/envelope.js';
-import { ErrorCode, InvalidOptionsError, TroupeError, type WireError } from '../core/errors.js';
+import { ErrorCode, TroupeError, type WireError } from '../core/errors.js';
 import type { Rejected, Transport } from '../ports/transport.js';
 import type { Address } from './address.js';
+import { Asker } from './ask.js';
 import { type PendingAsk, PendingAsks } from './asks.js';
-import { assertMessage, assertSendOptions, MAX_TIMEOUT_MS } from './checks.js';
+import { assertMessage, assertSendOptions } from './checks.js';
 
 const textOf = (target: Address | string): string => (typeof target === 'string' ? target : target.text);
 
@@ -49,15 +50,22 @@ export class Router {
   /** This node's reply address: replies to its asks come to `node/$r` and are matched by correlation id. */
   readonly #replyTo: string;
   readonly #replyPrefix: string;
-  /** The reply address of asks made here that never leave the node (their envelope carries the waiter). */
-  readonly #localReplyTo: string;
+  readonly #asker: Asker;
 
   constructor(options: RouterOptions) {
     this.#o = options;
     this.asks = new PendingAsks(options.clock);
     this.#replyTo = `${options.nodeId}/${REPLY_SEGMENT}`;
     this.#replyPrefix = `${this.#replyTo}/`;
-    this.#localReplyTo = `${this.#replyPrefix}local`;
+    this.#asker = new Asker({
+      nodeId: options.nodeId,
+      askTimeoutMs: options.askTimeoutMs,
+      asks: this.asks,
+      replyTo: this.#replyTo,
+      closing: options.closing,
+      route: (envelope, target, cell) => this.route(envelope, target, cell),
+      sendRemote: (envelope) => this.sendRemote(envelope),
+    });
   }
 
   // ---- out ----
@@ -84,7 +92,7 @@ export class Router {
       this.undeliverable(envelope, ErrorCode.SystemClosed);
       return;
     }
-    this.#route(envelope, target, cell);
+    this.route(envelope, target, cell);
   }
 
   async send(
@@ -117,82 +125,23 @@ export class Router {
     }
   }
 
+  /** An ask to `target` (see {@link Asker.ask}). */
   ask(
     target: Address | string,
     cell: ActorCell | undefined,
     message: unknown,
     options: AskOptions | undefined,
   ): Promise<unknown> {
-    const text = textOf(target);
-    try {
-      assertMessage(message);
-      if (options !== undefined) assertSendOptions(options, text);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (this.#o.closing()) {
-      return Promise.reject(new TroupeError(ErrorCode.SystemClosed, `system ${this.#o.nodeId} is closed`));
-    }
-    const timeout = options?.timeout ?? this.#o.askTimeoutMs;
-    if (!(typeof timeout === 'number' && timeout > 0 && timeout <= MAX_TIMEOUT_MS)) {
-      return Promise.reject(
-        new InvalidOptionsError(
-          'timeout',
-          `expected a number of ms from 1 to 2^31-1, got ${String(timeout)}`,
-        ),
-      );
-    }
-    const signal = options?.signal;
-    if (signal?.aborted) {
-      return Promise.reject(
-        new TroupeError(ErrorCode.AskAborted, `ask to ${text} was aborted`, { cause: signal.reason }),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      const pending = this.asks.add(text, timeout, signal, resolve, reject);
-      const envelope: Envelope = {
-        kind: EnvelopeKind.User,
-        target: text,
-        sender: undefined,
-        correlationId: undefined,
-        replyTo: this.#localReplyTo,
-        deadline: pending.deadline,
-        headers: options?.headers,
-        payload: message,
-        waiter: pending,
-      };
-      try {
-        this.#route(envelope, target, cell);
-      } catch (err) {
-        pending.fail(err);
-      }
-    });
+    return this.#asker.ask(target, cell, message, options);
   }
 
   /** Sends a system command to another node and resolves with its reply. */
   systemAsk(address: string, payload: unknown, timeout: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const pending = this.asks.add(address, timeout, undefined, resolve, reject);
-      const correlationId = this.asks.correlate(pending);
-      try {
-        this.sendRemote({
-          kind: EnvelopeKind.System,
-          target: address,
-          sender: undefined,
-          correlationId,
-          replyTo: this.#replyTo,
-          deadline: undefined,
-          headers: undefined,
-          payload,
-        });
-      } catch (err) {
-        pending.fail(err);
-      }
-    });
+    return this.#asker.systemAsk(address, payload, timeout);
   }
 
   /** Delivers to a local cell, or hands the envelope to the transport. Throws only for unsendable envelopes. */
-  #route(envelope: Envelope, target: Address | string, cell: ActorCell | undefined): void {
+  route(envelope: Envelope, target: Address | string, cell: ActorCell | undefined): void {
     if (cell) cell.enqueue(envelope);
     else if (typeof target === 'string' || target.node === this.#o.nodeId) this.deliver(envelope);
     else this.sendRemote(envelope);

@@ -6,13 +6,7 @@ import type { AnyProtocol, Protocol } from '../actor/protocol.js';
 import type { ActorRef, AnyActorRef } from '../actor/ref.js';
 import type { CellEvent, CellHost } from '../actor/state.js';
 import type { NodeLoad, PlacementStrategy } from '../cluster/placement.js';
-import {
-  type AnyVirtualType,
-  isVirtualType,
-  type VirtualActorOptions,
-  VirtualHost,
-  virtualAddress,
-} from '../cluster/virtual.js';
+import { type AnyVirtualType, type VirtualActorOptions, VirtualHost } from '../cluster/virtual.js';
 import type { Clock } from '../core/clock.js';
 import { DeadLetterOffice, type DeadLetters } from '../core/dead-letters.js';
 import { assertValidAddress, type Envelope } from '../core/envelope.js';
@@ -35,6 +29,7 @@ import { AddressRef, VirtualRef } from './refs.js';
 import { Registry } from './registry.js';
 import { Router } from './router.js';
 import { shutdown } from './shutdown.js';
+import { VirtualTypes } from './virtual-types.js';
 
 class System implements ActorSystem, CellHost, TransportSink {
   readonly nodeId: string;
@@ -49,8 +44,7 @@ class System implements ActorSystem, CellHost, TransportSink {
   readonly #control: Control;
   readonly #events: LifecycleEvents;
   readonly #virtual: VirtualHost;
-  /** Virtual types declared to the transport through `defineVirtual` values. */
-  readonly #declared = new Set<string>();
+  readonly #types: VirtualTypes;
   #seq = 0;
   #closing: Promise<void> | undefined;
   readonly #closed: Promise<Error | undefined>;
@@ -86,6 +80,12 @@ class System implements ActorSystem, CellHost, TransportSink {
       },
       options.maxActiveVirtual,
     );
+    this.#types = new VirtualTypes({
+      nodeId: this.nodeId,
+      transport: this.transport,
+      router: this.#router,
+      host: this.#virtual,
+    });
     this.#control = new Control({
       nodeId: this.nodeId,
       askTimeoutMs: options.askTimeoutMs,
@@ -152,40 +152,11 @@ class System implements ActorSystem, CellHost, TransportSink {
     options?: VirtualActorOptions,
   ): void {
     this.#assertOpen();
-    if (typeof type !== 'string') {
-      if (!isVirtualType(type))
-        throw new InvalidOptionsError('type', 'expected a type name or a value from defineVirtual()');
-      this.#virtual.register(type.type, type.definition as ActorDefinition<Protocol, unknown>, type.options);
-      this.#declare(type);
-    } else {
-      if (typeof definition !== 'object' || definition === null || typeof definition.handlers !== 'object')
-        throw new InvalidOptionsError('definition', 'expected an actor definition from defineActor()');
-      this.#virtual.register(type, definition as ActorDefinition<Protocol, unknown>, options);
-    }
-    this.transport?.hostTypes?.(
-      this.#virtual.types().map((t) => {
-        const { placement, durable } = this.#virtual.registration(t)!.options;
-        return { type: t, placement, durable };
-      }),
-    );
+    this.#types.register(type, definition as ActorDefinition<Protocol, unknown> | undefined, options);
   }
 
   virtual<P extends Protocol = AnyProtocol>(type: string | AnyVirtualType, id: string): ActorRef<P> {
-    let name: string;
-    if (typeof type === 'string') name = type;
-    else if (isVirtualType(type)) {
-      this.#declare(type);
-      name = type.type;
-    } else throw new InvalidOptionsError('type', 'expected a type name or a value from defineVirtual()');
-    const target = Address.parse(virtualAddress(name, id), this.nodeId);
-    return new VirtualRef(target, this.#router) as unknown as ActorRef<P>;
-  }
-
-  /** Tells the transport, once per type, what a sender knows of a virtual type: whether it is durable. */
-  #declare(type: AnyVirtualType): void {
-    if (this.#declared.has(type.type)) return;
-    this.#declared.add(type.type);
-    this.transport?.declare?.(type.type, type.options.durable);
+    return this.#types.ref(type, id) as unknown as ActorRef<P>;
   }
 
   /** Starts the cell for a virtual actor. */
