@@ -2,6 +2,9 @@
 
 import { type Envelope, tellEnvelope } from '../core/envelope.js';
 
+/** The slot {@link Mailbox.shift} lends to {@link Mailbox.shiftInto}; emptied before `shift` returns. */
+const SLOT: Envelope = tellEnvelope('', undefined);
+
 /**
  * @internal FIFO of envelopes, able to put mail back at the front (stash, retry).
  *
@@ -45,15 +48,12 @@ export class Mailbox {
   }
 
   shift(): Envelope | undefined {
-    if (this.#size === 0) return undefined;
-    const i = 2 * this.#head;
-    const envelope = this.#buf[i] as Envelope | undefined;
-    const message = this.#buf[i + 1];
-    this.#buf[i] = undefined;
-    this.#buf[i + 1] = undefined;
-    this.#head = (this.#head + 1) & (this.#cap - 1);
-    this.#size--;
-    return envelope ?? tellEnvelope(this.#address, message);
+    const envelope = this.shiftInto(SLOT);
+    if (envelope !== SLOT) return envelope;
+    // A bare tell: it gets an envelope of its own, the shared slot lets go of it.
+    const message = SLOT.payload;
+    SLOT.payload = undefined;
+    return tellEnvelope(this.#address, message);
   }
 
   /**
