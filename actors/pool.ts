@@ -7,6 +7,7 @@ import {
   InvalidOptionsError,
   type Protocol,
 } from '../runtime/index.js';
+import { assertOptionsObject } from '../runtime/internal.js';
 
 /** How a pool picks the worker for each message. */
 export type PoolStrategy = 'round-robin' | 'random' | 'least-loaded';
@@ -32,8 +33,7 @@ export const DEFAULT_POOL_STRATEGY: PoolStrategy = 'round-robin';
 
 /** Validates pool options; throws {@link InvalidOptionsError} naming the field. Never mutates its input. */
 export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError('options', 'expected { size, strategy?, random? }');
+  assertOptionsObject(options, 'options', 'expected { size, strategy?, random? }');
   if (!Number.isInteger(options?.size) || options.size < 1 || options.size > 100_000) {
     throw new InvalidOptionsError(
       'size',

@@ -1,7 +1,7 @@
 // The adapter entry (as nats.js keeps internal_mod.ts apart from mod.ts): what runner and transport packages build
 // on, beyond the public surface of index.ts.
 
-export { hash32, rendezvous, shardOf } from './cluster/placement.js';
+export { hash32, nodeInfo, rendezvous, shardOf } from './cluster/placement.js';
 export type { ResolvedVirtualActorOptions } from './cluster/virtual.js';
 export {
   isVirtualType,
@@ -25,7 +25,14 @@ export {
   pathOf,
   REPLY_SEGMENT,
 } from './core/envelope.js';
+export {
+  assertOptionsObject,
+  clockOption,
+  intOption,
+  numberOption,
+} from './core/options.js';
 export { OrderedSteps } from './core/steps.js';
+export { isPromiseLike } from './core/thenable.js';
 // ---- envelopes, addresses, contracts and helpers for transports ----
 export type { Codec } from './ports/codec.js';
 export type { HostedType, Rejected, TransportSink } from './ports/transport.js';
@@ -44,5 +51,6 @@ export { handlerOf, loadHandler, moduleHandler } from './tasks/handlers.js';
 export { assertTaskInput, assertTaskOutput, nonJsonAt } from './tasks/json.js';
 export type { ResolvedTaskPoolOptions } from './tasks/pool.js';
 export { resolveTaskPoolOptions, TaskPool } from './tasks/pool.js';
-export { assertTaskRef, resolveRunOptions } from './tasks/runner.js';
+export type { ResolvedRunOptions } from './tasks/runner.js';
+export { assertTaskRef, checkRun, resolveRunOptions } from './tasks/runner.js';
 export { defaultThreadCount, ThreadPool } from './tasks/threads.js';

@@ -1,6 +1,7 @@
 // Exponential backoff with jitter between restarts, reset once the actor has been stable for a while.
 
 import { InvalidOptionsError } from '../runtime/index.js';
+import { assertOptionsObject, numberOption } from '../runtime/internal.js';
 
 /** Options of {@link Backoff}. */
 export interface BackoffOptions {
@@ -51,27 +52,18 @@ export const DEFAULT_BACKOFF: Readonly<Omit<ResolvedBackoffOptions, 'random'>> =
   resetAfterMs: 30_000,
 });
 
-function nonNegative(value: unknown, field: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
-    throw new InvalidOptionsError(field, `expected a non-negative number, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** Applies defaults and validates; never mutates `options`. */
 export function resolveBackoffOptions(options: BackoffOptions = {}): ResolvedBackoffOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError(
-      'backoff',
-      'expected { minMs?, maxMs?, factor?, jitter?, resetAfterMs?, random? }',
-    );
-  const minMs = nonNegative(options.minMs, 'backoff.minMs', DEFAULT_BACKOFF.minMs);
-  const maxMs = nonNegative(options.maxMs, 'backoff.maxMs', Math.max(DEFAULT_BACKOFF.maxMs, minMs));
+  assertOptionsObject(
+    options,
+    'backoff',
+    'expected { minMs?, maxMs?, factor?, jitter?, resetAfterMs?, random? }',
+  );
+  const minMs = numberOption(options.minMs, 'backoff.minMs', DEFAULT_BACKOFF.minMs);
+  const maxMs = numberOption(options.maxMs, 'backoff.maxMs', Math.max(DEFAULT_BACKOFF.maxMs, minMs));
   if (maxMs < minMs) throw new InvalidOptionsError('backoff.maxMs', 'must not be less than minMs');
-  const factor = nonNegative(options.factor, 'backoff.factor', DEFAULT_BACKOFF.factor);
-  if (factor < 1) throw new InvalidOptionsError('backoff.factor', 'must be at least 1');
-  const jitter = nonNegative(options.jitter, 'backoff.jitter', DEFAULT_BACKOFF.jitter);
+  const factor = numberOption(options.factor, 'backoff.factor', DEFAULT_BACKOFF.factor, 1);
+  const jitter = numberOption(options.jitter, 'backoff.jitter', DEFAULT_BACKOFF.jitter);
   if (jitter > 1) throw new InvalidOptionsError('backoff.jitter', 'must be between 0 and 1');
   const random = options.random ?? Math.random;
   if (typeof random !== 'function') throw new InvalidOptionsError('backoff.random', 'expected a function');
@@ -80,7 +72,7 @@ export function resolveBackoffOptions(options: BackoffOptions = {}): ResolvedBac
     maxMs,
     factor,
     jitter,
-    resetAfterMs: nonNegative(options.resetAfterMs, 'backoff.resetAfterMs', DEFAULT_BACKOFF.resetAfterMs),
+    resetAfterMs: numberOption(options.resetAfterMs, 'backoff.resetAfterMs', DEFAULT_BACKOFF.resetAfterMs),
     random,
   };
 }

@@ -1,7 +1,7 @@
 // Restart intensity: at most N restarts within a sliding window of time, as OTP's MaxR/MaxT.
 
 import { InvalidOptionsError } from '../runtime/index.js';
-import { Deque } from '../runtime/internal.js';
+import { assertOptionsObject, Deque, intOption } from '../runtime/internal.js';
 
 /** Options of {@link RestartIntensity}. */
 export interface IntensityOptions {
@@ -28,16 +28,9 @@ export const DEFAULT_RESTART_WINDOW_MS = 5000;
 
 /** Applies defaults and validates; never mutates `options`. */
 export function resolveIntensityOptions(options: IntensityOptions = {}): ResolvedIntensityOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError('intensity', 'expected { maxRestarts?, withinMs? }');
-  const maxRestarts = options.maxRestarts ?? DEFAULT_MAX_RESTARTS;
+  assertOptionsObject(options, 'intensity', 'expected { maxRestarts?, withinMs? }');
+  const maxRestarts = intOption(options.maxRestarts, 'maxRestarts', DEFAULT_MAX_RESTARTS, 0);
   const withinMs = options.withinMs ?? DEFAULT_RESTART_WINDOW_MS;
-  if (!(Number.isInteger(maxRestarts) && maxRestarts >= 0)) {
-    throw new InvalidOptionsError(
-      'maxRestarts',
-      `expected a non-negative integer, got ${String(maxRestarts)}`,
-    );
-  }
   if (!(typeof withinMs === 'number' && withinMs > 0)) {
     throw new InvalidOptionsError('withinMs', `expected a positive number of ms, got ${String(withinMs)}`);
   }

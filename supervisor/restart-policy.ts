@@ -1,6 +1,7 @@
 // A restart policy for self-supervised actors: intensity window plus optional backoff.
 
-import { InvalidOptionsError, type RestartPolicy, type RestartTracker } from '../runtime/index.js';
+import type { RestartPolicy, RestartTracker } from '../runtime/index.js';
+import { assertOptionsObject } from '../runtime/internal.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { type IntensityOptions, RestartIntensity, resolveIntensityOptions } from './intensity.js';
 
@@ -22,8 +23,7 @@ export interface RestartPolicyOptions extends IntensityOptions {
  */
 export function restartPolicy(options: RestartPolicyOptions = {}): RestartPolicy {
   // Validate now, so a bad option fails at definition time rather than on the first crash.
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError('options', 'expected { maxRestarts?, withinMs?, backoff? }');
+  assertOptionsObject(options, 'options', 'expected { maxRestarts?, withinMs?, backoff? }');
   resolveIntensityOptions(options);
   if (options.backoff !== undefined) new Backoff(options.backoff);
   return {

@@ -3,6 +3,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TaskCounts } from '../runtime/index.js';
+import type { OrderedSteps } from '../runtime/internal.js';
 import { blockingConnection, metaPattern, queueOfMetaKey, type ResolvedBullmqOptions } from './options.js';
 import type { TaskProducer } from './producer.js';
 
@@ -61,9 +62,9 @@ export class JobCounter {
     return out;
   }
 
-  /** Closes the queues opened for counting, each as one `step`. */
-  async close(step: (fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
-    for (const q of this.#inspectQueues.values()) await step(() => q.close());
+  /** Closes the queues opened for counting, each as one of `steps`. */
+  async close(steps: OrderedSteps): Promise<void> {
+    for (const q of this.#inspectQueues.values()) await steps.run(() => q.close());
   }
 
   #queueFor(name: string): Queue {

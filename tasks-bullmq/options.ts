@@ -1,7 +1,7 @@
 // What the BullMQ runner and its workers share: options and their defaults, Redis keys and connection settings.
 
 import { type AnyTaskDefinition, type Clock, InvalidOptionsError, systemClock } from '../runtime/index.js';
-import { defaultThreadCount } from '../runtime/internal.js';
+import { assertOptionsObject, clockOption, defaultThreadCount, intOption } from '../runtime/internal.js';
 
 /** Options of {@link bullmqTaskRunner}. */
 export interface BullmqTaskRunnerOptions {
@@ -76,17 +76,9 @@ export interface ResolvedBullmqOptions {
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_PREFIX = 'troupe';
 
-function intOption(value: number | undefined, field: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min)
-    throw new InvalidOptionsError(field, `expected an integer >= ${min}, got ${String(value)}`);
-  return value;
-}
-
 /** Applies defaults and validates; never mutates `options`. Throws {@link InvalidOptionsError} naming the field. */
 export function resolveBullmqOptions(options: BullmqTaskRunnerOptions = {}): ResolvedBullmqOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError('options', 'expected an object');
+  assertOptionsObject(options, 'options');
   const url = options.redis ?? DEFAULT_REDIS_URL;
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
     throw new InvalidOptionsError('redis', `expected a redis:// URL, got ${String(url)}`);
@@ -110,14 +102,7 @@ export function resolveBullmqOptions(options: BullmqTaskRunnerOptions = {}): Res
   const workerName = options.workerName;
   if (workerName !== undefined && (typeof workerName !== 'string' || workerName.length === 0))
     throw new InvalidOptionsError('workerName', `expected a non-empty string, got ${String(workerName)}`);
-  const clock = options.clock ?? systemClock;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.now !== 'function'
-  )
-    throw new InvalidOptionsError('clock', 'expected { now, setTimeout, clearTimeout }');
+  const clock = clockOption(options.clock, systemClock);
   if (!Array.isArray(work)) throw new InvalidOptionsError('work', 'expected an array of task definitions');
   const names = new Set<string>();
   for (const task of work) {

@@ -3,7 +3,7 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ErrorCode, TaskError, type TaskProgress } from '../runtime/index.js';
-import { taskErrorFromWire } from '../runtime/internal.js';
+import { type OrderedSteps, taskErrorFromWire } from '../runtime/internal.js';
 import { adderConnection, blockingConnection, eventsKey, type ResolvedBullmqOptions } from './options.js';
 import type { PendingRuns } from './pending.js';
 
@@ -81,15 +81,15 @@ export class TaskProducer {
     this.isReady = true;
   }
 
-  /** Closes the events, the queue and the adder, each as one `step` (a failing one does not stop the rest). */
-  async close(step: (fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
+  /** Closes the events, the queue and the adder, each as one of `steps` (a failing one does not stop the rest). */
+  async close(steps: OrderedSteps): Promise<void> {
     // Not awaiting `ready`: with Redis away it waits on a command that hanging up does not end (ioredis keeps a
     // reconnecting client's queued commands). It creates its QueueEvents only while still open, in the same turn
     // as it sets `events`, so what it made is here to close.
     const events = this.events;
-    if (events !== undefined) await step(() => events.close());
-    await step(() => this.queue.close());
-    await step(() => this.adder.close());
+    if (events !== undefined) await steps.run(() => events.close());
+    await steps.run(() => this.queue.close());
+    await steps.run(() => this.adder.close());
   }
 }
 

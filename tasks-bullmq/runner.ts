@@ -4,14 +4,19 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import {
   ErrorCode,
-  InvalidOptionsError,
   type RunTaskOptions,
   type TaskCounts,
   type TaskDefinition,
   TaskError,
   type TaskRunner,
 } from '../runtime/index.js';
-import { assertTaskInput, assertTaskRef, resolveRunOptions, taskCancelled } from '../runtime/internal.js';
+import {
+  assertTaskRef,
+  checkRun,
+  OrderedSteps,
+  type ResolvedRunOptions,
+  taskCancelled,
+} from '../runtime/internal.js';
 import { JobCounter } from './counts.js';
 import { BullmqError, BullmqErrorCode } from './errors.js';
 import {
@@ -35,8 +40,6 @@ export interface BullmqTaskRunner extends TaskRunner {
 }
 
 function ignore(): void {}
-
-type Step = (fn: () => Promise<unknown>) => Promise<void>;
 
 /**
  * One runner: callers' queues (a {@link TaskProducer} per task, on first use), the pending runs, and, for a worker
@@ -107,13 +110,9 @@ export class BullmqRunner implements BullmqTaskRunner {
       return Promise.reject(
         new TaskError(ErrorCode.SystemClosed, `task runner is ${this.#state}: cannot run ${task?.name}`),
       );
-    let resolved: { priority: number; attempts: number; timeoutMs: number };
+    let resolved: ResolvedRunOptions;
     try {
-      if (typeof task !== 'object' || task === null || typeof task.name !== 'string')
-        throw new InvalidOptionsError('task', 'expected a task definition from defineTask()');
-      resolved = resolveRunOptions(task, runOptions);
-      // JSON drops functions and empties Maps without a word: refuse them here, not run the task without them.
-      assertTaskInput(task.name, input);
+      resolved = checkRun(task, input, runOptions);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -293,14 +292,7 @@ export class BullmqRunner implements BullmqTaskRunner {
 
   /** Ordered cleanups; a failing step does not stop the rest, and the first failure is what `closed()` gives. */
   async #shutdown(graceful: boolean): Promise<void> {
-    const failures: unknown[] = [];
-    const step: Step = async (fn) => {
-      try {
-        await fn();
-      } catch (err) {
-        failures.push(err);
-      }
-    };
+    const steps = new OrderedSteps();
     const clock = this.#config.clock;
     if (graceful && this.#runs.size > 0) {
       const timer = clock.setTimeout(() => this.#runs.wake(), this.#config.drainTimeoutMs);
@@ -317,16 +309,14 @@ export class BullmqRunner implements BullmqTaskRunner {
         ),
       );
     }
-    await this.#workers?.close(graceful, step);
+    await this.#workers?.close(graceful, steps);
     const control = this.#control;
     // QUIT waits for Redis; when it is away, hang up instead.
-    await step(async () =>
-      graceful && control.status === 'ready' ? await control.quit() : control.disconnect(),
-    );
-    for (const p of this.#producers.values()) await p.close(step);
-    await this.#counter.close(step);
-    await this.#workers?.closeThreads(step);
-    this.#resolveClosed(failures.length === 0 ? undefined : (failures[0] as Error));
+    await steps.run(() => (graceful && control.status === 'ready' ? control.quit() : control.disconnect()));
+    for (const p of this.#producers.values()) await p.close(steps);
+    await this.#counter.close(steps);
+    await this.#workers?.closeThreads(steps);
+    this.#resolveClosed(steps.first);
   }
 }
 

@@ -10,7 +10,13 @@ import {
   type TaskHandler,
   TroupeError,
 } from '../runtime/index.js';
-import { assertTaskOutput, executeTask, handlerOf, ThreadPool } from '../runtime/internal.js';
+import {
+  assertTaskOutput,
+  executeTask,
+  handlerOf,
+  type OrderedSteps,
+  ThreadPool,
+} from '../runtime/internal.js';
 import { blockingConnection, cancelChannel, type JobData, type ResolvedBullmqOptions } from './options.js';
 
 /** How long a cancellation is remembered for a job this worker has not started yet. */
@@ -129,19 +135,19 @@ export class TaskWorkers {
   }
 
   /**
-   * Stops the workers and the subscription, each as one `step`. Graceful: a worker finishes its running jobs first.
+   * Stops the workers and the subscription, each as one of `steps`. Graceful: a worker finishes its running jobs first.
    * Forced: it stops now and the jobs stall, to be taken over by another worker.
    */
-  async close(graceful: boolean, step: (fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
+  async close(graceful: boolean, steps: OrderedSteps): Promise<void> {
     // Not awaiting `ready`: with Redis out of reach it never resolves, and close must still finish.
-    await Promise.all(this.#workers.map((w) => step(() => w.close(!graceful))));
+    await Promise.all(this.#workers.map((w) => steps.run(() => w.close(!graceful))));
     const subscriber = this.#subscriber;
-    if (subscriber !== undefined) await step(async () => subscriber.disconnect());
+    if (subscriber !== undefined) await steps.run(() => subscriber.disconnect());
   }
 
   /** Terminates the sandbox threads, if any started (after {@link close}: no job runs on them any more). */
-  async closeThreads(step: (fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
+  async closeThreads(steps: OrderedSteps): Promise<void> {
     const threads = this.#threads;
-    if (threads !== undefined) await step(() => threads.close());
+    if (threads !== undefined) await steps.run(() => threads.close());
   }
 }

@@ -1,14 +1,23 @@
 // The msgpackr codec: envelopes as compact fixed-position arrays, checked on the way in.
 
 import { Packr } from 'msgpackr';
-import { ErrorCode, InvalidOptionsError, TroupeError } from '../runtime/index.js';
-import { assertHeaders, type Codec, type Envelope, EnvelopeKind } from '../runtime/internal.js';
+import { ErrorCode, TroupeError } from '../runtime/index.js';
+import {
+  assertHeaders,
+  type Codec,
+  type Envelope,
+  EnvelopeKind,
+  intOption,
+  type Rejected,
+} from '../runtime/internal.js';
 
 /** Version tag in every frame, so a future layout can be told apart. */
 export const WIRE_VERSION = 1;
 
 /** Largest frame by default: NATS' default `max_payload`. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+/** Smallest `maxFrameBytes` allowed: room for an envelope's fixed fields. */
+export const MIN_FRAME_BYTES = 64;
 
 /** Options of {@link createCodec}. */
 export interface CodecOptions {
@@ -63,10 +72,12 @@ export interface BatchCodec extends Codec {
  * const frame = codec.encode(envelope);
  */
 export function createCodec(options: CodecOptions = {}): BatchCodec {
-  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 64) {
-    throw new InvalidOptionsError('maxFrameBytes', `expected an integer >= 64, got ${String(maxFrameBytes)}`);
-  }
+  const maxFrameBytes = intOption(
+    options.maxFrameBytes,
+    'maxFrameBytes',
+    DEFAULT_MAX_FRAME_BYTES,
+    MIN_FRAME_BYTES,
+  );
   // Plain maps, not records: frames stay self-describing for any process (or language) that reads them.
   // `writeFunction` is only called for functions, so refusing them costs the hot path nothing.
   const packr = new Packr({ useRecords: false, mapsAsObjects: true, writeFunction: refuseFunction });
@@ -185,6 +196,31 @@ function toEnvelope(value: unknown): Envelope {
     headers: headersOf(value[7]),
     payload: value[8],
   };
+}
+
+/**
+ * One frame, decoded; never throws: a frame that is malformed or too large gives its error (`MALFORMED_FRAME`,
+ * `PAYLOAD_TOO_LARGE`) instead.
+ */
+export function decodeFrame(codec: Codec, frame: Uint8Array): Envelope | TroupeError {
+  try {
+    return codec.decode(frame);
+  } catch (err) {
+    return TroupeError.is(err) ? err : malformed((err as Error).message, err);
+  }
+}
+
+/**
+ * The entries of one frame or of a batch frame, in order: an envelope, or the error of an entry that does not
+ * decode (see {@link BatchCodec.decodeBatch}). Never throws.
+ */
+export function decodeFrames(codec: BatchCodec, data: Uint8Array): (Envelope | TroupeError)[] {
+  return data[0] === BATCH_MARKER ? codec.decodeBatch(data) : [decodeFrame(codec, data)];
+}
+
+/** The dead letter of what arrived for `address` and does not decode: its code and error as they travel. */
+export function undecodable(address: string, error: TroupeError): Rejected {
+  return { address, reason: error.code, error: TroupeError.toWire(error) };
 }
 
 /**

@@ -6,12 +6,13 @@ import {
   EnvelopeKind,
   errorReply,
   type HostedType,
+  nodeInfo,
   nodeOf,
   parseVirtualAddress,
   shardOf,
   type TransportSink,
 } from '../runtime/internal.js';
-import { BATCH_MARKER, type BatchCodec, type CodecOptions, createCodec } from './codec.js';
+import { type BatchCodec, type CodecOptions, createCodec, decodeFrames, undecodable } from './codec.js';
 import { TransportError, TransportErrorCode } from './errors.js';
 
 /** Connects local transports: one hub is one "network". */
@@ -62,14 +63,9 @@ class Hub implements LocalHub {
       const hosted = node.types.find((t) => t.type === type);
       if (!hosted) continue;
       placement ??= hosted.placement;
-      hosts.push({
-        id: nodeId,
-        roles: [],
-        types: [type],
-        durable: [],
-        load: placement.deterministic ? { actors: 0, mailbox: 0 } : node.sink.load(),
-        startedAt: 0,
-      });
+      hosts.push(
+        nodeInfo(nodeId, { types: [type], ...(!placement.deterministic && { load: node.sink.load() }) }),
+      );
     }
     if (!placement) return undefined;
     if (placement.deterministic) {
@@ -86,28 +82,12 @@ class Hub implements LocalHub {
     const owner = virtual ? this.ownerOf(virtual.type, virtual.id, origin) : nodeOf(address);
     const node = owner === undefined ? undefined : this.members.get(owner);
     if (!node) return false;
-    if (frame[0] === BATCH_MARKER) {
-      // Batch frames only come from NATS senders, but the hub reads them the same way, as the conformance
-      // suite expects.
-      for (const decoded of node.codec.decodeBatch(frame)) {
-        if (decoded instanceof TroupeError) {
-          node.sink.reject({ address, reason: decoded.code, error: TroupeError.toWire(decoded) });
-        } else node.sink.deliver(decoded);
-      }
-      return true;
+    // Batch frames only come from NATS senders, but the hub reads them the same way, as the conformance
+    // suite expects.
+    for (const decoded of decodeFrames(node.codec, frame)) {
+      if (decoded instanceof TroupeError) node.sink.reject(undecodable(address, decoded));
+      else node.sink.deliver(decoded);
     }
-    let envelope: Envelope;
-    try {
-      envelope = node.codec.decode(frame);
-    } catch (err) {
-      node.sink.reject({
-        address,
-        reason: TroupeError.is(err) ? err.code : ErrorCode.MalformedFrame,
-        error: TroupeError.toWire(err),
-      });
-      return true;
-    }
-    node.sink.deliver(envelope);
     return true;
   }
 }
@@ -171,14 +151,13 @@ export function localTransport(options: LocalTransportOptions = {}): Transport {
       state = 'open';
     },
     members(): NodeInfo[] {
-      return [...hub.members.entries()].map(([id, node]) => ({
-        id,
-        roles: [],
-        types: node.types.map((t) => t.type),
-        durable: node.types.filter((t) => t.durable).map((t) => t.type),
-        load: node.sink.load(),
-        startedAt: 0,
-      }));
+      return [...hub.members.entries()].map(([id, node]) =>
+        nodeInfo(id, {
+          types: node.types.map((t) => t.type),
+          durable: node.types.filter((t) => t.durable).map((t) => t.type),
+          load: node.sink.load(),
+        }),
+      );
     },
     async nodes(): Promise<string[]> {
       return hub.nodes();

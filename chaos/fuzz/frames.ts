@@ -16,8 +16,11 @@
 //   $KV.troupe-dir-<ns>.<key>          the activation directory's KV entries (nats-directory.ts)
 
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
-import { Packr } from 'msgpackr';
 import { shardOf } from '../../runtime/internal.js';
+import { BodyForge, encode, type FuzzTarget, PROTO_NAMES, Random } from './bodies.js';
+
+export type { FuzzTarget } from './bodies.js';
+export { PROTO_NAMES, prng } from './bodies.js';
 
 /** One forged NATS message. */
 export interface ForgedFrame {
@@ -29,46 +32,6 @@ export interface ForgedFrame {
   kind: string;
 }
 
-/** A small, seeded PRNG (mulberry32): a run is reproducible from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Names of Object.prototype members: message types, actor types and ids a forger likes. */
-export const PROTO_NAMES = [
-  'constructor',
-  '__proto__',
-  'toString',
-  'hasOwnProperty',
-  'valueOf',
-  'isPrototypeOf',
-  '__defineGetter__',
-];
-
-/** Where the node under fuzz lives and what it hosts. */
-export interface FuzzTarget {
-  namespace: string;
-  nodeId: string;
-  shards: number;
-  /** Virtual types it hosts (the first durable ones are also listed in `durable`). */
-  types: string[];
-  durable: string[];
-  /** Ids the fuzzer may activate (a small pool, so activations do not dominate the cost). */
-  ids: string[];
-  /** Its largest frame: bodies above it must become PAYLOAD_TOO_LARGE. */
-  maxFrameBytes: number;
-}
-
-const packr = new Packr({ useRecords: false, mapsAsObjects: true });
-const encode = (value: unknown): Uint8Array => packr.pack(value);
-
 /** A status message like the one the server sends for no responders. */
 function status(code: number, text: string): MsgHdrs {
   return headers(code, text);
@@ -76,34 +39,22 @@ function status(code: number, text: string): MsgHdrs {
 
 /** Generates forged frames for one target, deterministically from a seed. */
 export class FrameForge {
-  readonly #rng: () => number;
+  readonly #r: Random;
+  readonly #b: BodyForge;
   readonly #t: FuzzTarget;
   readonly #p: string;
   readonly #n: string;
 
   constructor(target: FuzzTarget, seed: number) {
-    this.#rng = prng(seed);
+    this.#r = new Random(seed);
+    this.#b = new BodyForge(target, this.#r);
     this.#t = target;
     this.#p = `troupe.${target.namespace}.`;
     this.#n = `troupe.${target.namespace}.${target.nodeId}.`;
   }
 
-  #int(n: number): number {
-    return Math.floor(this.#rng() * n);
-  }
-
-  #pick<T>(list: readonly T[]): T {
-    return list[this.#int(list.length)]!;
-  }
-
-  #bytes(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.#int(256);
-    return out;
-  }
-
   #token(): string {
-    return this.#pick([
+    return this.#r.pick([
       ...PROTO_NAMES,
       'counter',
       'probe',
@@ -114,170 +65,8 @@ export class FrameForge {
       '$r',
       '$nr',
       '$v',
-      this.#int(1e9).toString(36),
+      this.#r.int(1e9).toString(36),
     ]);
-  }
-
-  /** A syntactically valid envelope with forged fields. */
-  #envelope(): unknown[] {
-    const n = this.#t.nodeId;
-    const type = this.#pick(this.#t.types);
-    const id = this.#pick(this.#t.ids);
-    const target = this.#pick([
-      `${n}/counter`,
-      `${n}/nobody`,
-      `${n}/counter/child`,
-      `${n}/$node`,
-      `${n}/$r/${this.#int(1e6).toString(36)}`,
-      `other/counter`,
-      `${n}x/counter`,
-      `$v/${type}/${id}`,
-      `$v/${this.#pick(PROTO_NAMES)}/${id}`,
-      `$v/${type}/${this.#pick(PROTO_NAMES)}`,
-      `$v/${type}`,
-      `$v/`,
-      `${n}/${this.#pick(PROTO_NAMES)}`,
-    ]);
-    const payload = this.#pick<unknown>([
-      { type: this.#pick(PROTO_NAMES) },
-      { type: this.#pick(PROTO_NAMES), n: 1 },
-      { type: 'echo', text: 'forged' },
-      { type: 'nope' },
-      { type: 7 },
-      { type: 'spawn', actorType: this.#pick([...PROTO_NAMES, 'nothing']), name: 'z' },
-      { type: 'ps' },
-      JSON.parse('{"__proto__": {"polluted": true}, "type": "echo", "text": "p"}'),
-      null,
-      'a string',
-      [1, 2, 3],
-      { type: 'echo', text: 'blob', blob: this.#bytes(this.#int(512)) },
-    ]);
-    const kind = this.#pick<unknown>([0, 0, 0, 1, 2, 2, 3, -1, 255, 1.5, '0', null]);
-    const version = this.#rng() < 0.9 ? 1 : this.#pick<unknown>([0, 2, '1', null]);
-    const correlationId = this.#pick<unknown>([null, this.#int(1e6).toString(36), '', 42, '__proto__']);
-    const replyTo = this.#pick<unknown>([
-      null,
-      null,
-      `${n}/$r/${this.#int(1e6).toString(36)}`,
-      'other/$r/1',
-      7,
-    ]);
-    const deadline = this.#pick<unknown>([null, Date.now() + 60_000, 0, -1, 'soon', Number.MAX_VALUE]);
-    const hdrs = this.#pick<unknown>([
-      null,
-      { a: 'b' },
-      { 'troupe-error': '1' },
-      { a: 1 },
-      JSON.parse('{"__proto__": "x"}'),
-      [],
-      'h',
-    ]);
-    return [version, kind, target, null, correlationId, replyTo, deadline, hdrs, payload];
-  }
-
-  /** A frame body: what travels as the NATS payload. */
-  #body(): { data: Uint8Array; kind: string } {
-    const r = this.#int(100);
-    if (r < 14) return { data: this.#bytes(1 + this.#int(64)), kind: 'random' };
-    if (r < 18) return { data: this.#bytes(1 + this.#int(8192)), kind: 'random-large' };
-    if (r < 40) return { data: encode(this.#envelope()), kind: 'forged-envelope' };
-    if (r < 54) {
-      const frame = encode(this.#envelope());
-      return { data: frame.subarray(0, 1 + this.#int(frame.length - 1)), kind: 'truncated' };
-    }
-    if (r < 58) {
-      // Oversized: above the node's limit, within the server's.
-      const size = this.#t.maxFrameBytes + 1 + this.#int(this.#t.maxFrameBytes);
-      const data = new Uint8Array(size);
-      data.set(encode(this.#envelope()));
-      return { data, kind: 'oversized' };
-    }
-    if (r < 64) {
-      // Length prefixes that promise more than there is.
-      const heads = [
-        [0xdb, 0xff, 0xff, 0xff, 0xff],
-        [0xdd, 0x7f, 0xff, 0xff, 0xff],
-        [0xdf, 0xff, 0xff, 0xff, 0xff],
-        [0xc6, 0xff, 0xff, 0xff, 0xf0],
-        [0x99, 0x01, 0x00, 0xdb, 0xff, 0xff, 0xff, 0xff],
-        [0xc7, 0xff, 0x01],
-        [0xd4, 0xff, 0x00],
-        [0xd6, 0xff, 0x00, 0x00, 0x00, 0x00],
-      ];
-      return { data: Uint8Array.from(this.#pick(heads)), kind: 'bad-length' };
-    }
-    if (r < 67) {
-      // Deep nesting: one-element arrays inside each other.
-      const depth = 1000 + this.#int(this.#t.maxFrameBytes - 1100);
-      const data = new Uint8Array(depth + 1).fill(0x91);
-      data[depth] = 0xc0;
-      return { data, kind: 'deep' };
-    }
-    if (r < 85) return { data: this.#batch(), kind: 'batch' };
-    if (r < 90) return { data: new Uint8Array(0), kind: 'empty' };
-    return {
-      data: encode(this.#pick<unknown>([1, 'x', [], [1], {}, null, true, 1.5])),
-      kind: 'not-envelope',
-    };
-  }
-
-  /** A batch frame: the marker, then a mix of valid, forged and broken frames (or nothing). */
-  #batch(): Uint8Array {
-    const parts: Uint8Array[] = [Uint8Array.of(0xc1)];
-    const r = this.#int(10);
-    if (r === 0) return parts[0]!;
-    if (r === 1) {
-      // Many one-byte values: one frame, many entries.
-      parts.push(new Uint8Array(1 + this.#int(Math.min(4096, this.#t.maxFrameBytes - 2))).fill(0x01));
-    } else {
-      const count = 1 + this.#int(20);
-      for (let i = 0; i < count; i++) {
-        const q = this.#int(4);
-        if (q === 0) parts.push(encode(this.#envelope()));
-        else if (q === 1) parts.push(this.#bytes(1 + this.#int(16)));
-        else if (q === 2) parts.push(Uint8Array.of(0xc1));
-        else {
-          const frame = encode(this.#envelope());
-          parts.push(frame.subarray(0, this.#int(frame.length)));
-        }
-      }
-    }
-    return concat(parts);
-  }
-
-  #json(): { data: Uint8Array; kind: string } {
-    const text = new TextEncoder();
-    const id = this.#pick([
-      ...PROTO_NAMES,
-      this.#t.nodeId,
-      `phantom-${this.#int(4)}`,
-      '',
-      `x${this.#int(1e6)}`,
-    ]);
-    const r = this.#int(10);
-    if (r < 2) return { data: this.#bytes(1 + this.#int(64)), kind: 'random' };
-    if (r < 3) return { data: text.encode('{"v":1,"kind":"beat","node":{"id":'), kind: 'truncated' };
-    const value = this.#pick<unknown>([
-      { v: 1, kind: this.#pick(['beat', 'leave', 'sync', 'probe', 'nope']), node: { id } },
-      {
-        v: 1,
-        kind: 'beat',
-        // Phantom nodes claim only types the node under fuzz does not host: a valid heartbeat that claims
-        // its types would move its shards away, as the protocol intends.
-        node: { id, roles: 'r', types: { length: 1e9 }, durable: [1, null], load: { actors: 'x' } },
-      },
-      { v: 1, kind: 'beat', node: { id, types: ['phantom-type'], startedAt: 'never' } },
-      { v: 1, kind: 'beat', node: null },
-      { v: 2 },
-      JSON.parse('{"__proto__": {"v": 1}, "kind": "beat"}'),
-      { released: `${this.#pick(this.#t.types)}.${this.#int(this.#t.shards)}`, by: id },
-      { released: `nothing.${this.#int(1e6)}`, by: id },
-      { released: 7, by: id },
-      null,
-      [1, 2],
-      'str',
-    ]);
-    return { data: text.encode(JSON.stringify(value)), kind: 'json' };
   }
 
   /**
@@ -306,11 +95,11 @@ export class FrameForge {
   next(): ForgedFrame {
     const n = this.#n;
     const p = this.#p;
-    const type = this.#pick(this.#t.types);
-    const id = this.#pick(this.#t.ids);
-    const r = this.#int(100);
+    const type = this.#r.pick(this.#t.types);
+    const id = this.#r.pick(this.#t.ids);
+    const r = this.#r.int(100);
     const count = (): string =>
-      this.#pick([
+      this.#r.pick([
         '1000000',
         '999999999999',
         '1e9',
@@ -319,12 +108,12 @@ export class FrameForge {
         '0',
         'abc',
         '0x7fffffff',
-        String(this.#int(100)),
+        String(this.#r.int(100)),
       ]);
     const status503 = status(503, 'No Responders');
     if (r < 8) {
       // `$nr.<count>.<target>`: a forged no-responders status, the count chosen by the forger.
-      const subject = this.#pick([
+      const subject = this.#r.pick([
         `${n}$nr.${count()}.${this.#t.nodeId}.counter`,
         `${n}$nr.${count()}.other.x`,
         `${n}$nr.${count()}`,
@@ -333,17 +122,17 @@ export class FrameForge {
       return { subject, data: new Uint8Array(0), headers: status503, kind: 'nr/503' };
     }
     if (r < 14) {
-      const subject = this.#pick([
-        `${n}$nv.${this.#int(1e6)}.${count()}.$v.${type}.${id}`,
+      const subject = this.#r.pick([
+        `${n}$nv.${this.#r.int(1e6)}.${count()}.$v.${type}.${id}`,
         `${n}$nv.${count()}.${count()}.x`,
-        `${n}$nv.${this.#int(10)}`,
+        `${n}$nv.${this.#r.int(10)}`,
         `${n}$nv.abc.def`,
       ]);
       return { subject, data: new Uint8Array(0), headers: status503, kind: 'nv/503' };
     }
     if (r < 17) {
       return {
-        subject: `${n}$fw.${this.#pick([String(this.#int(70_000)), 'x', '-1', '1e9', `${this.#int(9)}.5`])}`,
+        subject: `${n}$fw.${this.#r.pick([String(this.#r.int(70_000)), 'x', '-1', '1e9', `${this.#r.int(9)}.5`])}`,
         data: new Uint8Array(0),
         headers: status503,
         kind: 'fw/503',
@@ -351,78 +140,79 @@ export class FrameForge {
     }
     if (r < 22) {
       // Replies: statuses and frames for correlation ids nobody waits for.
-      const subject = `${n}$r.${this.#pick([this.#int(1e6).toString(36), ...PROTO_NAMES, 'x.y'])}`;
-      if (this.#rng() < 0.5) return { subject, data: new Uint8Array(0), headers: status503, kind: 'r/503' };
-      const body = this.#body();
+      const subject = `${n}$r.${this.#r.pick([this.#r.int(1e6).toString(36), ...PROTO_NAMES, 'x.y'])}`;
+      if (this.#r.next() < 0.5)
+        return { subject, data: new Uint8Array(0), headers: status503, kind: 'r/503' };
+      const body = this.#b.body();
       return { subject, data: body.data, kind: `r/${body.kind}` };
     }
     if (r < 25) {
-      const code = this.#pick([408, 404, 100, 200, 503]);
-      const subject = `${n}${this.#pick(['counter', '$ping', 'nobody', `$nr.1.x`, `$r.1`])}`;
+      const code = this.#r.pick([408, 404, 100, 200, 503]);
+      const subject = `${n}${this.#r.pick(['counter', '$ping', 'nobody', `$nr.1.x`, `$r.1`])}`;
       return {
         subject,
-        data: code === 503 ? this.#bytes(3) : new Uint8Array(0),
+        data: code === 503 ? this.#r.bytes(3) : new Uint8Array(0),
         headers: status(code, 'forged'),
         kind: `status/${code}`,
       };
     }
     if (r < 27) {
-      const body = this.#rng() < 0.5 ? { data: new Uint8Array(0), kind: 'empty' } : this.#body();
+      const body = this.#r.next() < 0.5 ? { data: new Uint8Array(0), kind: 'empty' } : this.#b.body();
       return {
         subject: `${n}$ping`,
         data: body.data,
-        reply: `_INBOX.fuzz.${this.#int(1e6)}`,
+        reply: `_INBOX.fuzz.${this.#r.int(1e6)}`,
         kind: `ping/${body.kind}`,
       };
     }
     if (r < 31) {
-      const body = this.#body();
+      const body = this.#b.body();
       return {
-        subject: `${n}$va.${this.#pick([type, ...PROTO_NAMES])}.${this.#pick([id, ...PROTO_NAMES])}`,
+        subject: `${n}$va.${this.#r.pick([type, ...PROTO_NAMES])}.${this.#r.pick([id, ...PROTO_NAMES])}`,
         data: body.data,
         kind: `va/${body.kind}`,
       };
     }
     if (r < 34) {
-      const body = this.#body();
+      const body = this.#b.body();
       return { subject: `${n}$node`, data: body.data, kind: `node/${body.kind}` };
     }
     if (r < 52) {
       // Actor subjects: the real actor, unknown ones, children, prototype names.
-      const body = this.#body();
-      const subject = `${n}${this.#pick(['counter', 'nobody', 'counter.child', 'probe.x', this.#token(), `${this.#token()}.${this.#token()}`])}`;
+      const body = this.#b.body();
+      const subject = `${n}${this.#r.pick(['counter', 'nobody', 'counter.child', 'probe.x', this.#token(), `${this.#token()}.${this.#token()}`])}`;
       return {
         subject,
         data: body.data,
         kind: `actor/${body.kind}`,
-        ...(this.#rng() < 0.3 && { reply: `${n}$r.${this.#int(1e6).toString(36)}` }),
+        ...(this.#r.next() < 0.3 && { reply: `${n}$r.${this.#r.int(1e6).toString(36)}` }),
       };
     }
     if (r < 58) {
-      const body = this.#json();
+      const body = this.#b.json();
       return { subject: `${p}$members`, data: body.data, kind: `members/${body.kind}` };
     }
     if (r < 62) {
-      const body = this.#json();
+      const body = this.#b.json();
       return { subject: `${p}$shards`, data: body.data, kind: `shards/${body.kind}` };
     }
     if (r < 84) {
       // Shard subjects: the right shard for the id (the node owns every shard), or the wrong one.
-      const body = this.#body();
+      const body = this.#b.body();
       const right = shardOf(`${type}/${id}`, this.#t.shards);
-      const shard = this.#rng() < 0.85 ? right : this.#int(this.#t.shards);
-      const to = this.#rng() < 0.9 ? id : this.#pick(PROTO_NAMES);
+      const shard = this.#r.next() < 0.85 ? right : this.#r.int(this.#t.shards);
+      const to = this.#r.next() < 0.9 ? id : this.#r.pick(PROTO_NAMES);
       return {
         subject: `${p}$v.${type}.${shard}.${to}`,
         data: body.data,
         kind: `shard/${body.kind}`,
-        ...(this.#rng() < 0.3 && { reply: `${n}$nr.1000000.x` }),
+        ...(this.#r.next() < 0.3 && { reply: `${n}$nr.1000000.x` }),
       };
     }
     if (r < 90) {
       // Durable mail: stored by JetStream, then consumed by the shard's owner.
-      const durable = this.#pick(this.#t.durable);
-      const body = this.#body();
+      const durable = this.#r.pick(this.#t.durable);
+      const body = this.#b.body();
       if (body.data.length > 32 * 1024) body.data = body.data.subarray(0, 32 * 1024);
       return {
         subject: `${p}$d.${durable}.${shardOf(`${durable}/${id}`, this.#t.shards)}.${id}`,
@@ -432,29 +222,18 @@ export class FrameForge {
     }
     if (r < 92) {
       return {
-        subject: `$KV.troupe-dir-${this.#t.namespace}.${Buffer.from(`roamer/${this.#pick(PROTO_NAMES)}`).toString('base64url')}`,
-        data: this.#rng() < 0.5 ? this.#bytes(this.#int(32)) : new TextEncoder().encode('phantom-node'),
+        subject: `$KV.troupe-dir-${this.#t.namespace}.${Buffer.from(`roamer/${this.#r.pick(PROTO_NAMES)}`).toString('base64url')}`,
+        data:
+          this.#r.next() < 0.5 ? this.#r.bytes(this.#r.int(32)) : new TextEncoder().encode('phantom-node'),
         kind: 'kv/forged',
       };
     }
     // Anything else under the node: random tokens, odd segments.
-    const body = this.#body();
+    const body = this.#b.body();
     return {
       subject: `${n}${this.#token()}.${this.#token()}.${this.#token()}`,
       data: body.data,
       kind: `other/${body.kind}`,
     };
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

@@ -2,9 +2,8 @@
 // `ledger`, a sender in this process streaming acknowledged sends (plus tells and asks), faults injected
 // meanwhile, and an exact count of what was acknowledged, handled, lost, repeated and reordered.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -16,9 +15,18 @@ import {
 } from '../../runtime/index.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
 import { type NatsTransport, natsTransport } from '../../transport/index.js';
-import { packageRoot, rssMbOf, sleep } from '../processes.js';
+import {
+  builtCli,
+  type CliNode,
+  endCliNode,
+  packageRoot,
+  rssMbOf,
+  sleep,
+  startCliNode,
+} from '../processes.js';
 import type { ChaosSettings } from '../scenario.js';
 import type { ChaosSummary } from '../summary.js';
+import { collect, tally } from './durable-tally.js';
 
 type Ledger = { add: { seq: number }; note: { seq: number }; get: Reply<number>; seen: Reply<number[]> };
 
@@ -32,12 +40,7 @@ const ledgerType = defineVirtual(
 );
 
 /** One `troupe node` host process. */
-export interface Host {
-  id: string;
-  proc: ChildProcess;
-  /** Set when the scenario ended it (SIGKILL, SIGTERM): its exit is not a crash. */
-  ended: boolean;
-}
+export type Host = CliNode;
 
 /** What a fault injector gets: the server, the hosts, and ways to change them. */
 export interface DurableWorld {
@@ -70,9 +73,7 @@ export async function runDurableScenario(options: DurableScenarioOptions): Promi
   const log = settings.log;
   const short = settings.short;
   const root = packageRoot();
-  const dist = process.env.CHAOS_DIST_DIR ?? join(root, 'dist');
-  const cli = join(dist, 'cli', 'troupe.js');
-  if (!existsSync(cli)) throw new Error(`chaos: ${cli} is missing; run npm run build first`);
+  const built = builtCli(root);
   const fixture = join(root, 'chaos', 'fixtures', 'durable-ledger.mjs');
   const ns = `c${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'troupe-chaos-'));
@@ -100,55 +101,19 @@ export async function runDurableScenario(options: DurableScenarioOptions): Promi
 
   const startHost = async (): Promise<Host> => {
     const id = `h${++hostSeq}`;
-    const proc = spawn(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        'const { main } = await import(process.env.TROUPE_CLI); process.exitCode = await main(process.argv.slice(1));',
-        'node',
-        '--nats',
-        nats.url,
-        '--namespace',
-        ns,
-        '--node-id',
-        id,
-        '--actors',
-        fixture,
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          TROUPE_CLI: `file://${cli}`,
-          TROUPE_DIST: `file://${join(dist, 'index.js')}`,
-          CHAOS_NOTES_FILE: file,
-          CHAOS_NAMESPACE: ns,
-        },
+    const host = startCliNode({
+      id,
+      built,
+      args: ['--nats', nats.url, '--namespace', ns, '--node-id', id, '--actors', fixture],
+      env: { CHAOS_NOTES_FILE: file, CHAOS_NAMESPACE: ns },
+      readyText: `actors on NATS as ${id}`,
+      role: 'host',
+      crashed: (line) => {
+        nodeCrashes++;
+        log(line);
       },
-    );
-    const host: Host = { id, proc, ended: false };
-    let output = '';
-    const keep = (c: Buffer): void => {
-      output = (output + c.toString()).slice(-8000);
-    };
-    proc.stderr?.on('data', keep);
-    proc.stdout?.on('data', keep);
-    proc.once('exit', (code, signal) => {
-      if (host.ended) return;
-      nodeCrashes++;
-      log(`host ${id} died by itself (${code ?? signal}): ${output.slice(-2000)}`);
     });
-    await new Promise<void>((resolve, reject) => {
-      const onData = (): void => {
-        if (output.includes(`actors on NATS as ${id}`)) {
-          proc.stdout?.off('data', onData);
-          resolve();
-        }
-      };
-      proc.stdout?.on('data', onData);
-      proc.once('exit', (code) => reject(new Error(`host ${id} exited (${code}) at start: ${output}`)));
-    });
+    await host.ready;
     hosts.push(host);
     if (transport) {
       const t = transport;
@@ -164,9 +129,8 @@ export async function runDurableScenario(options: DurableScenarioOptions): Promi
   const killHost = async (host: Host): Promise<void> => {
     host.ended = true;
     if (host.proc.exitCode !== null || host.proc.signalCode !== null) return;
-    const exited = new Promise<void>((r) => host.proc.once('exit', () => r()));
     host.proc.kill('SIGKILL');
-    await exited;
+    await host.exited;
   };
 
   // Per actor: the highest seq acknowledged, and which seqs were.
@@ -335,30 +299,12 @@ export async function runDurableScenario(options: DurableScenarioOptions): Promi
     neverSettled = inFlight.size;
     await system?.close().catch(() => undefined);
     for (const h of hosts) {
-      if (h.ended) continue;
-      h.ended = true;
-      if (h.proc.exitCode !== null || h.proc.signalCode !== null) continue;
-      const exited = new Promise<void>((r) => h.proc.once('exit', () => r()));
-      h.proc.kill('SIGTERM');
-      const timer = setTimeout(() => h.proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
+      if (!h.ended) await endCliNode(h, 'SIGTERM', 5000);
     }
     await nats.stop();
   }
-  const handled = judge(logs, skipOrder);
-  let handledCount = 0;
-  let lost = 0;
-  const lostList: string[] = [];
-  for (const [id, seqs] of acked) {
-    for (const s of seqs) {
-      if (handled.first.get(id)?.has(s)) handledCount++;
-      else {
-        lost++;
-        if (lostList.length < 20) lostList.push(`${id}#${s}`);
-      }
-    }
-  }
+  const handled = tally(logs, acked, skipOrder);
+  const { lostList } = handled;
   if (lostList.length > 0) log(`lost: ${lostList.join(' ')}`);
   if (handled.reorderedList.length > 0) log(`reordered: ${handled.reorderedList.slice(0, 20).join(' ')}`);
   const notes = readFileSync(file, 'utf8')
@@ -371,8 +317,8 @@ export async function runDurableScenario(options: DurableScenarioOptions): Promi
     scenario: options.name,
     sent,
     acknowledged,
-    handled: handledCount,
-    lost,
+    handled: handled.handled,
+    lost: handled.lost,
     duplicated: handled.duplicated,
     reordered: handled.reordered,
     nodeCrashes,
@@ -383,61 +329,4 @@ export async function runDurableScenario(options: DurableScenarioOptions): Promi
       `${sendFailures} send attempts failed and were retried; ${notes.length} host notes; ` +
       `sender peak RSS ${senderPeakRssMb.toFixed(0)} MiB`,
   };
-}
-
-/** Asks every actor for its log (keeping the last answer on failure); returns how many acked seqs are missing. */
-async function collect(
-  ledger: (id: string) => { ask(m: { type: 'seen' }, o: { timeout: number }): Promise<number[]> },
-  acked: Map<string, Set<number>>,
-  logs: Map<string, number[]>,
-): Promise<number> {
-  let missing = 0;
-  await Promise.all(
-    [...acked.keys()].map(async (id) => {
-      try {
-        logs.set(id, await ledger(id).ask({ type: 'seen' }, { timeout: 3000 }));
-      } catch {
-        // Keep the last answer.
-      }
-    }),
-  );
-  for (const [id, seqs] of acked) {
-    const have = new Set(logs.get(id) ?? []);
-    for (const s of seqs) if (!have.has(s)) missing++;
-  }
-  return missing;
-}
-
-interface Handled {
-  /** Per actor, the seqs handled at least once. */
-  first: Map<string, Set<number>>;
-  duplicated: number;
-  reordered: number;
-  reorderedList: string[];
-}
-
-/** Per actor, a seq that first appears in the log below one that appeared before it is reordered. */
-function judge(logs: Map<string, number[]>, skipOrder: (id: string, seq: number) => boolean): Handled {
-  const first = new Map<string, Set<number>>();
-  let duplicated = 0;
-  let reordered = 0;
-  const reorderedList: string[] = [];
-  for (const [id, log] of logs) {
-    const seen = new Set<number>();
-    first.set(id, seen);
-    let top = 0;
-    for (const seq of log) {
-      if (seen.has(seq)) {
-        duplicated++;
-        continue;
-      }
-      seen.add(seq);
-      if (skipOrder(id, seq)) continue;
-      if (seq < top) {
-        reordered++;
-        if (reorderedList.length < 20) reorderedList.push(`${id}#${seq}<${top}`);
-      } else top = seq;
-    }
-  }
-  return { first, duplicated, reordered, reorderedList };
 }

@@ -3,15 +3,22 @@
 // is restarted in place, again and again. The workers record every execution in a file, so what ran is counted
 // even when a worker dies; every call must settle, resolving or rejecting with an error that has a string `code`.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineTask } from '../../runtime/index.js';
 import { type BullmqTaskRunner, bullmqTaskRunner } from '../../tasks-bullmq/index.js';
 import { type ServerProcess, startRedis } from '../../testing/index.js';
-import { packageRoot, rssMbOf, sleep } from '../processes.js';
+import {
+  builtCli,
+  type CliNode,
+  endCliNode,
+  packageRoot,
+  rssMbOf,
+  sleep,
+  startCliNode,
+} from '../processes.js';
 import type { ChaosScenario, ChaosSettings } from '../scenario.js';
 import type { ChaosSummary } from '../summary.js';
 
@@ -25,13 +32,7 @@ const record = defineTask<{ id: string; ms: number }, { id: string; pid: number 
 );
 
 /** One `troupe node` worker process. */
-interface WorkerProcess {
-  id: string;
-  proc: ChildProcess;
-  /** Set when the scenario ended it: its exit is not a crash. */
-  ended: boolean;
-  exited: Promise<void>;
-}
+type WorkerProcess = CliNode;
 
 /** Knobs for tests; the defaults follow `settings`. */
 export interface TasksFaultsOptions {
@@ -67,9 +68,7 @@ export async function runTasksFaults(
   const log = settings.log;
   const short = settings.short;
   const root = packageRoot();
-  const dist = process.env.CHAOS_DIST_DIR ?? join(root, 'dist');
-  const cli = join(dist, 'cli', 'troupe.js');
-  if (!existsSync(cli)) throw new Error(`chaos: ${cli} is missing; run npm run build first`);
+  const built = builtCli(root);
   const fixture = join(root, 'chaos', 'fixtures', 'tasks-record.mjs');
   const prefix = `c${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'troupe-chaos-tasks-'));
@@ -99,68 +98,25 @@ export async function runTasksFaults(
 
   const startWorker = async (): Promise<WorkerProcess> => {
     const id = `w${++workerSeq}`;
-    const proc = spawn(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        'const { main } = await import(process.env.TROUPE_CLI); process.exitCode = await main(process.argv.slice(1));',
-        'node',
-        '--redis',
-        redis.url,
-        '--prefix',
-        prefix,
-        '--node-id',
-        id,
-        '--tasks',
-        fixture,
-        ...workerArgs,
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          TROUPE_CLI: `file://${cli}`,
-          TROUPE_DIST: `file://${join(dist, 'index.js')}`,
-          CHAOS_TASKS_FILE: file,
-        },
+    const worker = startCliNode({
+      id,
+      built,
+      args: ['--redis', redis.url, '--prefix', prefix, '--node-id', id, '--tasks', fixture, ...workerArgs],
+      env: { CHAOS_TASKS_FILE: file },
+      readyText: 'working on',
+      role: 'worker',
+      crashed: (line) => {
+        nodeCrashes++;
+        log(line);
       },
-    );
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    const worker: WorkerProcess = { id, proc, ended: false, exited };
-    let output = '';
-    const keep = (c: Buffer): void => {
-      output = (output + c.toString()).slice(-8000);
-    };
-    proc.stderr?.on('data', keep);
-    proc.stdout?.on('data', keep);
-    proc.once('exit', (code, signal) => {
-      if (worker.ended) return;
-      nodeCrashes++;
-      log(`worker ${id} died by itself (${code ?? signal}): ${output.slice(-2000)}`);
     });
     workers.push(worker);
-    await new Promise<void>((resolve, reject) => {
-      const onData = (): void => {
-        if (output.includes('working on')) {
-          proc.stdout?.off('data', onData);
-          resolve();
-        }
-      };
-      proc.stdout?.on('data', onData);
-      proc.once('exit', (code) => reject(new Error(`worker ${id} exited (${code}) at start: ${output}`)));
-    });
+    await worker.ready;
     return worker;
   };
 
-  const endWorker = async (worker: WorkerProcess, signal: NodeJS.Signals): Promise<void> => {
-    worker.ended = true;
-    if (worker.proc.exitCode !== null || worker.proc.signalCode !== null) return;
-    worker.proc.kill(signal);
-    const timer = setTimeout(() => worker.proc.kill('SIGKILL'), 10_000);
-    await worker.exited;
-    clearTimeout(timer);
-  };
+  const endWorker = (worker: WorkerProcess, signal: NodeJS.Signals): Promise<void> =>
+    endCliNode(worker, signal, 10_000);
 
   let runner: BullmqTaskRunner | undefined;
   let sent = 0;

@@ -21,14 +21,7 @@ export function keep(cell: CellState, envelope: Envelope): Envelope {
   return own;
 }
 
-/** @internal True for anything with a `then` method: an async handler's, init's or save's result. */
-export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
+export { isPromiseLike } from '../core/thenable.js';
 
 /** @internal What {@link callHandler} returns when the handler threw; the error waits in {@link thrown}. */
 export const THREW: unique symbol = Symbol('threw');

@@ -25,6 +25,23 @@ export interface NodeLoad {
   mailbox: number;
 }
 
+/**
+ * @internal A {@link NodeInfo}: what `fields` leaves out is empty (no roles, types or load, started at 0).
+ *
+ * @example
+ * const host = nodeInfo('n1', { types: ['account'] });
+ */
+export function nodeInfo(id: string, fields: Partial<Omit<NodeInfo, 'id'>> = {}): NodeInfo {
+  return {
+    id,
+    roles: fields.roles ?? [],
+    types: fields.types ?? [],
+    durable: fields.durable ?? [],
+    load: fields.load ?? { actors: 0, mailbox: 0 },
+    startedAt: fields.startedAt ?? 0,
+  };
+}
+
 /** The view a placement decision is made from. `members` are the live nodes, self included. */
 export interface PlacementContext {
   self: string;

@@ -6,6 +6,7 @@ import type { Protocol } from '../actor/protocol.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { assertValidName, type Envelope } from '../core/envelope.js';
 import { ErrorCode, InvalidOptionsError, TroupeError } from '../core/errors.js';
+import { assertOptionsObject, numberOption } from '../core/options.js';
 import { hashPlacement, type PlacementStrategy } from './placement.js';
 
 /** The node segment of every virtual address: `$v/<type>/<id>` names an actor, not a place. */
@@ -46,8 +47,7 @@ export const DEFAULT_PASSIVATE_AFTER_MS = 60_000;
 
 /** Validates virtual actor options; throws {@link InvalidOptionsError} naming the field. */
 export function resolveVirtualActorOptions(options: VirtualActorOptions = {}): ResolvedVirtualActorOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError('options', 'expected an object');
+  assertOptionsObject(options, 'options');
   const placement = options.placement ?? hashPlacement();
   if (!placement.deterministic && options.durable === true) {
     // A durable actor's mail is consumed, and acknowledged after handling, by its shard's owner.
@@ -56,10 +56,11 @@ export function resolveVirtualActorOptions(options: VirtualActorOptions = {}): R
       `${placement.name} is not deterministic; durable virtual actors need hash or role placement`,
     );
   }
-  const passivateAfterMs = options.passivateAfterMs ?? DEFAULT_PASSIVATE_AFTER_MS;
-  if (!Number.isFinite(passivateAfterMs) || passivateAfterMs < 0) {
-    throw new InvalidOptionsError('passivateAfterMs', `expected >= 0, got ${String(passivateAfterMs)}`);
-  }
+  const passivateAfterMs = numberOption(
+    options.passivateAfterMs,
+    'passivateAfterMs',
+    DEFAULT_PASSIVATE_AFTER_MS,
+  );
   return { placement, passivateAfterMs, durable: options.durable === true };
 }
 

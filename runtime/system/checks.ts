@@ -3,6 +3,7 @@
 import type { AskOptions, TellOptions } from '../actor/ref.js';
 import { assertHeaders } from '../core/envelope.js';
 import { ErrorCode, InvalidOptionsError, TroupeError } from '../core/errors.js';
+import { assertOptionsObject } from '../core/options.js';
 
 /** Longest timer Node can arm (2^31 - 1 ms); a longer one fires at once. */
 export const MAX_TIMEOUT_MS = 2_147_483_647;
@@ -21,8 +22,7 @@ export function assertMessage(message: unknown): void {
 /** Checks the options of tell/send/ask at the edge, so a bad one fails at once with a code. */
 export function assertSendOptions(options: TellOptions | AskOptions | undefined, target: string): void {
   if (options === undefined) return;
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError('options', 'expected an object');
+  assertOptionsObject(options, 'options');
   const sender = (options as TellOptions).sender;
   if (sender !== undefined && typeof sender?.address !== 'string')
     throw new InvalidOptionsError('sender', 'expected an actor ref');

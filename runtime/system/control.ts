@@ -2,7 +2,7 @@
 
 import type { ActorCell } from '../actor/cell.js';
 import type { AnyActorRef } from '../actor/ref.js';
-import type { NodeInfo, NodeLoad, PlacementStrategy } from '../cluster/placement.js';
+import { type NodeLoad, nodeInfo, type PlacementStrategy } from '../cluster/placement.js';
 import type { VirtualHost } from '../cluster/virtual.js';
 import { assertValidName, type Envelope } from '../core/envelope.js';
 import { ErrorCode, InvalidOptionsError, TroupeError } from '../core/errors.js';
@@ -140,14 +140,7 @@ export class Control {
     else {
       const members = (this.#o.transport?.members?.() ?? []).filter((m) => m.types.includes(type));
       if (this.#o.virtual.registration(type) && !members.some((m) => m.id === nodeId)) {
-        const self: NodeInfo = {
-          id: nodeId,
-          roles: [],
-          types: [type],
-          durable: [],
-          load: this.#o.load(),
-          startedAt: 0,
-        };
+        const self = nodeInfo(nodeId, { types: [type], load: this.#o.load() });
         members.push(self);
       }
       node = where.place(`${type}/${options.name ?? nextKey()}`, { self: nodeId, members });

@@ -4,8 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { type Clock, systemClock } from '../core/clock.js';
 import { assertValidName } from '../core/envelope.js';
 import { InvalidOptionsError } from '../core/errors.js';
+import { assertOptionsObject, clockOption, intOption } from '../core/options.js';
 import type { Transport } from '../ports/transport.js';
 import type { TaskRunner } from '../tasks/runner.js';
+import { MAX_TIMEOUT_MS } from './checks.js';
 
 /** Options of {@link createSystem}. */
 export interface SystemOptions {
@@ -70,17 +72,6 @@ export const DEFAULT_THROUGHPUT = 300;
 export const DEFAULT_DEAD_LETTER_BUFFER = 1000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
-function positiveInt(value: unknown, field: string, fallback: number, allowZero = false): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new InvalidOptionsError(
-      field,
-      `expected a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
 function resolveTasks(tasks: TaskRunner | undefined): TaskRunner | undefined {
   if (tasks !== undefined && (typeof tasks !== 'object' || tasks === null || typeof tasks.run !== 'function'))
     throw new InvalidOptionsError('tasks', 'expected a TaskRunner');
@@ -89,18 +80,14 @@ function resolveTasks(tasks: TaskRunner | undefined): TaskRunner | undefined {
 
 /** Applies defaults and validates; never mutates `options`. Throws {@link InvalidOptionsError} naming the field. */
 export function resolveSystemOptions(options: SystemOptions = {}): ResolvedSystemOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError('options', 'expected an object');
+  assertOptionsObject(options, 'options');
   const nodeId = options.nodeId ?? `n${randomBytes(4).toString('hex')}`;
   try {
     assertValidName(nodeId, 'node id');
   } catch (err) {
     throw new InvalidOptionsError('nodeId', (err as Error).message);
   }
-  const clock = options.clock ?? systemClock;
-  if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function') {
-    throw new InvalidOptionsError('clock', 'expected { now, setTimeout, clearTimeout }');
-  }
+  const clock = clockOption(options.clock, systemClock);
   if (options.transport !== undefined && typeof options.transport?.bind !== 'function') {
     throw new InvalidOptionsError('transport', 'expected a Transport');
   }
@@ -109,15 +96,10 @@ export function resolveSystemOptions(options: SystemOptions = {}): ResolvedSyste
     transport: options.transport,
     tasks: resolveTasks(options.tasks),
     clock,
-    askTimeoutMs: positiveInt(options.askTimeoutMs, 'askTimeoutMs', DEFAULT_ASK_TIMEOUT_MS),
-    throughput: positiveInt(options.throughput, 'throughput', DEFAULT_THROUGHPUT),
-    deadLetterBuffer: positiveInt(
-      options.deadLetterBuffer,
-      'deadLetterBuffer',
-      DEFAULT_DEAD_LETTER_BUFFER,
-      true,
-    ),
-    drainTimeoutMs: positiveInt(options.drainTimeoutMs, 'drainTimeoutMs', DEFAULT_DRAIN_TIMEOUT_MS, true),
-    maxActiveVirtual: positiveInt(options.maxActiveVirtual, 'maxActiveVirtual', Number.MAX_SAFE_INTEGER),
+    askTimeoutMs: intOption(options.askTimeoutMs, 'askTimeoutMs', DEFAULT_ASK_TIMEOUT_MS, 1, MAX_TIMEOUT_MS),
+    throughput: intOption(options.throughput, 'throughput', DEFAULT_THROUGHPUT, 1),
+    deadLetterBuffer: intOption(options.deadLetterBuffer, 'deadLetterBuffer', DEFAULT_DEAD_LETTER_BUFFER, 0),
+    drainTimeoutMs: intOption(options.drainTimeoutMs, 'drainTimeoutMs', DEFAULT_DRAIN_TIMEOUT_MS, 0),
+    maxActiveVirtual: intOption(options.maxActiveVirtual, 'maxActiveVirtual', Number.MAX_SAFE_INTEGER, 1),
   };
 }

@@ -3,6 +3,7 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidOptionsError } from '../core/errors.js';
+import { assertOptionsObject, intOption } from '../core/options.js';
 
 /** What a task handler reports as progress: a percentage or any JSON value. */
 export type TaskProgress = number | string | boolean | object;
@@ -118,37 +119,13 @@ export type TaskOutput<T> = T extends TaskDefinition<unknown, infer O> ? O : nev
 
 const TASK_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
-function isInt(value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-}
-
-/** @internal Reads an optional integer option; throws {@link InvalidOptionsError} naming `field` when out of range. */
-export function intOption(
-  value: unknown,
-  field: string,
-  fallback: number,
-  min: number,
-  max?: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!isInt(value, min, max)) {
-    throw new InvalidOptionsError(
-      field,
-      `expected an integer${max === undefined ? ` >= ${min}` : ` from ${min} to ${max}`}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
 /** Applies defaults to task options and validates them; never mutates `options`. Throws {@link InvalidOptionsError}. */
 export function resolveTaskOptions(options: TaskOptions = {}): ResolvedTaskOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError('options', 'expected an object');
+  assertOptionsObject(options, 'options');
   let rateLimit: TaskRateLimit | undefined;
   if (options.rateLimit !== undefined) {
-    const r = options.rateLimit as Partial<TaskRateLimit> | null;
-    if (typeof r !== 'object' || r === null)
-      throw new InvalidOptionsError('rateLimit', 'expected { max, intervalMs }');
+    const r = options.rateLimit as Partial<TaskRateLimit>;
+    assertOptionsObject(r, 'rateLimit', 'expected { max, intervalMs }');
     rateLimit = Object.freeze({
       max: intOption(r.max, 'rateLimit.max', Number.NaN, 1),
       intervalMs: intOption(r.intervalMs, 'rateLimit.intervalMs', Number.NaN, 1),

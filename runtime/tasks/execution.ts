@@ -2,6 +2,7 @@
 
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { ErrorCode, TaskError, TroupeError } from '../core/errors.js';
+import { isPromiseLike } from '../core/thenable.js';
 import type { TaskContext, TaskHandler, TaskProgress } from './definition.js';
 import { taskCancelled } from './errors.js';
 
@@ -121,15 +122,8 @@ export function executeTask<I, O>(
       onError(err);
       return;
     }
-    if (isThenable(result)) result.then((output) => finish(() => resolve(output)), onError);
+    if (isPromiseLike(result))
+      (result as PromiseLike<O>).then((output) => finish(() => resolve(output)), onError);
     else finish(() => resolve(result as O));
   });
-}
-
-function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }

@@ -1,16 +1,18 @@
 // The embedded task runner: tasks run in-process (sandboxed ones on a small worker-thread pool), no servers needed.
 
 import { type Clock, systemClock } from '../core/clock.js';
-import { ErrorCode, InvalidOptionsError, TaskError } from '../core/errors.js';
+import { ErrorCode, TaskError } from '../core/errors.js';
+import { assertOptionsObject, clockOption, intOption } from '../core/options.js';
 import type { AnyTaskDefinition, TaskDefinition, TaskHandler, TaskProgress } from './definition.js';
 import { taskCancelled } from './errors.js';
 import { backoffDelay, executeTask } from './execution.js';
 import { handlerOf } from './handlers.js';
-import { assertTaskInput, assertTaskOutput } from './json.js';
+import { assertTaskOutput } from './json.js';
 import {
   assertTaskRef,
+  checkRun,
+  type ResolvedRunOptions,
   type RunTaskOptions,
-  resolveRunOptions,
   type TaskCounts,
   type TaskRunner,
 } from './runner.js';
@@ -33,17 +35,13 @@ export interface ResolvedTaskPoolOptions {
   readonly clock: Clock;
 }
 
-/** Applies defaults to pool options and validates them; never mutates `options`. Throws {@link InvalidOptionsError}. */
+/** Applies defaults to pool options and validates them; never mutates `options`. Throws `INVALID_OPTIONS`. */
 export function resolveTaskPoolOptions(options: TaskPoolOptions = {}): ResolvedTaskPoolOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError('options', 'expected { threads?, clock? }');
-  const threads = options.threads ?? defaultThreadCount();
-  if (!Number.isInteger(threads) || threads < 1)
-    throw new InvalidOptionsError('threads', `expected a positive integer, got ${String(threads)}`);
-  const clock = options.clock ?? systemClock;
-  if (typeof clock !== 'object' || clock === null || typeof clock.setTimeout !== 'function')
-    throw new InvalidOptionsError('clock', 'expected { now, setTimeout, clearTimeout }');
-  return { threads, clock };
+  assertOptionsObject(options, 'options', 'expected { threads?, clock? }');
+  return {
+    threads: intOption(options.threads, 'threads', defaultThreadCount(), 1),
+    clock: clockOption(options.clock, systemClock),
+  };
 }
 
 interface PoolJob {
@@ -123,12 +121,9 @@ export class TaskPool implements TaskRunner {
         new TaskError(ErrorCode.SystemClosed, `task pool is ${this.#state}: cannot run ${task?.name}`),
       );
     let q: PoolQueue;
-    let resolved: { priority: number; attempts: number; timeoutMs: number };
+    let resolved: ResolvedRunOptions;
     try {
-      if (typeof task !== 'object' || task === null || typeof task.name !== 'string')
-        throw new InvalidOptionsError('task', 'expected a task definition from defineTask()');
-      resolved = resolveRunOptions(task, runOptions);
-      assertTaskInput(task.name, input);
+      resolved = checkRun(task, input, runOptions);
       q = this.#queueOf(task);
     } catch (err) {
       return Promise.reject(err);

@@ -1,13 +1,14 @@
 // The TaskRunner contract every runner keeps (BullMQ, in-process pool), and the checks of one run's options.
 
 import { InvalidOptionsError } from '../core/errors.js';
+import { intOption } from '../core/options.js';
 import {
-  intOption,
   MAX_TASK_PRIORITY,
   type ResolvedTaskOptions,
   type TaskDefinition,
   type TaskProgress,
 } from './definition.js';
+import { assertTaskInput } from './json.js';
 
 /** Options of one run (`runner.run` or `ctx.runTask`). */
 export interface RunTaskOptions {
@@ -64,12 +65,37 @@ export interface TaskRunner {
 export function resolveRunOptions(
   task: { readonly options: ResolvedTaskOptions },
   options: RunTaskOptions = {},
-): { priority: number; attempts: number; timeoutMs: number } {
+): ResolvedRunOptions {
   return {
     priority: intOption(options.priority, 'priority', task.options.priority, 0, MAX_TASK_PRIORITY),
     attempts: intOption(options.attempts, 'attempts', task.options.attempts, 1),
     timeoutMs: intOption(options.timeoutMs, 'timeoutMs', task.options.timeoutMs, 0),
   };
+}
+
+/** What one run resolves to: the task's options with the run's overrides. */
+export interface ResolvedRunOptions {
+  priority: number;
+  attempts: number;
+  timeoutMs: number;
+}
+
+/**
+ * @internal Checks a run before anything is queued (every runner does): `task` must be a task definition,
+ * the run's options valid and `input` JSON (JSON drops functions and empties Maps without a word: refuse them
+ * here, not run the task without them). Returns the effective options; throws `INVALID_OPTIONS` or
+ * `INVALID_TASK_INPUT`.
+ */
+export function checkRun(
+  task: { readonly name: string; readonly options: ResolvedTaskOptions },
+  input: unknown,
+  options: RunTaskOptions,
+): ResolvedRunOptions {
+  if (typeof task !== 'object' || task === null || typeof task.name !== 'string')
+    throw new InvalidOptionsError('task', 'expected a task definition from defineTask()');
+  const resolved = resolveRunOptions(task, options);
+  assertTaskInput(task.name, input);
+  return resolved;
 }
 
 /** @internal Throws `INVALID_OPTIONS` unless `task` is absent, a task name or a task definition (for `counts`). */

@@ -5,7 +5,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { defineActor, defineVirtual, ErrorCode, type Reply, TroupeError } from '../../runtime/index.js';
-import { natsKvPersistence } from '../../transport/index.js';
+import { createCodec, natsKvPersistence } from '../../transport/index.js';
 import { DurableMailboxes } from '../../transport/nats/durable.js';
 import { type ClusterNode, natsCluster } from '../helpers/cluster.js';
 import { until } from '../helpers/fixtures.js';
@@ -251,9 +251,7 @@ describe('durable virtual actors', () => {
         connection: conn,
         namespace: ns,
         nodeId: 'solo',
-        decode: () => {
-          throw new Error('not consuming');
-        },
+        codec: createCodec(),
         deliver: () => undefined,
         reject: () => undefined,
         lost: async () => undefined,

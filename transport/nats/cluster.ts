@@ -60,7 +60,7 @@ export async function joinCluster(o: JoinClusterOptions): Promise<NatsCluster> {
       connection,
       namespace: scheme.namespace,
       nodeId,
-      decode: (data) => o.codec.decode(data),
+      codec: o.codec,
       deliver: (envelope) => sink.deliver(envelope),
       reject: (subject, err) =>
         sink.reject({

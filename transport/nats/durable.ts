@@ -13,7 +13,8 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, TroupeError } from '../../runtime/index.js';
-import type { Envelope } from '../../runtime/internal.js';
+import type { Codec, Envelope } from '../../runtime/internal.js';
+import { decodeFrame } from '../codec.js';
 import { durableConsumer, durableStream, SubjectScheme } from './subjects.js';
 
 function settleSafely(settle: () => void): void {
@@ -34,7 +35,8 @@ export interface DurableMailboxesOptions {
   connection: NatsConnection;
   namespace: string;
   nodeId: string;
-  decode: (data: Uint8Array) => Envelope;
+  /** Reads stored frames (one envelope each). */
+  codec: Codec;
   /** Hands a stored message to the system; it carries `delivery` to acknowledge it. */
   deliver: (envelope: Envelope) => void;
   /** A stored frame that can never be handled (it is removed from the store) or a claim that failed. */
@@ -55,7 +57,7 @@ export class DurableMailboxes {
   readonly #js: JetStreamClient;
   readonly #subjects: SubjectScheme;
   readonly #stream: string;
-  readonly #decode: (data: Uint8Array) => Envelope;
+  readonly #codec: Codec;
   readonly #deliver: (envelope: Envelope) => void;
   readonly #reject: (subject: string, error: unknown) => void;
   readonly #consuming = new Map<string, ConsumerMessages>();
@@ -77,7 +79,7 @@ export class DurableMailboxes {
     this.#js = jetstream(options.connection);
     this.#subjects = new SubjectScheme(options.namespace);
     this.#stream = durableStream(options.namespace);
-    this.#decode = options.decode;
+    this.#codec = options.codec;
     this.#deliver = options.deliver;
     this.#reject = options.reject;
   }
@@ -214,13 +216,11 @@ export class DurableMailboxes {
     this.#consuming.set(key, messages);
     void (async () => {
       for await (const m of messages) {
-        let envelope: Envelope;
-        try {
-          envelope = this.#decode(m.data);
-        } catch (err) {
+        const envelope = decodeFrame(this.#codec, m.data);
+        if (envelope instanceof TroupeError) {
           // A frame that can never be handled: acknowledge it away and report it, rather than redeliver forever.
           m.term();
-          this.#reject(m.subject, err);
+          this.#reject(m.subject, envelope);
           continue;
         }
         // Anyone may publish to the stream's subjects: the envelope must name the actor its subject names.

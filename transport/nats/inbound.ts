@@ -4,7 +4,7 @@
 import type { Msg } from '@nats-io/transport-node';
 import { ErrorCode, TroupeError } from '../../runtime/index.js';
 import { type Envelope, type TransportSink, VIRTUAL_NODE } from '../../runtime/internal.js';
-import { BATCH_MARKER, type BatchCodec } from '../codec.js';
+import { type BatchCodec, decodeFrames, undecodable } from '../codec.js';
 import type { StatusDispatcher } from './status.js';
 import type { NodeSubjects, SubjectScheme } from './subjects.js';
 
@@ -49,30 +49,11 @@ export class Inbound {
       this.#o.status.dispatch(msg);
       return;
     }
-    if (data[0] === BATCH_MARKER) {
-      for (const decoded of this.#o.codec.decodeBatch(data)) {
-        if (decoded instanceof TroupeError) {
-          this.#o.sink.reject({
-            address: this.#o.scheme.addressOf(msg.subject),
-            reason: decoded.code,
-            error: TroupeError.toWire(decoded),
-          });
-        } else if (this.#admit(msg.subject, decoded)) this.#o.sink.deliver(decoded);
-      }
-      return;
+    for (const decoded of decodeFrames(this.#o.codec, data)) {
+      if (decoded instanceof TroupeError)
+        this.#o.sink.reject(undecodable(this.#o.scheme.addressOf(msg.subject), decoded));
+      else if (this.#admit(msg.subject, decoded)) this.#o.sink.deliver(decoded);
     }
-    let envelope: Envelope;
-    try {
-      envelope = this.#o.codec.decode(data);
-    } catch (e) {
-      this.#o.sink.reject({
-        address: this.#o.scheme.addressOf(msg.subject),
-        reason: TroupeError.is(e) ? e.code : ErrorCode.MalformedFrame,
-        error: TroupeError.toWire(e),
-      });
-      return;
-    }
-    if (this.#admit(msg.subject, envelope)) this.#o.sink.deliver(envelope);
   }
 
   /**

@@ -4,7 +4,7 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import { ErrorCode, InvalidOptionsError, type Persistence, TroupeError } from '../../runtime/index.js';
-import { assertValidName } from '../../runtime/internal.js';
+import { assertOptionsObject, assertValidName } from '../../runtime/internal.js';
 import { DEFAULT_STATE_BUCKET } from './subjects.js';
 
 /** Options of {@link natsKvPersistence}. */
@@ -45,8 +45,7 @@ export async function natsKvPersistence<S = unknown>(
 ): Promise<
   Persistence<S, { readonly self: { readonly address: string } }> & { remove(address: string): Promise<void> }
 > {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError('options', 'expected an object');
+  assertOptionsObject(options, 'options');
   if (typeof options.connection?.publish !== 'function')
     throw new InvalidOptionsError('connection', 'expected a NATS connection');
   const bucket = options.bucket ?? DEFAULT_STATE_BUCKET;

@@ -10,7 +10,7 @@ import {
   parseVirtualAddress,
   type TransportSink,
 } from '../../runtime/internal.js';
-import { BATCH_MARKER, type BatchCodec } from '../codec.js';
+import { type BatchCodec, decodeFrames } from '../codec.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
 import { Inbound } from './inbound.js';
 import type { ResolvedNatsClusterOptions, ResolvedNatsTransportOptions } from './options.js';
@@ -129,7 +129,10 @@ export function openLink(o: LinkOptions): Link {
         message: `no node took ${address} within ${tellRetryMs} ms; the message was dropped`,
       };
       // Our own frames decode; without them (forgotten) the dead letters still name the address.
-      const decoded = data === undefined ? [] : decodeAll(codec, data);
+      const decoded =
+        data === undefined
+          ? []
+          : decodeFrames(codec, data).filter((d): d is Envelope => !(d instanceof TroupeError));
       for (let i = 0; i < count; i++) {
         const envelope = decoded[i];
         sink.reject({ address, reason: ErrorCode.NoResponders, error, ...(envelope && { envelope }) });
@@ -177,14 +180,4 @@ export function publishTo(link: Link, envelope: Envelope, frame: Uint8Array): vo
         ? link.subjects.noResponders(envelope.target)
         : link.subjects.askStatus(replyTo, envelope.correlationId),
   });
-}
-
-/** The envelopes of one frame or of a batch; what does not decode is left out. */
-function decodeAll(codec: BatchCodec, data: Uint8Array): Envelope[] {
-  try {
-    if (data[0] !== BATCH_MARKER) return [codec.decode(data)];
-    return codec.decodeBatch(data).filter((d): d is Envelope => !(d instanceof TroupeError));
-  } catch {
-    return [];
-  }
 }

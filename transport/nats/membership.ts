@@ -11,7 +11,7 @@ import {
   systemClock,
   type TimerHandle,
 } from '../../runtime/index.js';
-import { assertValidName } from '../../runtime/internal.js';
+import { assertOptionsObject, assertValidName, intOption, nodeInfo } from '../../runtime/internal.js';
 import { membersSubject } from './subjects.js';
 
 /** Options of {@link natsMembership}. */
@@ -48,14 +48,13 @@ function strings(value: unknown): string[] {
 
 /** A node's info from a heartbeat, every field checked: a heartbeat is input from the wire. */
 function nodeInfoOf(node: NodeInfo): NodeInfo {
-  return {
-    id: node.id,
+  return nodeInfo(node.id, {
     roles: strings(node.roles),
     types: strings(node.types),
     durable: strings(node.durable),
     load: { actors: Number(node.load?.actors) || 0, mailbox: Number(node.load?.mailbox) || 0 },
     startedAt: Number(node.startedAt) || 0,
-  };
+  });
 }
 
 interface Peer {
@@ -72,8 +71,7 @@ interface Peer {
  * members.onChange((e) => console.log(e.type, e.node.id));
  */
 export async function natsMembership(options: NatsMembershipOptions): Promise<Membership> {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionsError('options', 'expected an object');
+  assertOptionsObject(options, 'options');
   if (typeof options.connection?.publish !== 'function')
     throw new InvalidOptionsError('connection', 'expected a NATS connection');
   const heartbeatMs = options.heartbeatMs ?? 500;
@@ -87,14 +85,11 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
   const nc = options.connection;
   const subject = membersSubject(namespace);
   let loadSource: () => NodeLoad = () => ({ actors: 0, mailbox: 0 });
-  const self: NodeInfo = {
-    id: options.nodeId,
+  const self = nodeInfo(options.nodeId, {
     roles: [...(options.roles ?? [])],
-    types: [],
-    durable: [],
     load: loadSource(),
     startedAt: clock.now(),
-  };
+  });
   const peers = new Map<string, Peer>();
   const listeners = new Set<(event: MembershipEvent) => void>();
   let timer: TimerHandle | undefined;
@@ -242,8 +237,7 @@ export async function listNatsNodes(
   if (typeof server !== 'string' && typeof (server as NatsConnection | null)?.publish !== 'function')
     throw new InvalidOptionsError('server', 'expected a NATS URL or connection');
   assertValidName(namespace, 'namespace');
-  if (!(Number.isInteger(waitMs) && waitMs >= 0 && waitMs <= 60_000))
-    throw new InvalidOptionsError('waitMs', `expected an integer from 0 to 60000, got ${String(waitMs)}`);
+  intOption(waitMs, 'waitMs', 0, 0, 60_000);
   const connection =
     typeof server === 'string' ? await connect({ servers: server, name: 'troupe observer' }) : server;
   try {

@@ -2,8 +2,14 @@
 
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { type Clock, InvalidOptionsError, systemClock } from '../../runtime/index.js';
-import { assertValidName } from '../../runtime/internal.js';
-import { DEFAULT_MAX_FRAME_BYTES } from '../codec.js';
+import {
+  assertOptionsObject,
+  assertValidName,
+  clockOption,
+  intOption,
+  numberOption,
+} from '../../runtime/internal.js';
+import { DEFAULT_MAX_FRAME_BYTES, MIN_FRAME_BYTES } from '../codec.js';
 
 /** Options of {@link natsTransport}. */
 export interface NatsTransportOptions {
@@ -99,42 +105,24 @@ export const DEFAULT_MOVE_BATCH = 8;
 export const DEFAULT_MOVE_INTERVAL_MS = 250;
 export const DEFAULT_TELL_RETRY_MS = 5000;
 
-function assertObject(value: unknown, field: string): void {
-  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
-    throw new InvalidOptionsError(field, 'expected an object');
-}
-
-function positiveInteger(value: number | undefined, field: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!(Number.isInteger(value) && value > 0))
-    throw new InvalidOptionsError(`cluster.${field}`, `expected a positive integer, got ${String(value)}`);
-  return value;
-}
-
 function resolveCluster(cluster: NatsClusterOptions = {}): ResolvedNatsClusterOptions {
-  const { roles, shards = DEFAULT_SHARDS, tellRetryMs = DEFAULT_TELL_RETRY_MS } = cluster;
+  const { roles } = cluster;
   if (roles !== undefined && !(Array.isArray(roles) && roles.every((r) => typeof r === 'string')))
     throw new InvalidOptionsError('cluster.roles', 'expected an array of strings');
-  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS)
-    throw new InvalidOptionsError(
-      'cluster.shards',
-      `expected an integer from 1 to ${MAX_SHARDS}, got ${String(shards)}`,
-    );
-  if (!(Number.isFinite(tellRetryMs) && tellRetryMs >= 0))
-    throw new InvalidOptionsError('cluster.tellRetryMs', `expected >= 0, got ${String(tellRetryMs)}`);
   return {
     roles: roles === undefined ? [] : [...roles],
-    heartbeatMs: positiveInteger(cluster.heartbeatMs, 'heartbeatMs', DEFAULT_HEARTBEAT_MS),
-    failureTimeoutMs: positiveInteger(
+    heartbeatMs: intOption(cluster.heartbeatMs, 'cluster.heartbeatMs', DEFAULT_HEARTBEAT_MS, 1),
+    failureTimeoutMs: intOption(
       cluster.failureTimeoutMs,
-      'failureTimeoutMs',
+      'cluster.failureTimeoutMs',
       DEFAULT_FAILURE_TIMEOUT_MS,
+      1,
     ),
-    shards,
-    moveBatch: positiveInteger(cluster.moveBatch, 'moveBatch', DEFAULT_MOVE_BATCH),
-    moveIntervalMs: positiveInteger(cluster.moveIntervalMs, 'moveIntervalMs', DEFAULT_MOVE_INTERVAL_MS),
-    tellRetryMs,
-    clock: cluster.clock ?? systemClock,
+    shards: intOption(cluster.shards, 'cluster.shards', DEFAULT_SHARDS, 1, MAX_SHARDS),
+    moveBatch: intOption(cluster.moveBatch, 'cluster.moveBatch', DEFAULT_MOVE_BATCH, 1),
+    moveIntervalMs: intOption(cluster.moveIntervalMs, 'cluster.moveIntervalMs', DEFAULT_MOVE_INTERVAL_MS, 1),
+    tellRetryMs: numberOption(cluster.tellRetryMs, 'cluster.tellRetryMs', DEFAULT_TELL_RETRY_MS),
+    clock: clockOption(cluster.clock, systemClock, 'cluster.clock'),
   };
 }
 
@@ -145,8 +133,8 @@ function resolveCluster(cluster: NatsClusterOptions = {}): ResolvedNatsClusterOp
 export function resolveNatsTransportOptions(
   options: NatsTransportOptions = {},
 ): ResolvedNatsTransportOptions {
-  assertObject(options, 'options');
-  const { servers, namespace = DEFAULT_NAMESPACE, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES } = options;
+  assertOptionsObject(options, 'options');
+  const { servers, namespace = DEFAULT_NAMESPACE } = options;
   if (
     servers !== undefined &&
     typeof servers !== 'string' &&
@@ -154,10 +142,14 @@ export function resolveNatsTransportOptions(
   )
     throw new InvalidOptionsError('servers', 'expected a URL or a non-empty array of URLs');
   if (typeof namespace !== 'string') throw new InvalidOptionsError('namespace', 'expected a string');
-  if (!(Number.isInteger(maxFrameBytes) && maxFrameBytes >= 64))
-    throw new InvalidOptionsError('maxFrameBytes', `expected an integer >= 64, got ${String(maxFrameBytes)}`);
-  assertObject(options.connectOptions, 'connectOptions');
-  assertObject(options.cluster, 'cluster');
+  const maxFrameBytes = intOption(
+    options.maxFrameBytes,
+    'maxFrameBytes',
+    DEFAULT_MAX_FRAME_BYTES,
+    MIN_FRAME_BYTES,
+  );
+  assertOptionsObject(options.connectOptions, 'connectOptions');
+  assertOptionsObject(options.cluster, 'cluster');
   const cluster = resolveCluster(options.cluster);
   assertValidName(namespace, 'namespace');
   return {

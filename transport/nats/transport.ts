@@ -1,23 +1,19 @@
 // The NATS transport: every actor has its own subject; a node holds one wildcard subscription for all of them.
 
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  ErrorCode,
-  type Membership,
-  type NodeInfo,
-  type Transport,
-  TroupeError,
-} from '../../runtime/index.js';
+import { ErrorCode, type Membership, type NodeInfo, type Transport } from '../../runtime/index.js';
 import {
   type Envelope,
   EnvelopeKind,
   type HostedType,
+  OrderedSteps,
   parseVirtualAddress,
   type TransportSink,
 } from '../../runtime/internal.js';
 import { type BatchCodec, createCodec, DEFAULT_MAX_FRAME_BYTES } from '../codec.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
-import { durableSubject, joinCluster, type NatsCluster } from './cluster.js';
+import { joinCluster, type NatsCluster } from './cluster.js';
+import { DurableSender } from './durable-sender.js';
 import { connectNats, type Link, nodeIdTaken, openLink, publishTo } from './link.js';
 import {
   type NatsTransportOptions,
@@ -62,8 +58,7 @@ export class NatsTransportImpl implements NatsTransport {
   #cluster: NatsCluster | undefined;
   #boundAt = 0;
   #hosted: HostedType[] = [];
-  /** Virtual types senders here declared (`defineVirtual`), and whether each is durable. */
-  readonly #declared = new Map<string, boolean>();
+  readonly #durable: DurableSender;
   readonly #closed: Promise<Error | undefined>;
   #resolveClosed!: (err: Error | undefined) => void;
 
@@ -74,6 +69,15 @@ export class NatsTransportImpl implements NatsTransport {
     this.#codec = createCodec({ maxFrameBytes: options.maxFrameBytes });
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
+    });
+    this.#durable = new DurableSender({
+      send: (envelope) => this.send(envelope),
+      encode: (envelope) => {
+        if (this.#link?.batcher.pending) this.#link.batcher.flush();
+        return this.#codec.encode(envelope);
+      },
+      reject: (rejected) => this.#sink?.reject(rejected),
+      hosted: () => this.#hosted,
     });
   }
 
@@ -144,6 +148,7 @@ export class NatsTransportImpl implements NatsTransport {
         onFrame: link.inbound.onFrame,
         hosted: this.#hosted,
       });
+      this.#durable.attach(this.#cluster);
       this.#boundAt = performance.now();
       await nc.flush();
       this.#state = 'open';
@@ -151,11 +156,7 @@ export class NatsTransportImpl implements NatsTransport {
     } catch (err) {
       // Connected but not fully bound: release what was set up, or the process would never exit.
       if (this.#state === 'binding') {
-        this.#link?.retry.close();
-        this.#link?.batcher.close();
-        this.#cluster?.shards.close();
-        await this.#cluster?.membership.close().catch(() => undefined);
-        if (this.#owned) await nc.close().catch(() => undefined);
+        await this.#stopParts(new OrderedSteps());
         this.#finish(err as Error);
       }
       throw err;
@@ -205,25 +206,16 @@ export class NatsTransportImpl implements NatsTransport {
     const target = envelope.target;
     const virtual = parseVirtualAddress(target);
     const cluster = this.#cluster;
-    const durable = virtual !== undefined && cluster !== undefined && this.#isDurable(virtual.type);
+    const durable = virtual !== undefined && cluster !== undefined && this.#durable.isDurable(virtual.type);
     if (tell && virtual && cluster && !durable) {
       const { type, id } = virtual;
       link.batcher.add(target, frame, cluster.shards.subjectOf(type, id), virtualTokens(type, id));
       return;
     }
     if (link.batcher.pending) link.batcher.flush();
-    if (virtual && cluster && durable) {
-      // A tell to a durable actor: stored in the background; a refusal becomes a dead letter here.
-      cluster.durable
-        .publish(durableSubject(cluster, virtual.type, virtual.id), frame, undefined)
-        .catch((err: unknown) =>
-          this.#sink?.reject({
-            address: target,
-            reason: ErrorCode.NoResponders,
-            error: TroupeError.toWire(err),
-            envelope,
-          }),
-        );
+    if (virtual && durable) {
+      // A tell to a durable actor: stored in the background.
+      this.#durable.tell(envelope, virtual.type, virtual.id, frame);
       return;
     }
     const replyTo = envelope.replyTo;
@@ -251,53 +243,13 @@ export class NatsTransportImpl implements NatsTransport {
   }
 
   sendAcked(envelope: Envelope, messageId: string | undefined): Promise<void> {
-    const virtual = parseVirtualAddress(envelope.target);
-    const cluster = this.#cluster;
-    if (virtual === undefined || cluster === undefined || this.#state !== 'open') {
-      this.send(envelope);
-      return Promise.resolve();
-    }
-    if (!this.#isDurable(virtual.type)) {
-      // Neither declared by this sender nor hosted by a live node: storing it would be a guess, and a
-      // plain publish would resolve for mail no one takes. Say so now.
-      if (!this.#isKnown(virtual.type)) {
-        return Promise.reject(
-          new TroupeError(
-            ErrorCode.NoResponders,
-            `no live node hosts virtual actor type ${virtual.type}, and this sender did not declare it: ` +
-              'name it with a defineVirtual() value so a durable type is stored while no host runs',
-          ),
-        );
-      }
-      this.send(envelope);
-      return Promise.resolve();
-    }
-    if (this.#link?.batcher.pending) this.#link.batcher.flush();
-    const frame = this.#codec.encode(envelope);
-    return cluster.durable.publish(durableSubject(cluster, virtual.type, virtual.id), frame, messageId);
-  }
-
-  /**
-   * Durable if declared so here, or ever seen hosted as durable (here or by a member's heartbeats): a view
-   * rebuilt from heartbeats after a reconnect must never turn an acknowledged send into a plain publish.
-   */
-  #isDurable(type: string): boolean {
-    if (this.#declared.get(type) === true) return true;
-    if (this.#cluster?.shards.isDurable(type) !== true) return false;
-    this.#declared.set(type, true);
-    return true;
-  }
-
-  #isKnown(type: string): boolean {
-    return (
-      this.#declared.has(type) ||
-      this.#hosted.some((t) => t.type === type) ||
-      (this.#cluster?.membership.members().some((m) => m.types.includes(type)) ?? false)
-    );
+    if (this.#state === 'open') return this.#durable.sendAcked(envelope, messageId);
+    this.send(envelope);
+    return Promise.resolve();
   }
 
   declare(type: string, durable: boolean): void {
-    this.#declared.set(type, durable);
+    this.#durable.declare(type, durable);
   }
 
   hostTypes(types: HostedType[]): void {
@@ -318,18 +270,23 @@ export class NatsTransportImpl implements NatsTransport {
   async close(): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'closing') return void (await this.#closed);
     this.#state = 'closing';
-    const nc = this.#nc;
     // Every step runs even if one before it fails; the transport ends closed either way.
-    try {
-      this.#link?.retry.close();
-      this.#link?.batcher.close();
-      this.#cluster?.shards.close();
-      await this.#cluster?.membership.close().catch(() => undefined);
-      if (this.#owned) await nc?.close();
-      else if (!nc?.isClosed()) this.#link?.sub.unsubscribe();
-    } finally {
-      this.#finish(undefined);
-    }
+    const steps = new OrderedSteps();
+    await this.#stopParts(steps);
+    this.#finish(undefined);
+    if (steps.first) throw steps.first;
+  }
+
+  /** Stops what binding set up, in order; a failing step is recorded in `steps` and the rest still run. */
+  async #stopParts(steps: OrderedSteps): Promise<void> {
+    const nc = this.#nc;
+    await steps.run(() => this.#link?.retry.close());
+    await steps.run(() => this.#link?.batcher.close());
+    await steps.run(() => this.#cluster?.shards.close());
+    // Its goodbye may find the connection gone: nothing to report then.
+    await steps.run(() => this.#cluster?.membership.close().catch(() => undefined));
+    if (this.#owned) await steps.run(() => nc?.close());
+    else if (!nc?.isClosed()) await steps.run(() => this.#link?.sub.unsubscribe());
   }
 
   async handOver(): Promise<void> {
@@ -350,18 +307,19 @@ export class NatsTransportImpl implements NatsTransport {
     this.#link?.batcher.flush();
     this.#state = 'closing';
     const nc = this.#nc;
-    try {
-      this.#link?.retry.close();
-      this.#cluster?.shards.close();
+    const steps = new OrderedSteps();
+    await steps.run(() => this.#link?.retry.close());
+    await steps.run(() => this.#cluster?.shards.close());
+    await steps.run(async () => {
       if (this.#owned) await nc?.drain();
       else {
         await nc?.flush();
         await this.#link?.sub.drain();
       }
-    } finally {
-      this.#link?.batcher.close();
-      this.#finish(undefined);
-    }
+    });
+    await steps.run(() => this.#link?.batcher.close());
+    this.#finish(undefined);
+    if (steps.first) throw steps.first;
   }
 
   closed(): Promise<Error | undefined> {
