@@ -88,17 +88,28 @@ export interface LinkOptions {
 export function openLink(o: LinkOptions): Link {
   const { connection: nc, subjects, codec, sink } = o;
   const { clock, tellRetryMs } = o.cluster;
-  const askFailed = (replyTo: string, correlationId: string, error?: WireError): void =>
-    sink.deliver(
-      errorReply(
-        replyTo,
-        correlationId,
-        error ?? {
-          code: ErrorCode.NoResponders,
-          message: 'no node answers for the asked address (is it running?)',
-        },
-      ),
+  const ownReply = `${subjects.replyTo}/`;
+  let batcher: TellBatcher | undefined;
+  const askFailed = (replyTo: string, correlationId: string, error?: WireError): void => {
+    const reply = errorReply(
+      replyTo,
+      correlationId,
+      error ?? {
+        code: ErrorCode.NoResponders,
+        message: 'no node answers for the asked address (is it running?)',
+      },
     );
+    if (replyTo === subjects.replyTo || replyTo.startsWith(ownReply) || batcher === undefined) {
+      sink.deliver(reply);
+      return;
+    }
+    // An ask made on another node that this one passed on (a reroute, a forward): its asker is told.
+    try {
+      batcher.addReply(replyTo, codec.encode(reply), subjects.subjectOf(replyTo));
+    } catch (err) {
+      sink.reject({ address: replyTo, reason: ErrorCode.Remote, error: TroupeError.toWire(err) });
+    }
+  };
   const status = new StatusDispatcher(subjects.prefix, (msg) =>
     sink.reject({
       address: o.scheme.addressOf(msg.subject),
@@ -140,7 +151,7 @@ export function openLink(o: LinkOptions): Link {
     },
     askFailed: (replyTo, correlationId) => askFailed(replyTo, correlationId),
   });
-  const batcher = new TellBatcher({
+  const tellBatcher = new TellBatcher({
     connection: nc,
     subjects,
     status,
@@ -150,6 +161,7 @@ export function openLink(o: LinkOptions): Link {
     reject: (rejected) => sink.reject(rejected),
     askFailed: (correlationId, error) => askFailed(subjects.replyTo, correlationId, error),
   });
+  batcher = tellBatcher;
   const sub = nc.subscribe(subjects.wildcard, {
     callback: (err, msg) => {
       if (err) {
@@ -160,7 +172,7 @@ export function openLink(o: LinkOptions): Link {
       inbound.onFrame(msg);
     },
   });
-  return { nc, subjects, status, inbound, batcher, retry, sub };
+  return { nc, subjects, status, inbound, batcher: tellBatcher, retry, sub };
 }
 
 /**

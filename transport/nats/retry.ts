@@ -3,9 +3,9 @@
 
 import type { Msg } from '@nats-io/transport-node';
 import type { Clock, TimerHandle } from '../../runtime/index.js';
-import type { Envelope } from '../../runtime/internal.js';
+import { type Envelope, parseVirtualAddress } from '../../runtime/internal.js';
 import type { StatusDispatcher } from './status.js';
-import { type NodeSubjects, parseVirtualTell, Segment } from './subjects.js';
+import { type NodeSubjects, parseVirtualTell, Segment, virtualTokens } from './subjects.js';
 import { AskRing, UnconfirmedRing } from './unconfirmed.js';
 
 const FIRST_DELAY_MS = 20;
@@ -24,9 +24,12 @@ interface Held {
   /** One frame, or a batch of `count` frames (see codec's packBatch). */
   frame: Uint8Array;
   count: number;
-  /** An ask, retried until its deadline; its status comes back on its own reply subject. */
+  /**
+   * An ask, retried until its deadline. The status of one made here comes back on its own reply subject
+   * (`reply`); one passed on from another node (rerouted, forwarded) is kept here like a tell (`$nv`).
+   */
   ask: Envelope | undefined;
-  /** Set for an ask or other mail with a reply subject of its own; tells get theirs when published. */
+  /** Set for an ask made here or other mail with a reply subject of its own; tells get theirs when published. */
   reply: string | undefined;
   /** When it first came back: the tell window counts from here, across retry rounds. */
   failedAt?: number;
@@ -116,8 +119,32 @@ export class FailoverRetry {
     else this.#publish(held);
   }
 
-  /** Sends an ask to a virtual actor, or queues it behind earlier mail to it being retried (same order). */
+  /**
+   * Sends an ask to a virtual actor, or queues it behind earlier mail to it being retried (same order). An
+   * ask made on another node (mail held for an actor whose shard moved, rerouted by its old owner; a
+   * forward) is retried by this node: its asker's transport may have confirmed it long ago, so a status
+   * sent there would find nothing to send again.
+   */
   sendAsk(envelope: Envelope, subject: string, frame: Uint8Array, reply: string): void {
+    if (envelope.replyTo !== this.#o.subjects.replyTo) {
+      const virtual = parseVirtualAddress(envelope.target);
+      if (virtual !== undefined) {
+        const held: Held = {
+          id: ++this.#seq,
+          target: envelope.target,
+          tokens: virtualTokens(virtual.type, virtual.id),
+          subject,
+          frame,
+          count: 1,
+          ask: envelope,
+          reply: undefined,
+        };
+        const queued = this.#retrying.size === 0 ? undefined : this.#retrying.get(envelope.target);
+        if (queued) queued.queue.push(held);
+        else this.#publish(held);
+        return;
+      }
+    }
     const id = ++this.#seq;
     const retrying = this.#retrying.size === 0 ? undefined : this.#retrying.get(envelope.target);
     if (retrying) {
@@ -164,18 +191,26 @@ export class FailoverRetry {
     // (A queued ask's asker fails it with SYSTEM_CLOSED as the system closes.)
     for (const [target, retrying] of this.#retrying) {
       if (retrying.timer !== undefined) this.#o.clock.clearTimeout(retrying.timer);
-      for (const held of retrying.queue)
-        if (held.reply === undefined) this.#o.undeliverable(target, held.frame, held.count);
+      for (const held of retrying.queue) {
+        if (held.reply !== undefined) continue;
+        if (held.ask !== undefined) this.#o.askFailed(held.ask.replyTo!, held.ask.correlationId!);
+        else this.#o.undeliverable(target, held.frame, held.count);
+      }
     }
     this.#retrying.clear();
     this.#tells.close();
     this.#asks.close();
   }
 
-  /** The status of tells came back; `rest` follows `$nv.` in its reply subject. */
+  /** The status of tells (or of an ask passed on) came back; `rest` follows `$nv.` in its reply subject. */
   #tellBounced(rest: string): void {
     const { publishId, address } = parseVirtualTell(rest);
     const held = this.#tells.take(publishId);
+    const ask = held?.ask;
+    if (ask !== undefined && this.#closed) {
+      this.#o.askFailed(ask.replyTo!, ask.correlationId!);
+      return;
+    }
     if (held === undefined || this.#closed) {
       // Confirmed or overwritten already (or we are closing): all left to say is that it was not delivered.
       // The count is what this node kept, never the one in the subject: a forged status costs one letter.

@@ -290,7 +290,11 @@ export class ShardOwner {
   async #release(key: string): Promise<void> {
     const sub = this.#owned.get(key);
     this.#owned.delete(key);
-    sub?.unsubscribe();
+    // Drain, not unsubscribe: nats.js drops at once what arrives for a closed subscription, so mail the server
+    // routed here before it processed the UNSUB (no no-responders status for it: it had a subscriber) would
+    // vanish. Draining delivers it until a flush round trip confirms the server has stopped routing to us;
+    // then the shard's actors are passivated, so it reaches them (or is held and rerouted), never nothing.
+    await this.#unsubscribe(sub);
     this.#directory?.forgetShard(key);
     const [type, shard] = key.split('.') as [string, string];
     await this.#durable?.release(type, Number(shard));
@@ -308,6 +312,25 @@ export class ShardOwner {
         this.#subjects.shardNotices,
         JSON.stringify({ released: `${type}.${shard}`, by: this.#self }),
       );
+    }
+  }
+
+  /** Stops a shard subscription once the server has stopped routing to it and what it routed was handled. */
+  async #unsubscribe(sub: Subscription | undefined): Promise<void> {
+    if (sub === undefined) return;
+    if (this.#nc.isClosed() || sub.isClosed()) return;
+    // A flush waits out a disconnection: past the claim grace the next owner takes the shard anyway.
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = this.#clock.setTimeout(resolve, this.#options.claimGraceMs);
+    });
+    try {
+      await Promise.race([sub.drain(), timeout]);
+    } catch {
+      // The connection closed meanwhile: nothing more arrives.
+    } finally {
+      this.#clock.clearTimeout(timer!);
+      if (!sub.isClosed() && !this.#nc.isClosed()) sub.unsubscribe();
     }
   }
 
