@@ -1,19 +1,10 @@
 // Forged input for the fuzz scenario: every subject pattern a node listens on, and the bytes to send there.
 //
-// The subjects, read from the transport sources (troupe.<ns>. is left out):
-//   <node>.<path>                      an actor (transport/nats.ts: one wildcard subscription `<node>.>`)
-//   <node>.$r.<correlation id>         replies; an empty frame with status 503 is an ask's no-responders
-//   <node>.$nr.<count>.<target>        status of a tell batch that found no subscriber (nats.ts)
-//   <node>.$nv.<id>.<count>.<target>   status of a virtual tell batch (nats-tell-retry.ts)
-//   <node>.$fw.<forward id>            status of a directory forward (nats-directory.ts)
-//   <node>.$va.<type>.<id>             frames forwarded by a shard owner to an actor's host (nats-directory.ts)
-//   <node>.$ping                       the node-id uniqueness probe (nats.ts)
-//   <node>.$node                       node-wide system commands: ps, spawn (runtime/system.ts)
-//   $members                           heartbeats, JSON (nats-membership.ts)
-//   $shards                            shard release notices, JSON (nats-shards.ts)
-//   $v.<type>.<shard>.<id>             a virtual actor's shard (nats-shards.ts)
-//   $d.<type>.<shard>.<id>             durable mail, captured by the JetStream stream (nats-durable.ts)
-//   $KV.troupe-dir-<ns>.<key>          the activation directory's KV entries (nats-directory.ts)
+// Every subject pattern a node listens on, as transport/nats/subjects.ts builds them (troupe.<ns>. left out):
+// actors `<node>.<path>`, replies `<node>.$r` and ask statuses `<node>.$r.<id>`, tell statuses `$nr`, virtual
+// tell statuses `$nv`, directory forward statuses `$fw` and forwarded frames `$va`, the probe `$ping`, node
+// commands `$node`, `$members`, `$shards`, shard subjects `$v.<type>.<shard>.<id>`, durable subjects
+// `$d.<type>.<shard>.<id>`, and the directory's KV entries `$KV.troupe-dir-<ns>.<key>`.
 
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { shardOf } from '../../runtime/internal.js';
