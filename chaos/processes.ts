@@ -124,3 +124,25 @@ export async function endCliNode(node: CliNode, signal: NodeJS.Signals, killAfte
   await node.exited;
   clearTimeout(timer);
 }
+
+/** Peak RSS, in MiB, of the processes a scenario runs and of this process, sampled every 250 ms until `stop()`. */
+export function samplePeakRss(pids: () => Iterable<number | undefined>): {
+  readonly peakMb: number;
+  readonly selfPeakMb: number;
+  stop(): void;
+} {
+  const peaks = { peakMb: 0, selfPeakMb: 0 };
+  const timer = setInterval(() => {
+    for (const pid of pids()) peaks.peakMb = Math.max(peaks.peakMb, rssMbOf(pid));
+    peaks.selfPeakMb = Math.max(peaks.selfPeakMb, process.memoryUsage().rss / 1048576);
+  }, 250);
+  return {
+    get peakMb() {
+      return peaks.peakMb;
+    },
+    get selfPeakMb() {
+      return peaks.selfPeakMb;
+    },
+    stop: () => clearInterval(timer),
+  };
+}

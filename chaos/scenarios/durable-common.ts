@@ -20,7 +20,7 @@ import {
   type CliNode,
   endCliNode,
   packageRoot,
-  rssMbOf,
+  samplePeakRss,
   sleep,
   startCliNode,
 } from '../processes.js';
@@ -90,14 +90,9 @@ export async function runDurableScenario(options: DurableScenarioOptions): Promi
   const hosts: Host[] = [];
   let hostSeq = 0;
   let nodeCrashes = 0;
-  let peakRssMb = 0;
-  let senderPeakRssMb = 0;
   let system: ActorSystem | undefined;
   let transport: NatsTransport | undefined;
-  const rss = setInterval(() => {
-    for (const h of hosts) if (!h.ended) peakRssMb = Math.max(peakRssMb, rssMbOf(h.proc.pid));
-    senderPeakRssMb = Math.max(senderPeakRssMb, process.memoryUsage().rss / 1048576);
-  }, 250);
+  const rss = samplePeakRss(() => hosts.filter((h) => !h.ended).map((h) => h.proc.pid));
 
   const startHost = async (): Promise<Host> => {
     const id = `h${++hostSeq}`;
@@ -295,7 +290,7 @@ export async function runDurableScenario(options: DurableScenarioOptions): Promi
     while (inFlight.size > 0 && Date.now() < graceUntil) await sleep(100);
   } finally {
     stop = true;
-    clearInterval(rss);
+    rss.stop();
     neverSettled = inFlight.size;
     await system?.close().catch(() => undefined);
     for (const h of hosts) {
@@ -323,10 +318,10 @@ export async function runDurableScenario(options: DurableScenarioOptions): Promi
     reordered: handled.reordered,
     nodeCrashes,
     neverSettled,
-    peakRssMb,
+    peakRssMb: rss.peakMb,
     notes:
       `${faultNotes}; ${actors} actors, ${tells} tells, ${asks} asks (${askFailures} failed), ` +
       `${sendFailures} send attempts failed and were retried; ${notes.length} host notes; ` +
-      `sender peak RSS ${senderPeakRssMb.toFixed(0)} MiB`,
+      `sender peak RSS ${rss.selfPeakMb.toFixed(0)} MiB`,
   };
 }

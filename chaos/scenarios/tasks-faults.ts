@@ -15,7 +15,7 @@ import {
   type CliNode,
   endCliNode,
   packageRoot,
-  rssMbOf,
+  samplePeakRss,
   sleep,
   startCliNode,
 } from '../processes.js';
@@ -89,12 +89,7 @@ export async function runTasksFaults(
   const workers: WorkerProcess[] = [];
   let workerSeq = 0;
   let nodeCrashes = 0;
-  let peakRssMb = 0;
-  let callerPeakRssMb = 0;
-  const rss = setInterval(() => {
-    for (const w of workers) if (!w.ended) peakRssMb = Math.max(peakRssMb, rssMbOf(w.proc.pid));
-    callerPeakRssMb = Math.max(callerPeakRssMb, process.memoryUsage().rss / 1048576);
-  }, 250);
+  const rss = samplePeakRss(() => workers.filter((w) => !w.ended).map((w) => w.proc.pid));
 
   const startWorker = async (): Promise<WorkerProcess> => {
     const id = `w${++workerSeq}`;
@@ -260,7 +255,7 @@ export async function runTasksFaults(
     neverSettled = inFlight.size;
     if (neverSettled > 0) log(`never settled: ${[...inFlight].slice(0, 20).join(' ')}`);
   } finally {
-    clearInterval(rss);
+    rss.stop();
     if (neverSettled === 0) neverSettled = inFlight.size;
     await runner?.close().catch(() => undefined);
     for (const w of workers) if (!w.ended) await endWorker(w, 'SIGTERM');
@@ -302,14 +297,14 @@ export async function runTasksFaults(
     reordered: 0,
     nodeCrashes,
     neverSettled,
-    peakRssMb,
+    peakRssMb: rss.peakMb,
     notes:
       `${workerKills} worker SIGKILLs (a fresh worker after each), ${redisRestarts} redis-server restarts (AOF; ` +
       `down ${outages.join('/')} ms, caller connect timeout ${connectTimeoutMs} ms); ` +
       `${resolved} resolved, rejected by code: ${byCode || 'none'}${uncoded > 0 ? ` (${uncoded} without a code)` : ''}; ` +
       `${rejectedButRan} rejected runs ran anyway, ${ranUnacknowledged} jobs ran unacknowledged; ` +
       `${ran.restarted} executions cut short and started again; ` +
-      `${mismatched} resolved with another job's output; caller peak RSS ${callerPeakRssMb.toFixed(0)} MiB`,
+      `${mismatched} resolved with another job's output; caller peak RSS ${rss.selfPeakMb.toFixed(0)} MiB`,
   };
   return { summary, rejections, uncoded, mismatched, rejectedButRan, redisRestarts, workerKills };
 }
