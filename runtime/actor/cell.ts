@@ -4,6 +4,7 @@
 import type { Envelope } from '../core/envelope.js';
 import { tellEnvelope } from '../core/envelope.js';
 import { ErrorCode, TroupeError } from '../core/errors.js';
+import { microtask } from '../core/microtask.js';
 import type { ChildHandle, FailurePhase } from '../ports/supervision.js';
 import { continueAfterFailure, handleOf, processNotices } from './children.js';
 import type { AnyContext } from './config.js';
@@ -145,7 +146,7 @@ export class ActorCell extends CellState {
     this.mailbox.pushTell(message);
     if (!this.scheduled && !this.busy && this.status === 'running') {
       this.scheduled = true;
-      queueMicrotask(this.#run);
+      microtask(this.#run);
     }
   }
 
@@ -159,7 +160,7 @@ export class ActorCell extends CellState {
     this.mailbox.push(envelope);
     if (!this.scheduled && !this.busy && this.status === 'running') {
       this.scheduled = true;
-      queueMicrotask(this.#run);
+      microtask(this.#run);
     }
   }
 
@@ -185,7 +186,7 @@ export class ActorCell extends CellState {
     this.scheduled = true;
     // After a full turn, yield with setImmediate so timers and sockets get their share; otherwise a microtask.
     if (yieldToIo) setImmediate(this.#run);
-    else queueMicrotask(this.#run);
+    else microtask(this.#run);
   }
 
   // One closure per cell, made once: scheduling a run allocates nothing.

@@ -3,6 +3,7 @@
 
 import type { Envelope } from '../core/envelope.js';
 import { ErrorCode, TroupeError } from '../core/errors.js';
+import { microtask } from '../core/microtask.js';
 import { notify, stopChildren, underSupervisor } from './children.js';
 import { clearWatchdog, crashError, fail } from './failure.js';
 import { isPromiseLike } from './handler.js';
@@ -134,7 +135,7 @@ function runRestart(cell: CellState, delayMs: number, reason: unknown): void {
     cell.initFailures === 0;
   if (plain) {
     endLifetime(cell);
-    queueMicrotask(() => finishRestart(cell, epoch, reason));
+    microtask(() => finishRestart(cell, epoch, reason));
     return;
   }
   void endInstance(cell, epoch, delayMs).then(() => finishRestart(cell, epoch, reason));
