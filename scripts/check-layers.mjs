@@ -19,6 +19,15 @@ const LAYERS = {
   transport: { imports: ['runtime'], packages: ['@nats-io/*', 'msgpackr'], internal: true },
   'tasks-bullmq': { imports: ['runtime'], packages: ['bullmq', 'ioredis'], internal: true },
   telemetry: { imports: ['runtime'], packages: ['@opentelemetry/api'], internal: true },
+  // The one place that picks an OpenTelemetry SDK: the Prometheus endpoint `troupe node --metrics-port` serves.
+  'telemetry/sdk': {
+    packages: [
+      '@opentelemetry/api',
+      '@opentelemetry/sdk-metrics',
+      '@opentelemetry/exporter-prometheus',
+      '@opentelemetry/resources',
+    ],
+  },
   // supervisor/, actors/ and cli/ are troupe's own layers over the engine: they may use its adapter entry.
   supervisor: { imports: ['runtime'], packages: [], internal: true },
   actors: { imports: ['runtime', 'supervisor'], packages: [], internal: true },
