@@ -1,6 +1,5 @@
 // `troupe demo`: a small fleet of agents on two nodes, embedded by default, over NATS/BullMQ when given URLs.
 
-import { parseArgs } from 'node:util';
 import { definePool } from '../actors/index.js';
 import {
   type ActorSystem,
@@ -17,6 +16,16 @@ import {
 import { restartPolicy } from '../supervisor/index.js';
 import { bullmqTaskRunner } from '../tasks-bullmq/index.js';
 import { createLocalHub, localTransport, natsTransport } from '../transport/index.js';
+import { invocation, UsageError } from './args.js';
+import { isSet } from './config.js';
+
+const USAGE = `Usage: troupe demo [--nats URL] [--redis URL]
+
+Runs a small fleet of agents on two nodes: a coordinator fans documents out to a pool of analysts, which
+hand the counting to a task; one analyst crashes and is restarted, stray messages become dead letters.
+Embedded (local transport, in-process task pool) unless NATS or Redis is given (flag, NATS_URL/REDIS_URL
+or the config file): then over NATS, with the tasks on BullMQ (this process is the worker node too).
+`;
 
 type Analysis = { doc: string; words: number; top: string; by: string };
 type Analyst = { analyze: { doc: string; text: string } & Reply<Analysis> };
@@ -85,36 +94,34 @@ const DOCS: Record<string, string> = {
 
 /** Runs the demo; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { nats: { type: 'string' }, redis: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(
-      'Usage: troupe demo [--nats nats://127.0.0.1:4222] [--redis redis://127.0.0.1:6379]\n',
-    );
-    return 0;
-  }
+  const inv = await invocation(argv, {}, USAGE);
+  if (typeof inv === 'number') return inv;
+  if (inv.positionals.length > 0) throw new UsageError(`unexpected argument ${inv.positionals[0]}`);
+  // Embedded unless NATS or Redis is configured (flag, environment or config file).
+  const values = {
+    nats: isSet(inv.config, 'nats') ? inv.config.values.nats : undefined,
+    redis: isSet(inv.config, 'redis') ? inv.config.values.redis : undefined,
+  };
+  const logger = inv.logger;
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   const hub = createLocalHub();
   const namespace = `demo${process.pid}`;
   const transport = (): Transport =>
-    values.nats ? natsTransport({ servers: values.nats, namespace }) : localTransport({ hub });
+    values.nats ? natsTransport({ servers: values.nats, namespace, logger }) : localTransport({ hub });
   out(
     `troupe demo: two nodes over ${values.nats ? `NATS at ${values.nats}` : 'the embedded local transport (no servers)'}`,
   );
   // With Redis, tasks go through BullMQ (this process is also the worker node); without, the embedded pool.
   const tasks: TaskRunner = values.redis
-    ? bullmqTaskRunner({ redis: values.redis, prefix: namespace, work: [wordStats] })
+    ? bullmqTaskRunner({ redis: values.redis, prefix: namespace, work: [wordStats], logger })
     : taskPool({ threads: 1 });
   out(`tasks run on ${values.redis ? `BullMQ at ${values.redis}` : 'the embedded task pool (no Redis)'}`);
 
   const systems: ActorSystem[] = [];
   try {
-    const workers = await createSystem({ nodeId: 'workers', transport: transport(), tasks });
+    const workers = await createSystem({ nodeId: 'workers', transport: transport(), tasks, logger });
     systems.push(workers);
-    const front = await createSystem({ nodeId: 'front', transport: transport() });
+    const front = await createSystem({ nodeId: 'front', transport: transport(), logger });
     systems.push(front);
 
     const pool = workers.spawn(definePool(analyst, { size: 3 }), { name: 'analysts' });

@@ -1,167 +1,233 @@
-// `troupe node`: a worker process that runs the tasks its modules export, from BullMQ queues on Redis.
+// `troupe node`: a process that hosts actors on NATS (the start(system) hooks of --actors modules) and/or runs
+// the tasks its --tasks modules export from BullMQ queues on Redis.
 
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { type ActorSystem, type AnyTaskDefinition, createSystem } from '../runtime/index.js';
-import { isTaskDefinition } from '../runtime/internal.js';
-import { bullmqTaskRunner } from '../tasks-bullmq/index.js';
+import type { ActorSystem, Logger } from '../runtime/index.js';
+import { createSystem } from '../runtime/index.js';
+import { type BullmqTaskRunner, bullmqTaskRunner } from '../tasks-bullmq/index.js';
+import { attachTaskRunner } from '../telemetry/index.js';
 import { natsTransport } from '../transport/index.js';
+import { invocation, UsageError } from './args.js';
+import { isSet } from './config.js';
+import { connectTo } from './connect.js';
+import { loadModules } from './modules.js';
+import { type NodeState, startNodeTelemetry } from './node-telemetry.js';
 
-const USAGE = `Usage: troupe node --redis URL --tasks MODULE [--tasks MODULE...] [options]
-       troupe node --nats URL --actors MODULE [--actors MODULE...] [options]
+const USAGE = `Usage: troupe node --actors MODULE [--actors MODULE...] [--nats URL] [--redis URL] [options]
+       troupe node --tasks MODULE [--tasks MODULE...] [--redis URL] [options]
 
-Runs the tasks exported by each MODULE (task definitions from defineTask, as named exports or arrays) from their
-BullMQ queues, and/or hosts actors on NATS: a module's exported start(system) registers virtual actor types
-(system.register) or spawns actors. Start several nodes, on one machine or many: they share the task queues
-and the virtual actors' shards, and take over each other's shards when one dies or drains.
+Hosts actors on NATS and/or runs tasks from BullMQ queues on Redis. An --actors MODULE exports
+start(system), which registers virtual actor types (system.register) or spawns actors. A --tasks MODULE
+exports task definitions (from defineTask, as named exports or arrays); this node runs them. Start several
+nodes, on one machine or many: they share the task queues and the virtual actors' shards, and take over
+each other's shards when one dies or drains.
+
+NATS is joined with --actors, or when NATS is configured (--nats, NATS_URL, the config file). Redis is used
+with --tasks, or when configured (--redis, REDIS_URL, the config file): a node with --actors and Redis but
+no --tasks queues the tasks its actors run (ctx.runTask) for other nodes' workers, and runs none itself.
+Modules are JavaScript. A TypeScript module needs a loader: NODE_OPTIONS="--import tsx" troupe node …, or
+NODE_OPTIONS=--experimental-strip-types on Node >= 22.6; or compile it first.
 
 Options:
-  --redis URL              Redis to take jobs from (required), e.g. redis://127.0.0.1:6379
-  --tasks MODULE           a JS module exporting task definitions (repeatable)
+  --actors MODULE          a module exporting start(system) (repeatable; joins NATS)
+  --tasks MODULE           a module exporting task definitions to run (repeatable; uses Redis)
   --only NAME              run only this task (repeatable; default: all exported)
-  --prefix P               Redis key prefix shared with the callers (default: troupe)
-  --nats URL               join NATS as an actor node (a module may export start(system) to spawn actors)
-  --actors MODULE          a JS module exporting start(system) (repeatable; needs --nats)
+  --prefix P               BullMQ key prefix shared with the callers (default: troupe, or troupe.<namespace>
+                           off the default namespace, so namespaces keep their task queues apart)
   --role R                 a cluster role placement can pin actor types to (repeatable)
-  --namespace NS           NATS namespace (default: default)
-  --node-id ID             node id on NATS, and worker name stored on the jobs it runs (default: none)
+  --node-id ID             node id on NATS, and worker name stored on the jobs it runs (default: generated)
+  --metrics-port P         serve /metrics (Prometheus), /healthz and /readyz on 127.0.0.1:P (env TROUPE_METRICS_PORT;
+                           0 picks a free port)
   --lock-duration MS       job lock; a dead node's jobs move on after about this long (default: 30000)
   --stalled-interval MS    how often stalled jobs are looked for (default: 30000)
   --threads N              worker threads for sandboxed tasks (default: cores - 1, 1 to 4)
 
-SIGTERM or SIGINT drains: running jobs finish, then the node exits 0. A second signal stops at once.
+Logs go to stderr (--log-level, default info). SIGTERM or SIGINT drains: the node leaves the cluster,
+mailboxes empty, running jobs finish, then it exits 0. A second signal stops at once.
 `;
 
-function positive(value: string | undefined, flag: string): number | undefined {
+function positive(value: unknown, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} expects a positive integer, got ${value}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${flag} expects a positive integer, got ${String(value)}`);
   return n;
 }
 
-/** Imports each module and collects the task definitions it exports, and its `start` hooks. */
-async function loadTasks(
-  modules: string[],
-): Promise<{ tasks: AnyTaskDefinition[]; starts: ((system: ActorSystem) => unknown)[] }> {
-  const tasks: AnyTaskDefinition[] = [];
-  const starts: ((system: ActorSystem) => unknown)[] = [];
-  for (const spec of modules) {
-    const url = spec.startsWith('file:') ? spec : pathToFileURL(resolve(spec)).href;
-    const mod = (await import(url)) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(mod)) {
-      if (name === 'start' && typeof value === 'function')
-        starts.push(value as (system: ActorSystem) => unknown);
-      for (const candidate of Array.isArray(value) ? value : [value])
-        if (isTaskDefinition(candidate) && !tasks.includes(candidate)) tasks.push(candidate);
-    }
-  }
-  return { tasks, starts };
+const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : []);
+
+/** How long a node may linger after it closed (a client still reconnecting to a server that went away). */
+const EXIT_GRACE_MS = 2000;
+
+/**
+ * Waits for SIGTERM/SIGINT, then drains (a second signal closes at once); resolves with the exit code. Once
+ * done, a handle left open (a client retrying a server that is gone) must not keep the process alive: an
+ * unref'd timer exits it if it is still there after a grace period.
+ */
+function untilSignal(
+  stopNow: () => Promise<unknown>,
+  drain: () => Promise<void>,
+  log: Logger,
+): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    let ended = false;
+    const done = (code: number): void => {
+      if (ended) return;
+      ended = true;
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      setTimeout(() => {
+        log.warn('handles still open after close: exiting');
+        process.exit(code);
+      }, EXIT_GRACE_MS).unref();
+      resolve(code);
+    };
+    const stop = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        log.warn(`${signal} again, stopping now`);
+        const forced = new Promise((r) => setTimeout(r, EXIT_GRACE_MS).unref());
+        void Promise.race([stopNow(), forced]).then(() => done(1));
+        return;
+      }
+      drain().then(
+        () => done(0),
+        (err: unknown) => {
+          log.error('drain failed', { err });
+          done(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
 }
 
-/** Runs a worker node until SIGTERM/SIGINT; resolves with the exit code. */
+/** Runs a node until SIGTERM/SIGINT; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      redis: { type: 'string' },
+  const inv = await invocation(
+    argv,
+    {
       tasks: { type: 'string', multiple: true },
       actors: { type: 'string', multiple: true },
       role: { type: 'string', multiple: true },
       only: { type: 'string', multiple: true },
       prefix: { type: 'string' },
-      nats: { type: 'string' },
-      namespace: { type: 'string' },
       'node-id': { type: 'string' },
+      'metrics-port': { type: 'string' },
       'lock-duration': { type: 'string' },
       'stalled-interval': { type: 'string' },
       threads: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const actorsOnly =
-    values.redis === undefined && values.nats !== undefined && (values.actors?.length ?? 0) > 0;
-  if (!actorsOnly && (values.redis === undefined || !values.tasks?.length)) {
-    process.stderr.write(`troupe node: give --redis and --tasks, or --nats and --actors\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.actors?.length && values.nats === undefined) {
-    process.stderr.write(`troupe node: --actors needs --nats\n\n${USAGE}`);
-    return 2;
-  }
-  const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-  const loaded = await loadTasks([...(values.tasks ?? []), ...(values.actors ?? [])]);
-  const only = values.only;
-  const tasks = only ? loaded.tasks.filter((t) => only.includes(t.name)) : loaded.tasks;
-  if (!actorsOnly && tasks.length === 0)
-    throw new Error(`no task definitions found in ${values.tasks!.join(', ')}`);
+    USAGE,
+    { logLevel: 'info' },
+  );
+  if (typeof inv === 'number') return inv;
+  const { values, config, logger } = inv;
+  if (inv.positionals.length > 0) throw new UsageError(`unexpected argument ${inv.positionals[0]}`);
+  const taskModules = list(values.tasks);
+  const actorModules = list(values.actors);
+  const useNats = actorModules.length > 0 || isSet(config, 'nats');
+  const useRedis = taskModules.length > 0 || isSet(config, 'redis');
+  if (taskModules.length === 0 && actorModules.length === 0)
+    throw new UsageError('give --actors MODULE (actors on NATS) and/or --tasks MODULE (tasks from Redis)');
+  const { nats, redis, namespace, prefix } = config.values;
+  const nodeId = values['node-id'] as string | undefined;
+
+  const fromTasks = await loadModules(taskModules);
+  const fromActors = await loadModules(actorModules);
+  // One module given to both --tasks and --actors (as docker/compose.yaml does) starts once.
+  const starts = [...new Set([...fromTasks.starts, ...fromActors.starts])];
+  const only = list(values.only);
+  const work = only.length > 0 ? fromTasks.tasks.filter((t) => only.includes(t.name)) : fromTasks.tasks;
+  if (taskModules.length > 0 && work.length === 0)
+    throw new UsageError(`no task definitions found in ${taskModules.join(', ')}`);
   const lockDurationMs = positive(values['lock-duration'], '--lock-duration');
   const stalledIntervalMs = positive(values['stalled-interval'], '--stalled-interval');
   const threads = positive(values.threads, '--threads');
-  const runner = actorsOnly
-    ? undefined
-    : bullmqTaskRunner({
-        redis: values.redis!,
-        work: tasks,
-        ...(values.prefix === undefined ? {} : { prefix: values.prefix }),
-        ...(values['node-id'] === undefined ? {} : { workerName: values['node-id'] }),
+
+  const log = logger.child({ component: 'node' });
+  const state: NodeState = { system: undefined, hasRunner: useRedis, draining: false, started: false };
+  // Before the system: the metrics it records go to the server's meter provider.
+  const telemetry = await startNodeTelemetry(config.values.metricsPort, logger, state);
+  let runner: BullmqTaskRunner | undefined;
+  let system: ActorSystem | undefined;
+  let detachRunner: (() => void) | undefined;
+  try {
+    if (useRedis) {
+      const r = bullmqTaskRunner({
+        redis,
+        prefix,
+        work,
+        logger,
+        tracing: telemetry.tracing,
+        ...(nodeId === undefined ? {} : { workerName: nodeId }),
         ...(lockDurationMs === undefined ? {} : { lockDurationMs }),
         ...(stalledIntervalMs === undefined ? {} : { stalledIntervalMs }),
         ...(threads === undefined ? {} : { threads }),
       });
-  let system: ActorSystem | undefined;
-  try {
-    await runner?.ready();
-    if (values.nats !== undefined) {
-      system = await createSystem({
-        ...(values['node-id'] === undefined ? {} : { nodeId: values['node-id'] }),
-        transport: natsTransport({
-          servers: values.nats,
-          ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
-          ...(values.role === undefined ? {} : { cluster: { roles: values.role } }),
-        }),
-        ...(runner === undefined ? {} : { tasks: runner }),
-      });
-      for (const start of loaded.starts) await start(system);
+      runner = r;
+      await connectTo('Redis', redis, () => r.ready());
     }
+    if (useNats) {
+      system = await connectTo('NATS', nats, () =>
+        createSystem({
+          ...(nodeId === undefined ? {} : { nodeId }),
+          logger,
+          tracing: telemetry.tracing,
+          ...(telemetry.metrics === undefined ? {} : { metrics: telemetry.metrics }),
+          transport: natsTransport({
+            servers: nats,
+            namespace,
+            logger,
+            ...(values.role === undefined ? {} : { cluster: { roles: list(values.role) } }),
+          }),
+          ...(runner === undefined ? {} : { tasks: runner }),
+        }),
+      );
+      state.system = system;
+      for (const start of starts) await start(system);
+    }
+    // A task-only node has no system to count its runs: its runner is measured directly.
+    if (system === undefined && runner !== undefined && telemetry.metrics !== undefined)
+      detachRunner = attachTaskRunner(telemetry.metrics, runner, nodeId ?? `pid-${process.pid}`);
+    state.started = true;
   } catch (err) {
     await system?.close();
     await runner?.close();
+    await telemetry.close();
     throw err;
   }
-  out(
+  const id = system?.nodeId ?? nodeId ?? `pid-${process.pid}`;
+  const parts = [
+    system ? `nats ${nats} namespace ${namespace}` : 'no nats',
+    runner ? `redis ${redis} prefix ${prefix}` : 'no redis',
+    `actors ${actorModules.join(',') || 'none'}`,
+    `tasks ${work.map((t) => t.name).join(',') || (runner ? 'none run here (queues only)' : 'none')}`,
+    ...(telemetry.url === undefined ? [] : [`metrics ${telemetry.url}`]),
+  ];
+  log.info(`node ${id} started (${parts.join(', ')})`, { node: id, pid: process.pid });
+  // A line on stdout too, for scripts that wait for the node to be up.
+  process.stdout.write(
     `troupe node ${process.pid}: ` +
-      (runner ? `working on ${tasks.map((t) => t.name).join(', ')} from ${values.redis}` : 'no tasks') +
-      `${system ? `; actors on NATS as ${system.nodeId}` : ''}`,
+      (work.length > 0 ? `working on ${work.map((t) => t.name).join(', ')} from ${redis}` : 'no tasks') +
+      `${system ? `; actors on NATS as ${system.nodeId}` : ''}\n`,
   );
 
-  return await new Promise<number>((done) => {
-    let signals = 0;
-    const stop = (signal: NodeJS.Signals): void => {
-      signals++;
-      if (signals > 1) {
-        out(`troupe node: ${signal} again, stopping now`);
-        void Promise.allSettled([system?.close(), runner?.close()]).then(() => done(1));
-        return;
-      }
-      out(`troupe node: ${signal}, draining (running jobs finish first)`);
-      void (async () => {
-        await system?.drain();
-        await runner?.drain();
-        const error = await runner?.closed();
-        if (error) process.stderr.write(`troupe node: closed with ${error.message}\n`);
-        out('troupe node: drained');
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        done(0);
-      })();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  return untilSignal(
+    () => Promise.allSettled([system?.close(), runner?.close(), telemetry.close()]),
+    async () => {
+      state.draining = true;
+      log.info(`node ${id} draining (mailboxes empty and running jobs finish first)`, { node: id });
+      await system?.drain();
+      await runner?.drain();
+      const error = (await system?.closed()) ?? (await runner?.closed());
+      detachRunner?.();
+      await telemetry.close();
+      if (error) log.error(`node ${id} closed with an error`, { node: id, err: error });
+      log.info(`node ${id} stopped`, { node: id });
+      process.stdout.write('troupe node: drained\n');
+    },
+    log,
+  );
 }

@@ -1,7 +1,7 @@
 // An example module for `troupe node`: a task for worker nodes (--tasks) and a virtual actor type (--actors).
 //   troupe node --redis redis://127.0.0.1:6379 --tasks examples/fleet.mjs
 //   troupe node --nats nats://127.0.0.1:4222 --actors examples/fleet.mjs
-import { defineActor, defineTask } from '../dist/index.js';
+import { defineActor, defineTask } from 'troupe';
 
 /** Heavy work off the actors: counts words (stands in for an embedding or a model call). */
 export const countWords = defineTask(

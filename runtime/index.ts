@@ -44,7 +44,24 @@ export {
   TaskError,
   TroupeError,
 } from './core/errors.js';
+export type { LogFields, Logger, LoggerOptions, LogLevel } from './core/logger.js';
+export { createLogger, silentLogger } from './core/logger.js';
+export { memoryKeyValue } from './kv/memory.js';
+export type { KeyValueStore, KvEntry } from './ports/kv.js';
+export { KeyValueError, KvErrorCode, kvToken } from './ports/kv.js';
 export type { Membership, MembershipEvent } from './ports/membership.js';
+export type {
+  ActorTypeStats,
+  DurableStats,
+  Metrics,
+  MetricsRecorder,
+  MetricsSource,
+  NodeStats,
+  TaskJobStats,
+  TaskRunStats,
+  TaskStats,
+  TransportStats,
+} from './ports/metrics.js';
 export type {
   ActorStatus,
   ChildExit,
@@ -65,6 +82,14 @@ export type {
   SupervisorHooks,
 } from './ports/supervision.js';
 export { DEFAULT_MAX_ATTEMPTS } from './ports/supervision.js';
+export type {
+  ActorTrace,
+  OutgoingTrace,
+  ProcessTrace,
+  TaskTrace,
+  TraceSpan,
+  Tracing,
+} from './ports/tracing.js';
 export type { Transport } from './ports/transport.js';
 export type {
   ActorInfo,
@@ -73,6 +98,7 @@ export type {
   ControlOptions,
   LifecycleEvent,
   LifecycleEventType,
+  NodeDeadLetter,
   PsOptions,
 } from './system/actor-system.js';
 export type { SystemOptions } from './system/options.js';

@@ -25,6 +25,9 @@ export {
   pathOf,
   REPLY_SEGMENT,
 } from './core/envelope.js';
+export type { LogLimiterOptions } from './core/log-limiter.js';
+export { DEFAULT_LOG_WINDOW_MS, LogLimiter } from './core/log-limiter.js';
+export { defaultLogger, isLogLevel, loggerOption, serializeError } from './core/logger.js';
 export {
   assertOptionsObject,
   clockOption,
@@ -35,6 +38,8 @@ export { OrderedSteps } from './core/steps.js';
 export { isPromiseLike } from './core/thenable.js';
 // ---- envelopes, addresses, contracts and helpers for transports ----
 export type { Codec } from './ports/codec.js';
+export { assertKvKey } from './ports/kv.js';
+export { tracingOption } from './ports/tracing.js';
 export type { HostedType, Rejected, TransportSink } from './ports/transport.js';
 export { NODE_SEGMENT } from './system/address.js';
 export type { ResolvedSystemOptions } from './system/options.js';
@@ -54,3 +59,5 @@ export { resolveTaskPoolOptions, TaskPool } from './tasks/pool.js';
 export type { ResolvedRunOptions } from './tasks/runner.js';
 export { assertTaskRef, checkRun, resolveRunOptions } from './tasks/runner.js';
 export { defaultThreadCount, ThreadPool } from './tasks/threads.js';
+export type { QueuedTrace, RunTrace } from './tasks/tracing.js';
+export { traceEnqueue, traceRun } from './tasks/tracing.js';

@@ -157,7 +157,7 @@ for (const file of all) {
       } else if (targetRel === 'runtime/internal.ts') {
         if (!rule.internal)
           problems.push(`${rel}: runtime/internal.ts is for adapters; import runtime/index.ts`);
-      } else if (!/^[a-z-]+\/index\.ts$/.test(targetRel) && !targetRel.startsWith('bench/cli')) {
+      } else if (!/^[a-z-]+(\/sdk)?\/index\.ts$/.test(targetRel) && !targetRel.startsWith('bench/cli')) {
         problems.push(`${rel}: import ${targetLayer}/ through its index.ts, not ${spec}`);
       }
     } else if (!spec.startsWith('node:') && !BUILTINS.has(spec)) {

@@ -198,6 +198,15 @@ function hooks(config: Config): SupervisorHooks<Ctx> {
       ctx.spawn(spec.actor, spec.spawnOptions);
     },
 
+    restartChild(name: string, ctx: Ctx, children: Children): boolean {
+      const spec = ctx.state.specs.get(name);
+      if (spec === undefined) return false;
+      const child = children.get(name);
+      if (child !== undefined) child.restart(0, new Error(`${name} restarted on request`));
+      else ctx.spawn(spec.actor, spec.spawnOptions);
+      return true;
+    },
+
     async stopChildren(ctx: Ctx, children: Children): Promise<void> {
       const state = ctx.state;
       const known = [...state.specs.keys()].reverse();

@@ -5,3 +5,5 @@ export type { BullmqTaskRunnerOptions } from './options.js';
 export { DEFAULT_PREFIX, DEFAULT_REDIS_URL } from './options.js';
 export type { BullmqTaskRunner } from './runner.js';
 export { bullmqTaskRunner } from './runner.js';
+export type { BullmqWorkerInfo, ListBullmqWorkersOptions } from './workers.js';
+export { listBullmqWorkers } from './workers.js';

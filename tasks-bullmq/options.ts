@@ -1,7 +1,21 @@
 // What the BullMQ runner and its workers share: options and their defaults, Redis keys and connection settings.
 
-import { type AnyTaskDefinition, type Clock, InvalidOptionsError, systemClock } from '../runtime/index.js';
-import { assertOptionsObject, clockOption, defaultThreadCount, intOption } from '../runtime/internal.js';
+import {
+  type AnyTaskDefinition,
+  type Clock,
+  InvalidOptionsError,
+  type Logger,
+  systemClock,
+  type Tracing,
+} from '../runtime/index.js';
+import {
+  assertOptionsObject,
+  clockOption,
+  defaultThreadCount,
+  intOption,
+  loggerOption,
+  tracingOption,
+} from '../runtime/internal.js';
 
 /** Options of {@link bullmqTaskRunner}. */
 export interface BullmqTaskRunnerOptions {
@@ -54,6 +68,19 @@ export interface BullmqTaskRunnerOptions {
   drainTimeoutMs?: number;
   /** Drives task timeouts. @defaultValue the real clock */
   clock?: Clock;
+  /**
+   * Where the runner logs Redis connection errors (rate-limited) and reconnects, and a worker node its start
+   * and stop, failed attempts (warn) and failed jobs (error) with their stack. Events carry `component: 'tasks'`.
+   * @defaultValue `createLogger({ level: process.env.TROUPE_LOG_LEVEL ?? 'warn' })`
+   */
+  logger?: Logger;
+  /**
+   * Records a span per job queued (its trace context rides in the job) and, on a worker node, per job run (a child
+   * of the queuing span, in another process too): `otelTracing()` from troupe/telemetry, the one given to
+   * `createSystem({ tracing })`.
+   * @defaultValue none
+   */
+  tracing?: Tracing;
 }
 
 /** {@link BullmqTaskRunnerOptions} after defaults. */
@@ -71,6 +98,8 @@ export interface ResolvedBullmqOptions {
   readonly connectTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly clock: Clock;
+  readonly logger: Logger;
+  readonly tracing: Tracing | undefined;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -111,7 +140,15 @@ export function resolveBullmqOptions(options: BullmqTaskRunnerOptions = {}): Res
     if (names.has(task.name)) throw new InvalidOptionsError('work', `task ${task.name} is listed twice`);
     names.add(task.name);
   }
-  return { ...resolved, workerName, clock };
+  const logger = loggerOption(options.logger).child({ component: 'tasks' });
+  return { ...resolved, workerName, clock, logger, tracing: tracingOption(options.tracing) };
+}
+
+/** `url` without its password, fit for a log line. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(rediss?:\/\/)([^@/]*)@/, (_m, scheme: string, auth: string) =>
+    auth.includes(':') ? `${scheme}${auth.slice(0, auth.indexOf(':'))}:***@` : `${scheme}***@`,
+  );
 }
 
 /** Job data as stored in Redis: short keys, JSON. */
@@ -120,6 +157,8 @@ export interface JobData {
   i: unknown;
   /** timeout of one attempt, ms (absent: none) */
   t?: number;
+  /** trace context of the queuing span (`traceparent`, `tracestate`), when the caller traces */
+  c?: Record<string, string>;
 }
 
 /** The pub/sub channel on which callers tell workers to abort a running job (the message is the job id). */

@@ -9,13 +9,16 @@ import {
   type TaskDefinition,
   TaskError,
   type TaskRunner,
+  type TaskStats,
 } from '../runtime/index.js';
 import {
   assertTaskRef,
   checkRun,
+  LogLimiter,
   OrderedSteps,
   type ResolvedRunOptions,
   taskCancelled,
+  traceEnqueue,
 } from '../runtime/internal.js';
 import { JobCounter } from './counts.js';
 import { BullmqError, BullmqErrorCode } from './errors.js';
@@ -25,10 +28,12 @@ import {
   isConnectionError,
   type JobData,
   type ResolvedBullmqOptions,
+  redactUrl,
   resolveBullmqOptions,
 } from './options.js';
 import { type PendingRun, PendingRuns } from './pending.js';
 import { auditRuns, TaskProducer } from './producer.js';
+import { TaskCounters } from './stats.js';
 import { TaskWorkers } from './worker.js';
 
 /** The BullMQ runner: a {@link TaskRunner} plus readiness for worker nodes. */
@@ -54,6 +59,8 @@ export class BullmqRunner implements BullmqTaskRunner {
   readonly #runs = new PendingRuns();
   readonly #producers = new Map<string, TaskProducer>();
   readonly #counter: JobCounter;
+  /** Runs and attempts by task and state, for metrics. */
+  readonly #stats = new TaskCounters();
   readonly #workers: TaskWorkers | undefined;
   #state: 'open' | 'draining' | 'closed' = 'open';
   #closing: Promise<void> | undefined;
@@ -62,15 +69,30 @@ export class BullmqRunner implements BullmqTaskRunner {
     this.#resolveClosed = resolve;
   });
   readonly #errors: unknown[] = [];
+  /** Connection errors repeat every retry while Redis is away: one line per kind per 5 s. */
+  readonly #errorLog: LogLimiter;
   // Connection errors repeat while Redis is away; keep the latest few, never crash.
   readonly #onError = (err: unknown): void => {
     if (this.#errors.length >= 10) this.#errors.shift();
     this.#errors.push(err);
+    if (this.#state !== 'closed') {
+      const code = (err as { code?: unknown }).code;
+      this.#errorLog.note(typeof code === 'string' ? code : 'error', 'Redis error', () => ({
+        redis: redactUrl(this.#config.url),
+        error: err,
+      }));
+    }
   };
   readonly #isClosed = (): boolean => this.#state === 'closed';
 
   constructor(config: ResolvedBullmqOptions) {
     this.#config = config;
+    this.#errorLog = new LogLimiter({
+      logger: config.logger,
+      clock: config.clock,
+      level: 'warn',
+      kindField: 'kind',
+    });
     this.working = config.work.map((task) => task.name);
     this.#control = new Redis(config.url, { maxRetriesPerRequest: null, lazyConnect: false });
     this.#control.on('error', this.#onError);
@@ -80,6 +102,7 @@ export class BullmqRunner implements BullmqTaskRunner {
         connectedOnce = true;
         return;
       }
+      config.logger.info('Redis reconnected', { redis: redactUrl(config.url) });
       auditRuns(this.#runs, this.#producers).catch(this.#onError);
     });
     this.#counter = new JobCounter({
@@ -91,7 +114,7 @@ export class BullmqRunner implements BullmqTaskRunner {
     this.#workers =
       config.work.length === 0
         ? undefined
-        : new TaskWorkers({ config, onError: this.#onError, isClosed: this.#isClosed });
+        : new TaskWorkers({ config, onError: this.#onError, isClosed: this.#isClosed, stats: this.#stats });
   }
 
   ready(): Promise<void> {
@@ -130,11 +153,18 @@ export class BullmqRunner implements BullmqTaskRunner {
         this.#cancel(task.name, jobId, entry.addition).catch(this.#onError);
       };
       const p = this.#producer(task.name);
+      const counts = this.#stats.run(task.name);
       // Registered before the job exists, so even an instant result finds its caller.
       const entry: PendingRun = {
         task: task.name,
-        resolve: resolve as (value: unknown) => void,
-        reject,
+        resolve: (value: unknown) => {
+          counts.completed++;
+          resolve(value as O);
+        },
+        reject: (error: unknown) => {
+          counts.failed++;
+          reject(error);
+        },
         onProgress: runOptions.onProgress,
         added: false,
         addition: Promise.resolve(),
@@ -143,6 +173,8 @@ export class BullmqRunner implements BullmqTaskRunner {
       runs.add(jobId, entry);
       // Only what differs from BullMQ's defaults goes into the job: every byte is stored and parsed per job.
       const data: JobData = resolved.timeoutMs > 0 ? { i: input, t: resolved.timeoutMs } : { i: input };
+      const traced = traceEnqueue(this.#config.tracing, 'bullmq', task.name, jobId);
+      if (traced?.carrier !== undefined) data.c = traced.carrier;
       const addOnce = () =>
         p.adder.add(task.name, data, {
           jobId,
@@ -199,9 +231,12 @@ export class BullmqRunner implements BullmqTaskRunner {
         () => {
           clock.clearTimeout(timer);
           entry.added = true;
+          counts.enqueued++;
+          traced?.span.end();
         },
         (err: unknown) => {
           clock.clearTimeout(timer);
+          traced?.span.fail(err);
           runs.take(jobId)?.reject(
             new TaskError(ErrorCode.TaskFailed, `cannot queue task ${task.name}: ${(err as Error).message}`, {
               cause: err,
@@ -212,6 +247,10 @@ export class BullmqRunner implements BullmqTaskRunner {
       );
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  stats(): TaskStats {
+    return this.#stats.snapshot();
   }
 
   counts(task?: { readonly name: string } | string): Promise<Record<string, TaskCounts>> {
@@ -316,6 +355,7 @@ export class BullmqRunner implements BullmqTaskRunner {
     for (const p of this.#producers.values()) await p.close(steps);
     await this.#counter.close(steps);
     await this.#workers?.closeThreads(steps);
+    this.#errorLog.flush();
     this.#resolveClosed(steps.first);
   }
 }

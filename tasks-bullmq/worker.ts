@@ -8,6 +8,7 @@ import {
   ErrorCode,
   TaskError,
   type TaskHandler,
+  type TaskProgress,
   TroupeError,
 } from '../runtime/index.js';
 import {
@@ -16,8 +17,16 @@ import {
   handlerOf,
   type OrderedSteps,
   ThreadPool,
+  traceRun,
 } from '../runtime/internal.js';
-import { blockingConnection, cancelChannel, type JobData, type ResolvedBullmqOptions } from './options.js';
+import {
+  blockingConnection,
+  cancelChannel,
+  type JobData,
+  type ResolvedBullmqOptions,
+  redactUrl,
+} from './options.js';
+import type { TaskCounters } from './stats.js';
 
 /** How long a cancellation is remembered for a job this worker has not started yet. */
 const CANCEL_MEMORY_MS = 60_000;
@@ -27,6 +36,8 @@ export interface TaskWorkersOptions {
   readonly config: ResolvedBullmqOptions;
   readonly onError: (err: unknown) => void;
   readonly isClosed: () => boolean;
+  /** Where attempts are counted by task and outcome. */
+  readonly stats?: TaskCounters | undefined;
 }
 
 /**
@@ -39,6 +50,7 @@ export class TaskWorkers {
   readonly #config: ResolvedBullmqOptions;
   readonly #onError: (err: unknown) => void;
   readonly #isClosed: () => boolean;
+  readonly #stats: TaskCounters | undefined;
   readonly #workers: Worker[] = [];
   readonly #running = new Map<string, { task: string; control: { cancel?: (reason?: unknown) => void } }>();
   readonly #cancelledEarly = new Map<string, number>();
@@ -53,6 +65,7 @@ export class TaskWorkers {
     this.#config = options.config;
     this.#onError = options.onError;
     this.#isClosed = options.isClosed;
+    this.#stats = options.stats;
     this.ready = this.#start();
     this.ready.catch(this.#onError);
   }
@@ -93,6 +106,12 @@ export class TaskWorkers {
       this.#workers.push(worker);
     }
     await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
+    this.#config.logger.info('task worker started', {
+      tasks: work.map((t) => t.name),
+      redis: redactUrl(url),
+      prefix,
+      ...(workerName !== undefined && { workerName }),
+    });
   }
 
   #processorFor(task: AnyTaskDefinition): (job: Job) => Promise<unknown> {
@@ -108,23 +127,33 @@ export class TaskWorkers {
       const early = this.#cancelledEarly.delete(id);
       const data = job.data as JobData;
       try {
-        const output = await executeTask(handler, data.i, {
+        const attempt = job.attemptsMade + 1;
+        const traced = { runner: 'bullmq', task: task.name, id, attempt, carrier: data.c };
+        const output = await traceRun(this.#config.tracing, traced, executeTask, handler, data.i, {
           task: task.name,
           id,
-          attempt: job.attemptsMade + 1,
+          attempt,
           attempts: job.opts.attempts ?? 1,
           timeoutMs: data.t ?? 0,
           clock,
           control,
           ...(early ? { signal: AbortSignal.abort('cancelled by the caller') } : {}),
-          onProgress: (value) => {
+          onProgress: (value: TaskProgress) => {
             job.updateProgress(value).catch(onError);
           },
         });
         assertTaskOutput(task.name, id, output);
+        if (this.#stats !== undefined) this.#stats.job(task.name).completed++;
         return output;
       } catch (err) {
         const wire = JSON.stringify(TroupeError.toWire(err));
+        this.#logFailure(task.name, id, job, err);
+        if (this.#stats !== undefined) {
+          const counts = this.#stats.job(task.name);
+          const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+          if (last || TaskError.is(err, ErrorCode.TaskCancelled)) counts.failed++;
+          else counts.retried++;
+        }
         // A cancelled job must not be retried.
         if (TaskError.is(err, ErrorCode.TaskCancelled)) throw new UnrecoverableError(wire);
         throw new Error(wire);
@@ -132,6 +161,25 @@ export class TaskWorkers {
         this.#running.delete(id);
       }
     };
+  }
+
+  /** A failed attempt: a warning while BullMQ will try again, an error on the last one. */
+  #logFailure(task: string, jobId: string, job: Job, err: unknown): void {
+    const log = this.#config.logger;
+    const attempt = job.attemptsMade + 1;
+    const attempts = job.opts.attempts ?? 1;
+    const fields = {
+      task,
+      jobId,
+      attempt,
+      attempts,
+      code: (err as { code?: unknown }).code,
+      error: (err as { cause?: unknown }).cause ?? err,
+    };
+    if (TaskError.is(err, ErrorCode.TaskCancelled)) {
+      if (log.enabled('debug')) log.debug('task cancelled', fields);
+    } else if (attempt < attempts) log.warn('task attempt failed', fields);
+    else log.error('task failed', fields);
   }
 
   /**
@@ -143,6 +191,10 @@ export class TaskWorkers {
     await Promise.all(this.#workers.map((w) => steps.run(() => w.close(!graceful))));
     const subscriber = this.#subscriber;
     if (subscriber !== undefined) await steps.run(() => subscriber.disconnect());
+    this.#config.logger.info('task worker stopped', {
+      tasks: this.#config.work.map((t) => t.name),
+      graceful,
+    });
   }
 
   /** Terminates the sandbox threads, if any started (after {@link close}: no job runs on them any more). */

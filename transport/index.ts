@@ -11,8 +11,10 @@ export {
 export { TransportError, TransportErrorCode } from './errors.js';
 export type { LocalHub, LocalTransportOptions } from './local.js';
 export { createLocalHub, localTransport } from './local.js';
-export type { NatsKvPersistenceOptions } from './nats/kv-persistence.js';
+export type { NatsKvPersistence, NatsKvPersistenceOptions } from './nats/kv-persistence.js';
 export { natsKvPersistence } from './nats/kv-persistence.js';
+export type { NatsKeyValueOptions } from './nats/kv-store.js';
+export { DEFAULT_SHARED_BUCKET, natsKeyValue } from './nats/kv-store.js';
 export type { NatsMembershipOptions } from './nats/membership.js';
 export { listNatsNodes, natsMembership } from './nats/membership.js';
 export type { NatsClusterOptions, NatsTransportOptions } from './nats/options.js';

@@ -15,6 +15,7 @@ import { restartScenario } from './restart.js';
 import { spawnScenario } from './spawn.js';
 import { tasksLatency } from './tasks-latency.js';
 import { tasksThroughput } from './tasks-throughput.js';
+import { tracingCost } from './tracing-cost.js';
 import { virtualAsk } from './virtual-ask.js';
 
 /** Every scenario, in the order a full run measures them. */
@@ -27,6 +28,7 @@ export const SCENARIOS: readonly Scenario[] = [
   natsTell,
   natsAskLatency,
   natsAskPipelined,
+  tracingCost,
   virtualAsk,
   durableTell,
   failoverScenario,

@@ -271,7 +271,16 @@ export class ActorCell extends CellState {
     this.current = envelope;
     this.replied = envelope.replyTo === undefined;
     this.stashedCurrent = false;
-    const result = callHandler(handler, message, this.ctx);
+    // Tracing (a span around the call) and metrics (counts, sampled durations) are hooks of their own:
+    // without them, one branch each.
+    const traces = host.traces;
+    const meter = host.meter;
+    const result =
+      traces !== undefined
+        ? traces.invoke(this, envelope, handler, message)
+        : meter === undefined
+          ? callHandler(handler, message, this.ctx)
+          : meter.call(this, handler, message);
     if (result === THREW) {
       const err = thrown.error;
       thrown.error = undefined;

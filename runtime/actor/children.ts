@@ -65,16 +65,35 @@ export function processNotices(cell: CellState): void {
   const notices = cell.notices;
   for (let notice = notices.shift(); notice !== undefined; notice = notices.shift()) {
     if (hooks === undefined) continue;
+    let restart: ((found: boolean) => void) | undefined;
     try {
       if (notice.kind === 'failed') hooks.childFailed(notice.failure, cell.ctx, childrenOf(cell));
-      else hooks.childExited(notice.exit, cell.ctx, childrenOf(cell));
+      else if (notice.kind === 'exited') hooks.childExited(notice.exit, cell.ctx, childrenOf(cell));
+      else {
+        restart = notice.done;
+        restart(hooks.restartChild?.(notice.name, cell.ctx, childrenOf(cell)) === true);
+      }
     } catch (err) {
+      restart?.(false);
       // A supervisor that cannot cope (intensity exceeded, an escalation) fails in turn.
       cell.fail(err, undefined, 'supervision');
       return;
     }
     if (cell.status !== 'running' && cell.status !== 'paused') return;
   }
+}
+
+/**
+ * @internal Asks supervisor `cell` to bring child `name` back (its `restartChild` hook, run in its own loop):
+ * resolves true when it knew the child, false when it has no such child or no such hook.
+ */
+export function requestChildRestart(cell: CellState, name: string): Promise<boolean> {
+  if (
+    cell.config.hooks?.restartChild === undefined ||
+    (cell.status !== 'running' && cell.status !== 'paused')
+  )
+    return Promise.resolve(false);
+  return new Promise((done) => notify(cell, { kind: 'restart', name, done }));
 }
 
 /** @internal Stops the children (through the `stopChildren` hook if any) and waits until all are down. */
@@ -86,7 +105,7 @@ export async function stopChildren(cell: CellState): Promise<void> {
     try {
       await hooks.stopChildren(cell.ctx, childrenOf(cell));
     } catch (err) {
-      cell.host.failed(cell, err, undefined);
+      cell.host.failed(cell, err, undefined, 'stop');
     }
   }
   await Promise.all(

@@ -74,7 +74,7 @@ export function fail(
   cell.lastError = error;
   clearWatchdog(cell);
   if (envelope !== undefined && cell.current === envelope) cell.current = undefined;
-  cell.host.failed(cell, error, envelope);
+  cell.host.failed(cell, error, envelope, phase);
   if (!cell.supervised || cell.stopRequested) {
     if (envelope !== undefined && phase === 'persistence' && cell.stopRequested && envelope.delivery) {
       // Stopping anyway (passivation, a shard move, a stop): a durable message whose effect was not

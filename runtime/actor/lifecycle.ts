@@ -89,7 +89,7 @@ export function restart(cell: CellState, delayMs: number, reason: unknown): void
   if (cell.restarting || cell.pendingRestart !== undefined) return;
   cell.awaitingDecision = false;
   cell.status = 'restarting';
-  cell.host.event(cell, 'restarting', reason);
+  cell.host.event(cell, 'restarting', reason, delayMs);
   if (cell.busy) {
     cell.pendingRestart = { delayMs, reason };
     return;
@@ -149,7 +149,7 @@ async function endInstance(cell: CellState, epoch: number, delayMs: number): Pro
     try {
       await onStop(cell.ctx);
     } catch (err) {
-      cell.host.failed(cell, err, undefined);
+      cell.host.failed(cell, err, undefined, 'stop');
     }
   }
   endLifetime(cell);
@@ -272,7 +272,7 @@ async function runStop(cell: CellState): Promise<void> {
       await onStop(cell.ctx);
     } catch (err) {
       cell.lastError = err;
-      cell.host.failed(cell, err, undefined);
+      cell.host.failed(cell, err, undefined, 'stop');
     }
   }
   // The aborted signal stays: handlers asking for it after the stop get it, aborted.

@@ -79,7 +79,7 @@ function saveFailed(cell: CellState, envelope: Envelope, error: unknown, attempt
   if (cell.stashedCurrent) {
     // Stashed, so not handled: it comes back with unstash; only the failure is reported.
     cell.lastError = error;
-    cell.host.failed(cell, error, undefined);
+    cell.host.failed(cell, error, undefined, 'persistence');
     return false;
   }
   const delivery = envelope.delivery;
@@ -87,7 +87,7 @@ function saveFailed(cell: CellState, envelope: Envelope, error: unknown, attempt
     // Reported once per outage, not once per try: a store down for a minute must not flood observers.
     if (attempt === 0) {
       cell.lastError = error;
-      cell.host.failed(cell, error, undefined);
+      cell.host.failed(cell, error, undefined, 'persistence');
     }
     if (cell.stopRequested) {
       cell.mailbox.unshift(envelope);

@@ -25,12 +25,26 @@ import type { TimerScheduler } from './timers.js';
 /** Lifecycle moments a cell reports besides started, failed and stopped. */
 export type CellEvent = 'paused' | 'resumed' | 'restarting' | 'restarted';
 
+/** @internal Runs a handler inside its trace span (`system/trace-hooks.ts`), metrics included. */
+export interface HandlerTracer {
+  invoke(cell: CellState, envelope: Envelope, handler: Function, message: unknown): unknown;
+}
+
+/** @internal Calls a cell's handler as `callHandler` does, counting it for metrics (see metrics-hooks.ts). */
+export interface HandlerMeter {
+  call(cell: CellState, handler: Function, message: unknown): unknown;
+}
+
 /** @internal What a cell needs from the system that hosts it. */
 export interface CellHost {
   readonly clock: Clock;
   readonly defaultThroughput: number;
   /** Runs `ctx.runTask`; undefined when the system has none. */
   readonly tasks: TaskRunner | undefined;
+  /** Counts messages per actor type when the system has metrics; undefined otherwise. */
+  readonly meter: HandlerMeter | undefined;
+  /** Runs handlers inside their trace span when the system has tracing; undefined otherwise. */
+  readonly traces: HandlerTracer | undefined;
   /** Sends the reply (or error) for an ask envelope. */
   reply(envelope: Envelope, value: unknown, isError: boolean): void;
   /** Sends `envelope` on to `target`, keeping its sender and reply address. */
@@ -43,23 +57,35 @@ export interface CellHost {
     options?: SpawnOptions,
   ): AnyActorRef;
   refFor(address: string): AnyActorRef;
-  /** Called when a handler, init, watchdog or onStop failed. */
-  failed(cell: CellState, error: unknown, envelope: Envelope | undefined): void;
+  /**
+   * Called when a handler, init, watchdog or onStop failed; `phase` says where (`stop` for onStop and
+   * stopping children), absent when unknown.
+   */
+  failed(
+    cell: CellState,
+    error: unknown,
+    envelope: Envelope | undefined,
+    phase?: FailurePhase | 'stop',
+  ): void;
   /**
    * Called once when the cell reached `stopped`, with the durable mail (from a store that redelivers) it
    * did not handle, oldest first.
    */
   stopped(cell: CellState, unhandled: Envelope[]): void;
   started(cell: CellState): void;
-  /** Pause, resume and restart moments; `reason` is the error behind a restart. */
-  event(cell: CellState, type: CellEvent, reason?: unknown): void;
+  /** Pause, resume and restart moments; `reason` is the error behind a restart, `delayMs` its backoff. */
+  event(cell: CellState, type: CellEvent, reason?: unknown, delayMs?: number): void;
 }
 
 /**
  * A note from a child for its supervisor's own loop rather than its handlers: the child failed or exited.
  * Processed between messages, also while the supervisor is paused.
  */
-export type ChildNotice = { kind: 'failed'; failure: ChildFailure } | { kind: 'exited'; exit: ChildExit };
+export type ChildNotice =
+  | { kind: 'failed'; failure: ChildFailure }
+  | { kind: 'exited'; exit: ChildExit }
+  /** An operator asked for child `name` to come back (`system.restart` on a stopped child); `done` answers. */
+  | { kind: 'restart'; name: string; done: (found: boolean) => void };
 
 /** What a new cell is made of: the options object of the `ActorCell` constructor. */
 export interface CellOptions {

@@ -137,8 +137,8 @@ interface Active {
 /** @internal What the host needs from the system. */
 export interface VirtualHostDeps {
   clock: Clock;
-  /** Creates and starts a cell at `address` (no parent). */
-  activate(definition: ActorDefinition<Protocol, unknown>, address: string): ActorCell;
+  /** Creates and starts a cell at `address` (no parent); `envelope` is its first message (its trace goes on). */
+  activate(definition: ActorDefinition<Protocol, unknown>, address: string, envelope?: Envelope): ActorCell;
   undeliverable(envelope: Envelope, reason: string, error?: unknown): void;
   /** Sends mail held for an actor whose shard moved to wherever it lives now. */
   reroute(envelope: Envelope): void;
@@ -225,7 +225,7 @@ export class VirtualHost {
         return;
       }
       this.#makeRoom();
-      entry = { cell: this.#deps.activate(registration.definition, address), lastUsed: 0 };
+      entry = { cell: this.#deps.activate(registration.definition, address, envelope), lastUsed: 0 };
     } else {
       // Move to the back: the Map's first entries are the least recently used.
       this.#active.delete(address);

@@ -18,6 +18,12 @@ export const ErrorCode = {
   MalformedFrame: 'MALFORMED_FRAME',
   Expired: 'EXPIRED',
   Remote: 'REMOTE_ERROR',
+  /**
+   * A handler, hook or task threw (or failed an ask with) an error that is not a troupe error: its wire form
+   * under this code keeps its name, message, stack and causes. `REMOTE_ERROR` is left for failures of unknown
+   * origin (a transport's, or a wire error without a code).
+   */
+  HandlerError: 'HANDLER_ERROR',
   NoReply: 'NO_REPLY',
   StashFull: 'STASH_FULL',
   LateReply: 'LATE_REPLY',
@@ -41,6 +47,86 @@ export interface WireError {
   code: string;
   message: string;
   data?: unknown;
+  /** The stack where it was raised (at most {@link MAX_WIRE_STACK} characters). */
+  stack?: string;
+  /** What caused it, {@link MAX_WIRE_CAUSES} levels deep at most. */
+  cause?: WireError;
+}
+
+/** Longest stack a wire error carries, per error in its chain, in characters. */
+export const MAX_WIRE_STACK = 4096;
+/** Most causes a wire error carries below itself. */
+export const MAX_WIRE_CAUSES = 3;
+/** Most characters of stacks and cause messages one wire error carries in all (its own message aside). */
+export const MAX_WIRE_ERROR_TEXT = 16_384;
+
+/** Options of {@link TroupeError.toWire}. */
+export interface ToWireOptions {
+  /**
+   * Code given to an error that is not a troupe error.
+   * @defaultValue `HANDLER_ERROR`
+   */
+  code?: string;
+  /**
+   * Carry stacks (listings such as `ps` leave them out).
+   * @defaultValue true
+   */
+  stack?: boolean;
+}
+
+function cap(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, Math.max(0, max))}… (${text.length} chars)`;
+}
+
+/** The wire form of `err`, with what is left of `budget` for stacks and causes. */
+function wireOf(
+  err: unknown,
+  options: ToWireOptions | undefined,
+  budget: { left: number },
+  depth: number,
+): WireError {
+  let wire: WireError;
+  let cause: unknown;
+  if (err instanceof TroupeError) {
+    wire =
+      err.data === undefined
+        ? { code: err.code, message: err.message }
+        : { code: err.code, message: err.message, data: err.data };
+    cause = err.cause;
+  } else if (err instanceof Error) {
+    wire = { code: options?.code ?? ErrorCode.HandlerError, message: `${err.name}: ${err.message}` };
+    cause = err.cause;
+  } else if (isWireError(err)) {
+    // Already plain (a cause rebuilt from the wire keeps its shape): copied, within the budget.
+    wire = { code: err.code, message: String(err.message) };
+    if (err.data !== undefined) wire.data = err.data;
+    if (typeof err.stack === 'string' && options?.stack !== false) wire.stack = err.stack;
+    cause = err.cause;
+  } else {
+    return { code: options?.code ?? ErrorCode.HandlerError, message: String(err) };
+  }
+  if (depth > 0) {
+    wire.message = cap(wire.message, Math.max(64, Math.min(1024, budget.left)));
+    budget.left -= wire.message.length;
+  }
+  const stack = err instanceof Error ? err.stack : wire.stack;
+  delete wire.stack;
+  if (options?.stack !== false && typeof stack === 'string' && budget.left > 0) {
+    wire.stack = cap(stack, Math.min(MAX_WIRE_STACK, budget.left));
+    budget.left -= wire.stack.length;
+  }
+  if (cause !== undefined && cause !== null && depth < MAX_WIRE_CAUSES && budget.left > 0)
+    wire.cause = wireOf(cause, options, budget, depth + 1);
+  return wire;
+}
+
+function isWireError(value: unknown): value is WireError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as WireError).code === 'string' &&
+    'message' in value
+  );
 }
 
 /**
@@ -63,25 +149,50 @@ export class TroupeError extends Error {
     return err instanceof TroupeError && (code === undefined || err.code === code);
   }
 
-  /** The wire form of this (or any) error. */
-  static toWire(err: unknown): WireError {
-    if (err instanceof TroupeError) {
-      return err.data === undefined
-        ? { code: err.code, message: err.message }
-        : { code: err.code, message: err.message, data: err.data };
-    }
-    if (err instanceof Error) return { code: ErrorCode.Remote, message: `${err.name}: ${err.message}` };
-    return { code: ErrorCode.Remote, message: String(err) };
+  /**
+   * The wire form of this (or any) error: `{ code, message, data?, stack?, cause? }`, its stack and causes
+   * size-capped ({@link MAX_WIRE_STACK}, {@link MAX_WIRE_CAUSES}, {@link MAX_WIRE_ERROR_TEXT}). An error that
+   * is not a troupe error (thrown by a handler, a hook, a task) gets the code `HANDLER_ERROR`.
+   */
+  static toWire(err: unknown, options?: ToWireOptions): WireError {
+    return wireOf(err, options, { left: MAX_WIRE_ERROR_TEXT }, 0);
   }
 
-  /** Rebuilds an error that crossed the wire. */
+  /** Rebuilds an error that crossed the wire, with its stack and causes. */
   static fromWire(wire: WireError): TroupeError {
-    // A reply from the wire may carry anything: never throw while turning it into an error.
-    if (typeof wire !== 'object' || wire === null) {
-      return new TroupeError(ErrorCode.MalformedFrame, `malformed error reply: ${String(wire)}`);
-    }
-    return new TroupeError(String(wire.code), String(wire.message), { data: wire.data });
+    return rebuild(wire, 0);
   }
+}
+
+/**
+ * @internal `wire` as it leaves node `nodeId` in a reply: its stack says where it came from
+ * (`remote <node>: …`), so the asker's rebuilt error does not pass for a local one.
+ */
+export function fromNode(wire: WireError, nodeId: string): WireError {
+  if (
+    typeof wire !== 'object' ||
+    wire === null ||
+    typeof wire.stack !== 'string' ||
+    wire.stack.startsWith('remote ')
+  )
+    return wire;
+  return { ...wire, stack: `remote ${nodeId}: ${wire.stack}` };
+}
+
+function rebuild(wire: WireError, depth: number): TroupeError {
+  // A reply from the wire may carry anything: never throw while turning it into an error.
+  if (typeof wire !== 'object' || wire === null) {
+    return new TroupeError(ErrorCode.MalformedFrame, `malformed error reply: ${String(wire)}`);
+  }
+  const cause =
+    depth < MAX_WIRE_CAUSES && typeof wire.cause === 'object' && wire.cause !== null
+      ? rebuild(wire.cause, depth + 1)
+      : undefined;
+  const code = typeof wire.code === 'string' ? wire.code : ErrorCode.Remote;
+  const error = new TroupeError(code, String(wire.message), { data: wire.data, cause });
+  // The stack is the one where it was raised; where it was rebuilt would tell nothing.
+  if (typeof wire.stack === 'string') error.stack = cap(wire.stack, MAX_WIRE_STACK);
+  return error;
 }
 
 /** An `ask` got no reply before its timeout. */

@@ -148,6 +148,11 @@ export interface SupervisorHooks<C> {
   childExited(exit: ChildExit, ctx: C, children: Children): void;
   /** Stops the children when the supervisor stops or restarts (e.g. in reverse order, with timeouts). */
   stopChildren?(ctx: C, children: Children): Promise<void>;
+  /**
+   * Brings child `name` back when asked from outside (`system.restart`, `troupe restart`): restarts it when
+   * running, starts it again from its spec when stopped. Returns false when it knows no such child.
+   */
+  restartChild?(name: string, ctx: C, children: Children): boolean;
 }
 
 /** @internal Validates the supervision-related options of a definition or spawn call. */

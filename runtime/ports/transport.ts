@@ -3,6 +3,8 @@
 import type { NodeInfo, NodeLoad, PlacementStrategy } from '../cluster/placement.js';
 import type { Envelope } from '../core/envelope.js';
 import type { WireError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { TransportStats } from './metrics.js';
 
 /** Something a transport could not turn into a delivered envelope. */
 export interface Rejected {
@@ -28,6 +30,8 @@ export interface TransportSink {
   passivate(match: (address: string) => boolean): Promise<number>;
   /** This node's current load, for membership heartbeats. */
   load(): NodeLoad;
+  /** The node's logger (node id bound): a transport given no logger of its own writes here. */
+  readonly logger?: Logger;
 }
 
 /** A virtual actor type a node hosts, and how its ids are placed. */
@@ -89,6 +93,11 @@ export interface Transport {
    * passed on. `drain` follows. Optional; safe to call twice.
    */
   handOver?(): Promise<void>;
+  /**
+   * The connection, the cluster as this node sees it, and counters, for metrics and readiness. Optional;
+   * must be cheap (it is read on every metrics collection and readiness probe).
+   */
+  stats?(): TransportStats;
   /** Stops now: in-flight frames may be lost. Safe to call twice. */
   close(): Promise<void>;
   /** Flushes what was sent, stops receiving, then closes. Safe to call twice. */

@@ -6,8 +6,9 @@ import type { ActorRef, AnyActorRef } from '../actor/ref.js';
 import type { PlacementStrategy } from '../cluster/placement.js';
 import type { VirtualActorOptions, VirtualType } from '../cluster/virtual.js';
 import type { Clock } from '../core/clock.js';
-import type { DeadLetters } from '../core/dead-letters.js';
+import type { DeadLetter, DeadLetters } from '../core/dead-letters.js';
 import type { WireError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { ActorStatus } from '../ports/supervision.js';
 import type { Transport } from '../ports/transport.js';
 import type { TaskRunner } from '../tasks/runner.js';
@@ -51,6 +52,13 @@ export interface ActorInfo {
   processed: number;
   restarts: number;
   lastError: WireError | undefined;
+  /** The node it runs on (virtual actors too); set by `ps`, absent from `inspect`. */
+  node?: string;
+}
+
+/** A dead letter as `clusterDeadLetters` lists it: with the node that recorded it. */
+export interface NodeDeadLetter extends DeadLetter {
+  node: string;
 }
 
 /** One actor and its descendants, from `system.tree()`. */
@@ -86,6 +94,8 @@ export interface ActorSystem {
   /** The task runner behind `ctx.runTask`, if any. */
   readonly tasks: TaskRunner | undefined;
   readonly deadLetters: DeadLetters;
+  /** Where this node logs (the `logger` option, its events carrying `node`); actors may log through it too. */
+  readonly logger: Logger;
   /** Spawns a top-level actor. Throws `NAME_TAKEN` when the name is in use, `SYSTEM_CLOSED` after close. */
   spawn<P extends Protocol, S>(definition: ActorDefinition<P, S>, options?: SpawnOptions): ActorRef<P>;
   /**
@@ -136,6 +146,12 @@ export interface ActorSystem {
   pause(ref: AnyActorRef, options?: ControlOptions): Promise<void>;
   /** Resumes a paused actor (or subtree): what queued meanwhile is handled first, in order. */
   resume(ref: AnyActorRef, options?: ControlOptions): Promise<void>;
+  /**
+   * Restarts an actor (local, remote or virtual): a running one as a crash would (same address and mailbox,
+   * `init` again); a supervised child that was stopped is started again from the spec its supervisor kept.
+   * Rejects with `ACTOR_NOT_FOUND` when there is neither.
+   */
+  restart(ref: AnyActorRef): Promise<void>;
   /** The local actors as trees: top-level actors at the roots, each with its children. */
   tree(): ActorTreeNode[];
   /**
@@ -143,6 +159,8 @@ export interface ActorSystem {
    * do not answer in time are left out.
    */
   ps(options?: PsOptions): Promise<ActorInfo[]>;
+  /** The recent dead letters of every node (as `ps` finds them), oldest first per node (`troupe dead-letters`). */
+  clusterDeadLetters(options?: PsOptions): Promise<NodeDeadLetter[]>;
   /** Subscribes to lifecycle events of this node's actors; returns the unsubscribe function. */
   onLifecycle(listener: (event: LifecycleEvent) => void): () => void;
   /** A snapshot of every local actor. */

@@ -3,6 +3,7 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Waiter } from '../core/envelope.js';
 import { AskTimeoutError, ErrorCode, TroupeError, type WireError } from '../core/errors.js';
+import type { AskOutcomes } from './stats.js';
 
 /**
  * One ask waiting for its reply. It is also its own node in the deadline queue of its timeout, so waiting
@@ -44,6 +45,8 @@ export class PendingAsk implements Waiter {
   /** Settles with a reply (a value, or a wire error when `isError`). False when it had settled already. */
   settle(value: unknown, isError: boolean): boolean {
     if (!this.#asks.release(this)) return false;
+    const outcomes = this.#asks.outcomes;
+    if (outcomes !== undefined) outcomes.count(isError ? String((value as WireError)?.code) : 'ok');
     if (isError) this.#reject(TroupeError.fromWire(value as WireError));
     else this.#resolve(value);
     return true;
@@ -52,6 +55,7 @@ export class PendingAsk implements Waiter {
   /** Fails with `error` (timeout, abort, closing, unsendable). False when it had settled already. */
   fail(error: unknown): boolean {
     if (!this.#asks.release(this)) return false;
+    this.#asks.outcomes?.count(TroupeError.is(error) ? error.code : ErrorCode.Remote);
     this.#reject(error);
     return true;
   }
@@ -70,6 +74,8 @@ class DeadlineQueue {
 
 /** @internal Every pending ask of one system. */
 export class PendingAsks {
+  /** Counts settled asks by outcome when the system has metrics. */
+  outcomes: AskOutcomes | undefined = undefined;
   readonly #clock: Clock;
   readonly #byId = new Map<string, PendingAsk>();
   readonly #queues = new Map<number, DeadlineQueue>();

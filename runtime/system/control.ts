@@ -1,13 +1,16 @@
-// The control plane: lifecycle commands (stop, terminate, pause, resume), spawnOn and `ps`, local or remote.
+// The control plane: lifecycle commands (stop, terminate, pause, resume, restart), spawnOn, `ps` and recent
+// dead letters, local or remote.
 
 import type { ActorCell } from '../actor/cell.js';
+import { requestChildRestart } from '../actor/children.js';
 import type { AnyActorRef } from '../actor/ref.js';
 import { type NodeLoad, nodeInfo, type PlacementStrategy } from '../cluster/placement.js';
 import type { VirtualHost } from '../cluster/virtual.js';
+import type { DeadLetter } from '../core/dead-letters.js';
 import { assertValidName, type Envelope } from '../core/envelope.js';
 import { ErrorCode, InvalidOptionsError, TroupeError } from '../core/errors.js';
 import type { Transport } from '../ports/transport.js';
-import type { ActorInfo, PsOptions } from './actor-system.js';
+import type { ActorInfo, NodeDeadLetter, PsOptions } from './actor-system.js';
 import { NODE_SEGMENT } from './address.js';
 import { MAX_TIMEOUT_MS } from './checks.js';
 import type { Router } from './router.js';
@@ -15,7 +18,15 @@ import type { Router } from './router.js';
 const DEFAULT_PS_TIMEOUT_MS = 500;
 
 /** A lifecycle command, as it travels in a `System` envelope. */
-export type ControlCommand = 'stop' | 'terminate' | 'pause' | 'resume';
+export type ControlCommand = 'stop' | 'terminate' | 'pause' | 'resume' | 'restart';
+
+const COMMANDS: ReadonlySet<unknown> = new Set<ControlCommand>([
+  'stop',
+  'terminate',
+  'pause',
+  'resume',
+  'restart',
+]);
 
 /** What the control plane needs from its system. */
 export interface ControlOptions {
@@ -29,6 +40,8 @@ export interface ControlOptions {
   spawnRegistered(type: string, name: string | undefined): AnyActorRef;
   inspect(): ActorInfo[];
   load(): NodeLoad;
+  /** This node's recent dead letters. */
+  deadLetters(): DeadLetter[];
 }
 
 /** @internal Lifecycle commands and node-wide queries, for this node's actors and for other nodes'. */
@@ -49,6 +62,22 @@ export class Control {
       router.reply(envelope, this.#o.inspect(), false);
       return;
     }
+    if (path === NODE_SEGMENT && type === 'dead-letters') {
+      router.reply(envelope, this.#o.deadLetters(), false);
+      return;
+    }
+    // A command for a virtual actor, asked of every node: the one hosting it answers true, the others false.
+    if (path === NODE_SEGMENT && COMMANDS.has(type)) {
+      const actor = (command as { actor?: unknown }).actor;
+      const cell = typeof actor === 'string' ? this.#o.cells.get(actor) : undefined;
+      if (cell === undefined) router.reply(envelope, false, false);
+      else {
+        void this.#local(cell, type as ControlCommand, command?.subtree === true).then(() =>
+          router.reply(envelope, true, false),
+        );
+      }
+      return;
+    }
     if (path === NODE_SEGMENT && type === 'spawn') {
       const { actorType, name } = command as { actorType?: unknown; name?: unknown };
       try {
@@ -60,6 +89,18 @@ export class Control {
       return;
     }
     const cell = this.#o.cells.get(path);
+    if (!cell && type === 'restart') {
+      void this.#restartStopped(path).then((found) =>
+        found
+          ? router.reply(envelope, true, false)
+          : router.reply(
+              envelope,
+              TroupeError.toWire(new TroupeError(ErrorCode.ActorNotFound, `no actor at ${envelope.target}`)),
+              true,
+            ),
+      );
+      return;
+    }
     if (!cell) {
       router.undeliverable(
         envelope,
@@ -68,8 +109,10 @@ export class Control {
       );
       return;
     }
-    if (type === 'stop' || type === 'terminate' || type === 'pause' || type === 'resume') {
-      void this.#local(cell, type, command?.subtree === true).then(() => router.reply(envelope, true, false));
+    if (COMMANDS.has(type)) {
+      void this.#local(cell, type as ControlCommand, command?.subtree === true).then(() =>
+        router.reply(envelope, true, false),
+      );
     } else {
       router.undeliverable(
         envelope,
@@ -85,15 +128,46 @@ export class Control {
       throw new InvalidOptionsError('ref', 'expected an actor ref');
     const { nodeId } = this.#o;
     const address = ref.address;
+    if (address.startsWith('$v/')) return this.#virtualCommand(address, command, subtree);
     if (address.startsWith(nodeId) && address.charCodeAt(nodeId.length) === 47) {
-      const cell = this.#o.cells.get(address.slice(nodeId.length + 1));
+      const path = address.slice(nodeId.length + 1);
+      const cell = this.#o.cells.get(path);
       if (cell) await this.#local(cell, command, subtree);
-      else if (command === 'pause' || command === 'resume') {
+      else if (command === 'restart') {
+        if (!(await this.#restartStopped(path)))
+          throw new TroupeError(ErrorCode.ActorNotFound, `no actor at ${address}`);
+      } else if (command === 'pause' || command === 'resume') {
         throw new TroupeError(ErrorCode.ActorNotFound, `no actor at ${address}`);
       }
       return;
     }
     await this.#o.router.systemAsk(address, { type: command, subtree }, this.#o.askTimeoutMs);
+  }
+
+  /** A virtual actor lives wherever it was activated: here, or on the node that answers for it. */
+  async #virtualCommand(address: string, command: ControlCommand, subtree: boolean): Promise<void> {
+    const { nodeId, transport, router, askTimeoutMs } = this.#o;
+    const cell = this.#o.cells.get(address);
+    if (cell) return this.#local(cell, command, subtree);
+    const nodes = transport?.nodes === undefined ? [] : await transport.nodes(DEFAULT_PS_TIMEOUT_MS);
+    const answers = await Promise.all(
+      nodes
+        .filter((node) => node !== nodeId)
+        .map((node) =>
+          router
+            .systemAsk(`${node}/${NODE_SEGMENT}`, { type: command, actor: address, subtree }, askTimeoutMs)
+            .catch(() => false),
+        ),
+    );
+    if (!answers.includes(true))
+      throw new TroupeError(ErrorCode.ActorNotFound, `virtual actor ${address} is not active on any node`);
+  }
+
+  /** A child that stopped comes back through its supervisor, which kept its spec. */
+  #restartStopped(path: string): Promise<boolean> {
+    const slash = path.lastIndexOf('/');
+    const parent = slash > 0 ? this.#o.cells.get(path.slice(0, slash)) : undefined;
+    return parent === undefined ? Promise.resolve(false) : requestChildRestart(parent, path.slice(slash + 1));
   }
 
   async #local(cell: ActorCell, command: ControlCommand, subtree: boolean): Promise<void> {
@@ -102,6 +176,9 @@ export class Control {
         return cell.requestStop();
       case 'terminate':
         return cell.terminate();
+      case 'restart':
+        cell.restart(0, new TroupeError(ErrorCode.ActorStopped, `${cell.address} restarted on request`));
+        return;
       case 'pause':
       case 'resume': {
         const visit = (c: ActorCell): void => {
@@ -161,19 +238,36 @@ export class Control {
     const timeout = options.timeoutMs ?? DEFAULT_PS_TIMEOUT_MS;
     if (!(Number.isInteger(timeout) && timeout > 0 && timeout <= MAX_TIMEOUT_MS))
       throw new InvalidOptionsError('timeoutMs', `expected a positive integer, got ${String(timeout)}`);
+    const answers = await this.#everyNode<ActorInfo>('ps', timeout, () => this.#o.inspect());
+    return answers.flatMap(([node, infos]) => infos.map((info) => ({ ...info, node })));
+  }
+
+  /** The recent dead letters of every node the transport can list, each with the node that recorded it. */
+  async deadLetters(options: PsOptions): Promise<NodeDeadLetter[]> {
+    const timeout = options.timeoutMs ?? DEFAULT_PS_TIMEOUT_MS;
+    if (!(Number.isInteger(timeout) && timeout > 0 && timeout <= MAX_TIMEOUT_MS))
+      throw new InvalidOptionsError('timeoutMs', `expected a positive integer, got ${String(timeout)}`);
+    const answers = await this.#everyNode<DeadLetter>('dead-letters', timeout, () => this.#o.deadLetters());
+    return answers.flatMap(([node, letters]) => letters.map((letter) => ({ ...letter, node })));
+  }
+
+  /** Asks every node for a list (this node answers directly); nodes that do not answer in time are left out. */
+  async #everyNode<T>(type: string, timeout: number, here: () => T[]): Promise<[string, T[]][]> {
     const { nodeId, transport, router } = this.#o;
     const nodes = new Set<string>([nodeId]);
     if (transport?.nodes !== undefined) for (const node of await transport.nodes(timeout)) nodes.add(node);
-    const answers = await Promise.all(
-      [...nodes].map((node) =>
-        node === nodeId
-          ? this.#o.inspect()
-          : router.systemAsk(`${node}/${NODE_SEGMENT}`, { type: 'ps' }, timeout).then(
-              (infos) => (Array.isArray(infos) ? (infos as ActorInfo[]) : []),
-              () => [],
-            ),
+    return Promise.all(
+      [...nodes].map(
+        async (node): Promise<[string, T[]]> => [
+          node,
+          node === nodeId
+            ? here()
+            : await router.systemAsk(`${node}/${NODE_SEGMENT}`, { type }, timeout).then(
+                (list) => (Array.isArray(list) ? (list as T[]) : []),
+                () => [],
+              ),
+        ],
       ),
     );
-    return answers.flat();
   }
 }

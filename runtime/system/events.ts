@@ -75,7 +75,9 @@ export function infoOf(cell: ActorCell): ActorInfo {
     mailboxDepth: cell.mailboxDepth,
     processed: cell.processed,
     restarts: cell.restarts,
-    lastError: cell.lastError === undefined ? undefined : TroupeError.toWire(cell.lastError),
+    // Listings cross the wire for every actor at once (`troupe ps`): no stacks there.
+    lastError:
+      cell.lastError === undefined ? undefined : TroupeError.toWire(cell.lastError, { stack: false }),
   };
 }
 

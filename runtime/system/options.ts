@@ -4,7 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { type Clock, systemClock } from '../core/clock.js';
 import { assertValidName } from '../core/envelope.js';
 import { InvalidOptionsError } from '../core/errors.js';
+import { type Logger, loggerOption } from '../core/logger.js';
 import { assertOptionsObject, clockOption, intOption } from '../core/options.js';
+import type { Metrics } from '../ports/metrics.js';
+import { type Tracing, tracingOption } from '../ports/tracing.js';
 import type { Transport } from '../ports/transport.js';
 import type { TaskRunner } from '../tasks/runner.js';
 import { MAX_TIMEOUT_MS } from './checks.js';
@@ -28,6 +31,19 @@ export interface SystemOptions {
    * @defaultValue none (`ctx.runTask` fails with `NO_TASK_RUNNER`)
    */
   tasks?: TaskRunner;
+  /**
+   * Counts messages in and out per actor type, failures, restarts, asks by outcome and samples handle
+   * durations, read with the dead letters, the transport's and the task runner's figures when collected:
+   * `otelMetrics()` from troupe/telemetry. Without it nothing is counted.
+   * @defaultValue none
+   */
+  metrics?: Metrics;
+  /**
+   * Records spans for tells, asks, handlers, spawns, activations and durable mail, with W3C trace context in
+   * envelope headers: `otelTracing()` from troupe/telemetry. Without it, no span and no header.
+   * @defaultValue none
+   */
+  tracing?: Tracing;
   /** @defaultValue the real clock */
   clock?: Clock;
   /** @defaultValue 5000 */
@@ -52,6 +68,13 @@ export interface SystemOptions {
    * @defaultValue 10000
    */
   drainTimeoutMs?: number;
+  /**
+   * Where the system writes crashes (with their stack), restarts, escalations and dead letters (rate-limited:
+   * the first of each reason at once, then one line per reason per 5 s with the count). Its events carry
+   * `node`, this node's id.
+   * @defaultValue `createLogger({ level: process.env.TROUPE_LOG_LEVEL ?? 'warn' })`
+   */
+  logger?: Logger;
 }
 
 /** {@link SystemOptions} after defaults. */
@@ -59,12 +82,16 @@ export interface ResolvedSystemOptions {
   nodeId: string;
   transport: Transport | undefined;
   tasks: TaskRunner | undefined;
+  metrics: Metrics | undefined;
+  tracing: Tracing | undefined;
   clock: Clock;
   askTimeoutMs: number;
   throughput: number;
   deadLetterBuffer: number;
   drainTimeoutMs: number;
   maxActiveVirtual: number;
+  /** The logger with this node's id bound. */
+  logger: Logger;
 }
 
 export const DEFAULT_ASK_TIMEOUT_MS = 5000;
@@ -76,6 +103,12 @@ function resolveTasks(tasks: TaskRunner | undefined): TaskRunner | undefined {
   if (tasks !== undefined && (typeof tasks !== 'object' || tasks === null || typeof tasks.run !== 'function'))
     throw new InvalidOptionsError('tasks', 'expected a TaskRunner');
   return tasks;
+}
+
+function resolveMetrics(metrics: Metrics | undefined): Metrics | undefined {
+  if (metrics !== undefined && typeof metrics?.attach !== 'function')
+    throw new InvalidOptionsError('metrics', 'expected a Metrics (otelMetrics() from troupe/telemetry)');
+  return metrics;
 }
 
 /** Applies defaults and validates; never mutates `options`. Throws {@link InvalidOptionsError} naming the field. */
@@ -95,11 +128,14 @@ export function resolveSystemOptions(options: SystemOptions = {}): ResolvedSyste
     nodeId,
     transport: options.transport,
     tasks: resolveTasks(options.tasks),
+    metrics: resolveMetrics(options.metrics),
+    tracing: tracingOption(options.tracing),
     clock,
     askTimeoutMs: intOption(options.askTimeoutMs, 'askTimeoutMs', DEFAULT_ASK_TIMEOUT_MS, 1, MAX_TIMEOUT_MS),
     throughput: intOption(options.throughput, 'throughput', DEFAULT_THROUGHPUT, 1),
     deadLetterBuffer: intOption(options.deadLetterBuffer, 'deadLetterBuffer', DEFAULT_DEAD_LETTER_BUFFER, 0),
     drainTimeoutMs: intOption(options.drainTimeoutMs, 'drainTimeoutMs', DEFAULT_DRAIN_TIMEOUT_MS, 0),
     maxActiveVirtual: intOption(options.maxActiveVirtual, 'maxActiveVirtual', Number.MAX_SAFE_INTEGER, 1),
+    logger: loggerOption(options.logger).child({ node: nodeId }),
   };
 }

@@ -1,6 +1,7 @@
 // The message path of one node: tells, sends and asks go out from here, and what arrives is routed from here.
 
 import type { ActorCell } from '../actor/cell.js';
+import type { ActorMeter } from '../actor/metrics-hooks.js';
 import type { AskOptions, SendOptions, TellOptions } from '../actor/ref.js';
 import type { VirtualHost } from '../cluster/virtual.js';
 import type { Clock } from '../core/clock.js';
@@ -13,12 +14,13 @@ import {
   REPLY_SEGMENT,
   tellEnvelope,
 } from '../core/envelope.js';
-import { ErrorCode, TroupeError, type WireError } from '../core/errors.js';
+import { ErrorCode, fromNode, TroupeError, type WireError } from '../core/errors.js';
 import type { Rejected, Transport } from '../ports/transport.js';
 import type { Address } from './address.js';
 import { Asker } from './ask.js';
 import { type PendingAsk, PendingAsks } from './asks.js';
 import { assertMessage, assertSendOptions } from './checks.js';
+import type { TraceHooks } from './trace-hooks.js';
 
 const textOf = (target: Address | string): string => (typeof target === 'string' ? target : target.text);
 
@@ -36,6 +38,10 @@ export interface RouterOptions {
   onSystemMessage: (envelope: Envelope) => void;
   /** True once the system began to close: new mail is refused. */
   closing: () => boolean;
+  /** Counts messages out per actor type when the system has metrics. */
+  meter?: ActorMeter | undefined;
+  /** Spans and trace context when the system has tracing. */
+  traces?: TraceHooks | undefined;
 }
 
 /**
@@ -82,6 +88,9 @@ export class Router {
   ): void {
     assertMessage(message);
     if (options !== undefined) assertSendOptions(options, textOf(target));
+    if (this.#o.meter !== undefined) this.#o.meter.sent();
+    // Tracing on: an envelope carrying the trace context, even for a plain local tell.
+    if (this.#o.traces?.tell(this, target, cell, message, options)) return;
     // The hot path: a plain tell to a local actor goes into its mailbox as the bare message.
     if (cell !== undefined && options === undefined && !this.#o.closing()) {
       cell.enqueueTell(message);
@@ -114,10 +123,14 @@ export class Router {
     }
     assertMessage(message);
     assertSendOptions(options, target.text);
+    this.#o.meter?.sent();
     const envelope = tellEnvelope(target.text, message, options?.sender?.address, options?.headers);
+    const span = this.#o.traces?.sendAcked(envelope, target);
     try {
       await transport.sendAcked(envelope, options?.messageId);
+      span?.end();
     } catch (err) {
+      span?.fail(err);
       this.#o.deadLetters.record(
         this.#letter(envelope, TroupeError.is(err) ? err.code : ErrorCode.Remote, err),
       );
@@ -132,7 +145,9 @@ export class Router {
     message: unknown,
     options: AskOptions | undefined,
   ): Promise<unknown> {
-    return this.#asker.ask(target, cell, message, options);
+    if (this.#o.meter !== undefined) this.#o.meter.sent();
+    const traced = this.#o.traces?.ask(this.#asker, target, cell, message, options);
+    return traced ?? this.#asker.ask(target, cell, message, options);
   }
 
   /** Sends a system command to another node and resolves with its reply. */
@@ -274,7 +289,7 @@ export class Router {
       return;
     }
     const reply: Envelope = isError
-      ? errorReply(replyTo, correlationId, value as WireError, envelope.target)
+      ? errorReply(replyTo, correlationId, fromNode(value as WireError, this.#o.nodeId), envelope.target)
       : {
           kind: EnvelopeKind.Reply,
           target: replyTo,

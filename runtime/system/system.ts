@@ -2,6 +2,7 @@
 
 import { ActorCell } from '../actor/cell.js';
 import type { ActorDefinition, SpawnOptions } from '../actor/definition.js';
+import type { ActorMeter } from '../actor/metrics-hooks.js';
 import type { AnyProtocol, Protocol } from '../actor/protocol.js';
 import type { ActorRef, AnyActorRef } from '../actor/ref.js';
 import type { CellEvent, CellHost } from '../actor/state.js';
@@ -11,6 +12,8 @@ import type { Clock } from '../core/clock.js';
 import { DeadLetterOffice, type DeadLetters } from '../core/dead-letters.js';
 import { assertValidAddress, type Envelope } from '../core/envelope.js';
 import { ErrorCode, InvalidOptionsError, TroupeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { FailurePhase } from '../ports/supervision.js';
 import type { Rejected, Transport, TransportSink } from '../ports/transport.js';
 import type { TaskRunner } from '../tasks/runner.js';
 import type {
@@ -19,16 +22,20 @@ import type {
   ActorTreeNode,
   ControlOptions,
   LifecycleEvent,
+  NodeDeadLetter,
   PsOptions,
 } from './actor-system.js';
 import { Address } from './address.js';
 import { Control } from './control.js';
 import { infoOf, LifecycleEvents, treeOf } from './events.js';
+import { SystemLog } from './logging.js';
 import { type ResolvedSystemOptions, resolveSystemOptions, type SystemOptions } from './options.js';
 import { AddressRef, VirtualRef } from './refs.js';
 import { Registry } from './registry.js';
 import { Router } from './router.js';
 import { shutdown } from './shutdown.js';
+import { SystemStats } from './stats.js';
+import { TraceHooks } from './trace-hooks.js';
 import { VirtualTypes } from './virtual-types.js';
 
 class System implements ActorSystem, CellHost, TransportSink {
@@ -37,12 +44,18 @@ class System implements ActorSystem, CellHost, TransportSink {
   readonly transport: Transport | undefined;
   readonly tasks: TaskRunner | undefined;
   readonly defaultThroughput: number;
+  readonly meter: ActorMeter | undefined;
+  /** Spans around messages, spawns and activations; undefined without `tracing`. */
+  readonly traces: TraceHooks | undefined;
+  /** Counters for metrics; undefined without `metrics`. */
+  readonly #stats: SystemStats | undefined;
   readonly #options: ResolvedSystemOptions;
   readonly #deadLetters: DeadLetterOffice;
   readonly #registry: Registry;
   readonly #router: Router;
   readonly #control: Control;
   readonly #events: LifecycleEvents;
+  readonly #log: SystemLog;
   readonly #virtual: VirtualHost;
   readonly #types: VirtualTypes;
   #seq = 0;
@@ -60,6 +73,18 @@ class System implements ActorSystem, CellHost, TransportSink {
     this.#deadLetters = new DeadLetterOffice(options.deadLetterBuffer);
     this.#registry = new Registry(this.nodeId);
     this.#events = new LifecycleEvents(this.clock);
+    this.#stats = this.#statsFor(options);
+    this.meter = this.#stats?.meter;
+    this.traces =
+      options.tracing === undefined
+        ? undefined
+        : new TraceHooks({
+            tracing: options.tracing,
+            nodeId: this.nodeId,
+            transport: this.transport,
+            closing: () => this.#closing !== undefined,
+          });
+    this.#log = new SystemLog({ logger: options.logger, clock: this.clock, deadLetters: this.#deadLetters });
     this.#router = new Router({
       nodeId: this.nodeId,
       clock: this.clock,
@@ -70,11 +95,14 @@ class System implements ActorSystem, CellHost, TransportSink {
       virtual: () => this.#virtual,
       onSystemMessage: (envelope) => this.#control.onSystemMessage(envelope),
       closing: () => this.#closing !== undefined,
+      meter: this.meter,
+      traces: this.traces,
     });
+    if (this.#stats !== undefined) this.#router.asks.outcomes = this.#stats.asks;
     this.#virtual = new VirtualHost(
       {
         clock: this.clock,
-        activate: (definition, address) => this.#activateVirtual(definition, address),
+        activate: (definition, address, envelope) => this.#activateVirtual(definition, address, envelope),
         undeliverable: (envelope, reason, error) => this.#router.undeliverable(envelope, reason, error),
         reroute: (envelope) => this.#router.reroute(envelope),
       },
@@ -96,6 +124,7 @@ class System implements ActorSystem, CellHost, TransportSink {
       spawnRegistered: (type, name) => this.#spawnRegistered(type, name),
       inspect: () => this.inspect(),
       load: () => this.load(),
+      deadLetters: () => this.#deadLetters.recent(),
     });
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -104,6 +133,11 @@ class System implements ActorSystem, CellHost, TransportSink {
 
   get deadLetters(): DeadLetters {
     return this.#deadLetters;
+  }
+
+  /** This node's logger (its events carry `node`); the transport takes it when it has none of its own. */
+  get logger(): Logger {
+    return this.#log.logger;
   }
 
   // ---- actors and refs ----
@@ -122,6 +156,14 @@ class System implements ActorSystem, CellHost, TransportSink {
     options?: SpawnOptions,
   ): AnyActorRef {
     this.#assertOpen();
+    const traces = this.traces;
+    if (traces?.enabled()) {
+      return traces.spawn(
+        definition.type,
+        () => this.#registry.spawn(this, this.#router, parent, definition, options),
+        (ref) => this.#registry.cells.get(ref.address.slice(this.nodeId.length + 1)),
+      );
+    }
     return this.#registry.spawn(this, this.#router, parent, definition, options);
   }
 
@@ -159,12 +201,17 @@ class System implements ActorSystem, CellHost, TransportSink {
     return this.#types.ref(type, id) as unknown as ActorRef<P>;
   }
 
-  /** Starts the cell for a virtual actor. */
-  #activateVirtual(definition: ActorDefinition<Protocol, unknown>, address: string): ActorCell {
+  /** Starts the cell for a virtual actor, whose first message is `envelope`. */
+  #activateVirtual(
+    definition: ActorDefinition<Protocol, unknown>,
+    address: string,
+    envelope: Envelope | undefined,
+  ): ActorCell {
     const cell = new ActorCell({ host: this, definition, address, path: address, name: address });
     cell.ref = new VirtualRef(Address.parse(address, this.nodeId), this.#router);
     this.#registry.addVirtual(cell);
-    cell.start();
+    if (this.traces === undefined) cell.start();
+    else this.traces.activate(cell, envelope);
     return cell;
   }
 
@@ -206,8 +253,16 @@ class System implements ActorSystem, CellHost, TransportSink {
     return this.#control.command(ref, 'resume', options?.subtree === true);
   }
 
+  restart(ref: AnyActorRef): Promise<void> {
+    return this.#control.command(ref, 'restart', false);
+  }
+
   ps(options: PsOptions = {}): Promise<ActorInfo[]> {
     return this.#control.ps(options);
+  }
+
+  clusterDeadLetters(options: PsOptions = {}): Promise<NodeDeadLetter[]> {
+    return this.#control.deadLetters(options);
   }
 
   inspect(): ActorInfo[] {
@@ -237,22 +292,34 @@ class System implements ActorSystem, CellHost, TransportSink {
     this.#router.undeliverable(envelope, reason, error);
   }
 
-  failed(cell: ActorCell, error: unknown, _envelope: Envelope | undefined): void {
+  failed(
+    cell: ActorCell,
+    error: unknown,
+    envelope: Envelope | undefined,
+    phase?: FailurePhase | 'stop',
+  ): void {
+    this.#log.failed(cell, error, envelope, phase);
     this.#events.failed(cell, error);
+    this.#stats?.failed(cell);
+    this.traces?.failed(cell, error);
   }
 
   started(cell: ActorCell): void {
     this.#events.started(cell);
+    this.traces?.started(cell);
   }
 
-  event(cell: ActorCell, type: CellEvent, reason?: unknown): void {
+  event(cell: ActorCell, type: CellEvent, reason?: unknown, delayMs?: number): void {
+    if (type === 'restarting') this.#log.restarting(cell, reason, delayMs);
     this.#events.moment(cell, type, reason);
+    if (type === 'restarted') this.#stats?.restarted(cell);
   }
 
   stopped(cell: ActorCell, unhandled: Envelope[]): void {
     this.#virtual.stopped(cell, unhandled);
     this.#registry.remove(cell);
     this.#events.stopped(cell);
+    this.#log.stopped(cell);
   }
 
   // ---- TransportSink: what the transport hands this node ----
@@ -314,7 +381,26 @@ class System implements ActorSystem, CellHost, TransportSink {
       },
       graceful,
     );
+    this.#log.close();
+    this.#stats?.detach();
     this.#resolveClosed(error);
+  }
+
+  #statsFor(options: ResolvedSystemOptions): SystemStats | undefined {
+    if (options.metrics === undefined) return undefined;
+    const router = (): Router => this.#router;
+    return new SystemStats(options.metrics, {
+      nodeId: this.nodeId,
+      cells: this.#registry.cells,
+      deadLetters: this.#deadLetters,
+      asks: {
+        get size() {
+          return router().asks.size;
+        },
+      },
+      transport: this.transport,
+      tasks: this.tasks,
+    });
   }
 
   #assertOpen(): void {

@@ -25,7 +25,14 @@ export function taskErrorFromWire(task: string, jobId: string, wire: WireError |
     return new TaskError(ErrorCode.TaskFailed, `task ${task} (job ${jobId}) failed: ${wire}`, {
       data: { task, jobId },
     });
-  return new TaskError(String(wire.code), String(wire.message), { data: wire.data });
+  // Stack and causes came with it from the worker: kept, so a failed run shows where the handler threw.
+  const rebuilt = TroupeError.fromWire(wire);
+  const error = new TaskError(rebuilt.code, rebuilt.message, {
+    data: rebuilt.data,
+    ...(rebuilt.cause !== undefined && { cause: rebuilt.cause }),
+  });
+  if (typeof wire.stack === 'string' && rebuilt.stack !== undefined) error.stack = rebuilt.stack;
+  return error;
 }
 
 /** Turns whatever a run rejected with into a {@link TaskError}. */

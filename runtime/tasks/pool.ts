@@ -2,7 +2,9 @@
 
 import { type Clock, systemClock } from '../core/clock.js';
 import { ErrorCode, TaskError } from '../core/errors.js';
+import { type Logger, loggerOption } from '../core/logger.js';
 import { assertOptionsObject, clockOption, intOption } from '../core/options.js';
+import { type Tracing, tracingOption } from '../ports/tracing.js';
 import type { AnyTaskDefinition, TaskDefinition, TaskHandler, TaskProgress } from './definition.js';
 import { taskCancelled } from './errors.js';
 import { backoffDelay, executeTask } from './execution.js';
@@ -17,6 +19,7 @@ import {
   type TaskRunner,
 } from './runner.js';
 import { defaultThreadCount, ThreadPool } from './threads.js';
+import { traceEnqueue, traceRun } from './tracing.js';
 
 /** Options of {@link taskPool}. */
 export interface TaskPoolOptions {
@@ -27,20 +30,34 @@ export interface TaskPoolOptions {
   threads?: number;
   /** Drives timeouts, backoff and rate limits. @defaultValue the real clock */
   clock?: Clock;
+  /**
+   * Where failed attempts (warn) and failed runs (error) are logged, with the error's stack.
+   * @defaultValue `createLogger({ level: process.env.TROUPE_LOG_LEVEL ?? 'warn' })`
+   */
+  logger?: Logger;
+  /**
+   * Records a span per run queued and per attempt (its child): `otelTracing()` from troupe/telemetry.
+   * @defaultValue none
+   */
+  tracing?: Tracing;
 }
 
 /** {@link TaskPoolOptions} after defaults. */
 export interface ResolvedTaskPoolOptions {
   readonly threads: number;
   readonly clock: Clock;
+  readonly logger: Logger;
+  readonly tracing: Tracing | undefined;
 }
 
 /** Applies defaults to pool options and validates them; never mutates `options`. Throws `INVALID_OPTIONS`. */
 export function resolveTaskPoolOptions(options: TaskPoolOptions = {}): ResolvedTaskPoolOptions {
-  assertOptionsObject(options, 'options', 'expected { threads?, clock? }');
+  assertOptionsObject(options, 'options', 'expected { threads?, clock?, logger?, tracing? }');
   return {
     threads: intOption(options.threads, 'threads', defaultThreadCount(), 1),
     clock: clockOption(options.clock, systemClock),
+    logger: loggerOption(options.logger).child({ component: 'tasks' }),
+    tracing: tracingOption(options.tracing),
   };
 }
 
@@ -56,6 +73,8 @@ interface PoolJob {
   settled: boolean;
   control: { cancel?: (reason?: unknown) => void } | undefined;
   retryTimer: unknown;
+  /** Trace context of the run's queuing span, when the pool traces. */
+  readonly carrier: Record<string, string> | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   readonly onProgress: ((value: TaskProgress) => void) | undefined;
@@ -89,6 +108,8 @@ function ignore(): void {}
 export class TaskPool implements TaskRunner {
   readonly kind = 'pool';
   readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #tracing: Tracing | undefined;
   readonly #threadCount: number;
   #threads: ThreadPool | undefined;
   readonly #queues = new Map<string, PoolQueue>();
@@ -112,6 +133,8 @@ export class TaskPool implements TaskRunner {
 
   constructor(options: ResolvedTaskPoolOptions) {
     this.#clock = options.clock;
+    this.#log = options.logger;
+    this.#tracing = options.tracing;
     this.#threadCount = options.threads;
   }
 
@@ -131,6 +154,9 @@ export class TaskPool implements TaskRunner {
     const signal = runOptions.signal;
     const id = `${task.name}-${(this.#seq++).toString(36)}`;
     if (signal?.aborted) return Promise.reject(taskCancelled(task.name, id, signal.reason));
+    // Queued in memory: the queuing span ends at once, its context waits in the job for each attempt.
+    const traced = traceEnqueue(this.#tracing, 'pool', task.name, id);
+    traced?.span.end();
     return new Promise<O>((resolve, reject) => {
       this.#live++;
       this.#keepAlive ??= setInterval(ignore, 1 << 30);
@@ -145,6 +171,7 @@ export class TaskPool implements TaskRunner {
         settled: false,
         control: undefined,
         retryTimer: undefined,
+        carrier: traced?.carrier,
         resolve: (value) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(value as O);
@@ -284,7 +311,14 @@ export class TaskPool implements TaskRunner {
     const control: { cancel?: (reason?: unknown) => void } = {};
     job.control = control;
     q.active.add(job);
-    executeTask(q.handler, job.input, {
+    const traced = {
+      runner: 'pool',
+      task: job.task.name,
+      id: job.id,
+      attempt: job.attempt,
+      carrier: job.carrier,
+    };
+    traceRun(this.#tracing, traced, executeTask, q.handler, job.input, {
       task: job.task.name,
       id: job.id,
       attempt: job.attempt,
@@ -322,6 +356,7 @@ export class TaskPool implements TaskRunner {
       this.#state !== 'closed' &&
       job.attempt < job.attempts &&
       error.code !== ErrorCode.TaskCancelled;
+    this.#logFailure(job, error, retry);
     if (retry) {
       q.delayed.add(job);
       job.retryTimer = this.#clock.setTimeout(
@@ -338,6 +373,23 @@ export class TaskPool implements TaskRunner {
       this.#settle(job, () => job.reject(error));
     }
     this.#pump(q);
+  }
+
+  /** A failed attempt is a warning while attempts remain, an error when it was the last; a cancel is neither. */
+  #logFailure(job: PoolJob, error: TaskError, retry: boolean): void {
+    if (error.code === ErrorCode.TaskCancelled || job.settled) return;
+    const level = retry ? 'warn' : 'error';
+    if (!this.#log.enabled(level)) return;
+    const fields = {
+      task: job.task.name,
+      jobId: job.id,
+      attempt: job.attempt,
+      attempts: job.attempts,
+      code: error.code,
+      error: error.cause ?? error,
+    };
+    if (retry) this.#log.warn('task attempt failed', fields);
+    else this.#log.error('task failed', fields);
   }
 
   /** Cancels a job wherever it is; the caller's promise rejects with `error` at once. */

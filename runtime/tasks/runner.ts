@@ -2,6 +2,7 @@
 
 import { InvalidOptionsError } from '../core/errors.js';
 import { intOption } from '../core/options.js';
+import type { TaskStats } from '../ports/metrics.js';
 import {
   MAX_TASK_PRIORITY,
   type ResolvedTaskOptions,
@@ -52,6 +53,8 @@ export interface TaskRunner {
   run<I, O>(task: TaskDefinition<I, O>, input: I, options?: RunTaskOptions): Promise<O>;
   /** Job counts per task name: of `task`, or of every task this runner knows (for BullMQ: every queue under its prefix). */
   counts(task?: { readonly name: string } | string): Promise<Record<string, TaskCounts>>;
+  /** Runs and worker attempts counted by task and state, for metrics. Optional; must be cheap. */
+  stats?(): TaskStats;
   /** Stops now: running jobs are aborted (or left to stall-recovery), pending runs reject. Safe to call twice. */
   close(): Promise<void>;
   /** Stops taking jobs, lets running ones and pending runs finish, then closes. Safe to call twice. */

@@ -2,8 +2,13 @@
 // shard ownership, started together in the order they depend on each other.
 
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import { ErrorCode, type Membership, TroupeError } from '../../runtime/index.js';
-import { type HostedType, parseVirtualAddress, type TransportSink } from '../../runtime/internal.js';
+import { ErrorCode, type Logger, type Membership, TroupeError } from '../../runtime/index.js';
+import {
+  type HostedType,
+  LogLimiter,
+  parseVirtualAddress,
+  type TransportSink,
+} from '../../runtime/internal.js';
 import type { BatchCodec } from '../codec.js';
 import { ActivationDirectory } from './directory.js';
 import { DurableMailboxes } from './durable.js';
@@ -34,6 +39,8 @@ export interface JoinClusterOptions {
   onFrame: (msg: Msg) => void;
   /** Types registered before binding. */
   hosted: HostedType[];
+  /** The transport's logger: shard moves (info) and durable-store retries (warn, rate-limited). */
+  log: Logger;
 }
 
 /** Joins the namespace's cluster: heartbeats start, and this node takes its share of the shards. */
@@ -54,19 +61,27 @@ export async function joinCluster(o: JoinClusterOptions): Promise<NatsCluster> {
       sink.reject({
         address: `${nodeId}/${segment}/${key}`,
         reason: ErrorCode.Remote,
-        error: TroupeError.toWire(err),
+        error: TroupeError.toWire(err, { code: ErrorCode.Remote }),
       });
+    const retries = new LogLimiter({
+      logger: o.log,
+      clock: cluster.clock,
+      level: 'warn',
+      kindField: 'store',
+    });
     const durable = new DurableMailboxes({
       connection,
       namespace: scheme.namespace,
       nodeId,
       codec: o.codec,
+      onRetry: (shard, attempt, error) =>
+        retries.note('consumer', 'durable store claim retried', () => ({ shard, attempt, error })),
       deliver: (envelope) => sink.deliver(envelope),
       reject: (subject, err) =>
         sink.reject({
           address: scheme.addressOf(subject),
           reason: TroupeError.is(err) ? err.code : ErrorCode.MalformedFrame,
-          error: TroupeError.toWire(err),
+          error: TroupeError.toWire(err, { code: ErrorCode.MalformedFrame }),
         }),
       lost: (type, shard) =>
         sink.passivate((address) => {
@@ -101,6 +116,7 @@ export async function joinCluster(o: JoinClusterOptions): Promise<NatsCluster> {
       durable,
       directory,
       onError: failed(FailureSegment.Shard),
+      onMoved: (claimed, released, owned) => o.log.info('shards moved', { claimed, released, owned }),
     });
     shards.start();
     if (o.hosted.length > 0) shards.setTypes(o.hosted);

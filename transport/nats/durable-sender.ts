@@ -64,7 +64,7 @@ export class DurableSender {
       this.#o.reject({
         address: envelope.target,
         reason: ErrorCode.NoResponders,
-        error: TroupeError.toWire(err),
+        error: TroupeError.toWire(err, { code: ErrorCode.NoResponders }),
         envelope,
       }),
     );

@@ -12,7 +12,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ErrorCode, TroupeError } from '../../runtime/index.js';
+import { type DurableStats, ErrorCode, TroupeError } from '../../runtime/index.js';
 import type { Codec, Envelope } from '../../runtime/internal.js';
 import { decodeFrame } from '../codec.js';
 import { durableConsumer, durableStream, SubjectScheme } from './subjects.js';
@@ -43,6 +43,8 @@ export interface DurableMailboxesOptions {
   reject: (subject: string, error: unknown) => void;
   /** Another node took a shard's consumer: the shard's actors here may be stale. */
   lost: (type: string, shard: number) => Promise<unknown>;
+  /** A claim of shard `type.shard` failed and is tried again (for the log). */
+  onRetry?: ((shard: string, attempt: number, error: unknown) => void) | undefined;
 }
 
 /**
@@ -62,6 +64,7 @@ export class DurableMailboxes {
   readonly #reject: (subject: string, error: unknown) => void;
   readonly #consuming = new Map<string, ConsumerMessages>();
   readonly #lost: (type: string, shard: number) => Promise<unknown>;
+  readonly #onRetry: ((shard: string, attempt: number, error: unknown) => void) | undefined;
   #jsm: JetStreamManager | undefined;
   readonly #node: string;
   #claims = 0;
@@ -71,9 +74,12 @@ export class DurableMailboxes {
   #isReady = false;
   /** Publishes waiting for the stream to exist; while any are, new ones wait too (order per actor). */
   #waiting = 0;
+  /** Durable mail counted for metrics. */
+  readonly stats: DurableStats = { stored: 0, delivered: 0, acked: 0, nacked: 0, terminated: 0 };
 
   constructor(options: DurableMailboxesOptions) {
     this.#lost = options.lost;
+    this.#onRetry = options.onRetry;
     this.#nc = options.connection;
     this.#node = options.nodeId;
     this.#js = jetstream(options.connection);
@@ -141,7 +147,9 @@ export class DurableMailboxes {
       );
     }
     return stored.then(
-      () => undefined,
+      () => {
+        this.stats.stored++;
+      },
       (err: unknown) => {
         throw new TroupeError(
           ErrorCode.NoResponders,
@@ -175,6 +183,7 @@ export class DurableMailboxes {
         return;
       } catch (err) {
         if (attempt >= 20) throw err;
+        this.#onRetry?.(key, attempt + 1, err);
         // Another node is claiming the same shard right now; wait for views to agree, then try again.
         await new Promise((resolve) => setTimeout(resolve, 50 + 50 * Math.min(attempt, 8)));
         if (this.#consuming.has(key)) return;
@@ -220,12 +229,14 @@ export class DurableMailboxes {
         if (envelope instanceof TroupeError) {
           // A frame that can never be handled: acknowledge it away and report it, rather than redeliver forever.
           m.term();
+          this.stats.terminated++;
           this.#reject(m.subject, envelope);
           continue;
         }
         // Anyone may publish to the stream's subjects: the envelope must name the actor its subject names.
         if (envelope.target !== this.#subjects.durableTarget(type, m.subject)) {
           m.term();
+          this.stats.terminated++;
           this.#reject(
             m.subject,
             new TroupeError(
@@ -236,10 +247,18 @@ export class DurableMailboxes {
           continue;
         }
         // A closed or draining connection makes ack/nak throw; JetStream redelivers what was not acked.
+        const stats = this.stats;
         envelope.delivery = {
-          ack: () => settleSafely(() => m.ack()),
-          nak: () => settleSafely(() => m.nak()),
+          ack: () => {
+            stats.acked++;
+            settleSafely(() => m.ack());
+          },
+          nak: () => {
+            stats.nacked++;
+            settleSafely(() => m.nak());
+          },
         };
+        stats.delivered++;
         this.#deliver(envelope);
       }
     })()

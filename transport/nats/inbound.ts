@@ -34,7 +34,7 @@ export class Inbound {
       this.#o.sink.reject({
         address: this.#o.scheme.addressOf(msg.subject),
         reason: ErrorCode.Remote,
-        error: TroupeError.toWire(err),
+        error: TroupeError.toWire(err, { code: ErrorCode.Remote }),
       });
     }
   };

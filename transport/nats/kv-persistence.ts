@@ -1,15 +1,36 @@
 // Actor state in NATS KV: a persistence hook that lets an actor come back on any node with its state.
 
-import { Kvm } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { type KV, Kvm } from '@nats-io/kv';
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
-import { ErrorCode, InvalidOptionsError, type Persistence, TroupeError } from '../../runtime/index.js';
+import {
+  ErrorCode,
+  InvalidOptionsError,
+  type Persistence,
+  type Transport,
+  TroupeError,
+} from '../../runtime/index.js';
 import { assertOptionsObject, assertValidName } from '../../runtime/internal.js';
+import { TransportError, TransportErrorCode } from '../errors.js';
+import { connectionSource } from './connection-source.js';
 import { DEFAULT_STATE_BUCKET } from './subjects.js';
 
-/** Options of {@link natsKvPersistence}. */
+/**
+ * Options of {@link natsKvPersistence}. Give exactly one of `transport`, `servers` or `connection`: where the
+ * KV lives.
+ */
 export interface NatsKvPersistenceOptions {
-  connection: NatsConnection;
+  /**
+   * A NATS transport, typically `system.transport` inside an actors module's `start(system)`: the state shares
+   * its connection. Given before the system started, the bucket opens on first use.
+   */
+  transport?: Transport | undefined;
+  /** Server URL(s), e.g. `nats://127.0.0.1:4222`: opens a connection of its own, closed by `close()`. */
+  servers?: string | string[];
+  /** Extra options for `connect()` with `servers` (auth, TLS); reconnects forever, 500 ms apart, by default. */
+  connectOptions?: Partial<NodeConnectionOptions>;
+  /** A connection the caller owns and closes. */
+  connection?: NatsConnection;
   /**
    * The KV bucket (created when missing). One bucket can hold every actor of a namespace.
    * @defaultValue `troupe-state`
@@ -20,6 +41,16 @@ export interface NatsKvPersistenceOptions {
    * @defaultValue 1
    */
   replicas?: number;
+}
+
+/** What {@link natsKvPersistence} returns: the actor's `persistence`, plus removal and cleanup. */
+export interface NatsKvPersistence<S = unknown>
+  extends Persistence<S, { readonly self: { readonly address: string } }> {
+  /** Deletes the state stored for an actor address. */
+  remove(address: string): Promise<void>;
+  /** Closes the connection opened for `servers`; a transport's or caller's connection is left open. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** How long a load keeps trying while the store does not answer (NATS reconnecting, JetStream starting). */
@@ -37,38 +68,74 @@ function keyOf(address: string): string {
  * it when the actor starts (first activation, restart, or reactivation on another node after failover).
  *
  * @example
- * const persistence = await natsKvPersistence({ connection: transport.connection! });
- * system.register('account', defineActor({ ...spec, persistence }));
+ * // in an actors module (`troupe node --actors`), on the node's own connection:
+ * export async function start(system) {
+ *   const persistence = await natsKvPersistence({ transport: system.transport });
+ *   system.register('account', defineActor({ ...spec, persistence }));
+ * }
+ * // anywhere else, on a connection of its own (close() it when done):
+ * const persistence = await natsKvPersistence({ servers: 'nats://127.0.0.1:4222' });
  */
 export async function natsKvPersistence<S = unknown>(
   options: NatsKvPersistenceOptions,
-): Promise<
-  Persistence<S, { readonly self: { readonly address: string } }> & { remove(address: string): Promise<void> }
-> {
+): Promise<NatsKvPersistence<S>> {
   assertOptionsObject(options, 'options');
-  if (typeof options.connection?.publish !== 'function')
-    throw new InvalidOptionsError('connection', 'expected a NATS connection');
   const bucket = options.bucket ?? DEFAULT_STATE_BUCKET;
   assertValidName(bucket, 'bucket');
-  const kv = await new Kvm(options.connection).create(bucket, {
-    replicas: options.replicas ?? 1,
-    history: 1,
-  });
+  const replicas = options.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1)
+    throw new InvalidOptionsError('replicas', 'expected a positive integer');
+  const { current, owned } = await connectionSource(options, 'troupe:kv-persistence');
+
+  const connection = (): NatsConnection => {
+    const nc = current();
+    if (nc === undefined)
+      throw new TransportError(
+        TransportErrorCode.NotBound,
+        'the NATS transport is not connected yet: start its system (createSystem) before actors use the state',
+      );
+    return nc;
+  };
+  let opening: Promise<KV> | undefined;
+  const kv = (): Promise<KV> => {
+    if (opening !== undefined) return opening;
+    const open = new Kvm(connection()).create(bucket, { replicas, history: 1 });
+    opening = open;
+    // A failed open (JetStream not ready, connection away) is tried again by the next call.
+    open.catch(() => {
+      if (opening === open) opening = undefined;
+    });
+    return open;
+  };
+  // Open now when the connection is there, so a missing JetStream or a bad bucket shows at creation.
+  if (current() !== undefined) {
+    try {
+      await kv();
+    } catch (err) {
+      await owned?.close();
+      throw err;
+    }
+  }
+
   const packr = new Packr({ useRecords: false, mapsAsObjects: true });
-  const connection = options.connection;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= owned === undefined ? Promise.resolve() : owned.close();
+    return closing;
+  };
   return {
     async load(ctx) {
       // An actor activated while the store is unavailable (a NATS restart) waits for it, its mail queued in
       // order, rather than failing at once and being activated again and again.
       const key = keyOf(ctx.self.address);
       const until = Date.now() + LOAD_RETRY_MS;
-      let entry: Awaited<ReturnType<typeof kv.get>>;
+      let entry: Awaited<ReturnType<KV['get']>>;
       for (let attempt = 0; ; attempt++) {
         try {
-          entry = await kv.get(key);
+          entry = await (await kv()).get(key);
           break;
         } catch (err) {
-          if (connection.isClosed() || Date.now() >= until) throw err;
+          if (current()?.isClosed() !== false || Date.now() >= until) throw err;
           await new Promise((r) => setTimeout(r, Math.min(RETRY_MIN_MS * 2 ** attempt, RETRY_MAX_MS)));
         }
       }
@@ -96,17 +163,19 @@ export async function natsKvPersistence<S = unknown>(
           { cause: err },
         );
       }
-      const max = connection.info?.max_payload;
+      const max = current()?.info?.max_payload;
       if (max !== undefined && value.length > max - 1024) {
         throw new TroupeError(
           ErrorCode.PayloadTooLarge,
           `state of ${ctx.self.address} is ${value.length} bytes; the server takes at most ${max}`,
         );
       }
-      await kv.put(keyOf(ctx.self.address), value);
+      await (await kv()).put(keyOf(ctx.self.address), value);
     },
     async remove(address) {
-      await kv.delete(keyOf(address));
+      await (await kv()).delete(keyOf(address));
     },
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }

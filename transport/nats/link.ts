@@ -107,7 +107,11 @@ export function openLink(o: LinkOptions): Link {
     try {
       batcher.addReply(replyTo, codec.encode(reply), subjects.subjectOf(replyTo));
     } catch (err) {
-      sink.reject({ address: replyTo, reason: ErrorCode.Remote, error: TroupeError.toWire(err) });
+      sink.reject({
+        address: replyTo,
+        reason: ErrorCode.Remote,
+        error: TroupeError.toWire(err, { code: ErrorCode.Remote }),
+      });
     }
   };
   const status = new StatusDispatcher(subjects.prefix, (msg) =>
@@ -166,7 +170,11 @@ export function openLink(o: LinkOptions): Link {
     callback: (err, msg) => {
       if (err) {
         // The subscription failed (permissions, say): record it; the connection's status says the rest.
-        sink.reject({ address: o.nodeId, reason: ErrorCode.Remote, error: TroupeError.toWire(err) });
+        sink.reject({
+          address: o.nodeId,
+          reason: ErrorCode.Remote,
+          error: TroupeError.toWire(err, { code: ErrorCode.Remote }),
+        });
         return;
       }
       inbound.onFrame(msg);

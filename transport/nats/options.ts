@@ -1,12 +1,13 @@
 // Options of the NATS transport: what users pass, the defaults, and the pure resolver that checks them.
 
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
-import { type Clock, InvalidOptionsError, systemClock } from '../../runtime/index.js';
+import { type Clock, InvalidOptionsError, type Logger, systemClock } from '../../runtime/index.js';
 import {
   assertOptionsObject,
   assertValidName,
   clockOption,
   intOption,
+  loggerOption,
   numberOption,
 } from '../../runtime/internal.js';
 import { DEFAULT_MAX_FRAME_BYTES, MIN_FRAME_BYTES } from '../codec.js';
@@ -37,6 +38,12 @@ export interface NatsTransportOptions {
   connectOptions?: Partial<NodeConnectionOptions>;
   /** Membership and virtual-actor sharding; see {@link NatsClusterOptions}. */
   cluster?: NatsClusterOptions;
+  /**
+   * Where the transport logs binding and closing, disconnects and reconnects, members joining and leaving,
+   * shard moves and durable-store retries. Its events carry `node` and `component: 'nats'`.
+   * @defaultValue the logger of the system that binds it
+   */
+  logger?: Logger;
 }
 
 /** How a NATS node takes part in the cluster: membership heartbeats and shard ownership. */
@@ -93,6 +100,8 @@ export interface ResolvedNatsTransportOptions {
   maxFrameBytes: number;
   connectOptions: Partial<NodeConnectionOptions>;
   cluster: ResolvedNatsClusterOptions;
+  /** Undefined: the binding system's logger (or the library default). */
+  logger: Logger | undefined;
 }
 
 export const DEFAULT_NATS_SERVER = 'nats://127.0.0.1:4222';
@@ -159,5 +168,6 @@ export function resolveNatsTransportOptions(
     maxFrameBytes,
     connectOptions: { ...options.connectOptions },
     cluster,
+    logger: options.logger === undefined ? undefined : loggerOption(options.logger),
   };
 }

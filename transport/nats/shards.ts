@@ -45,6 +45,8 @@ export interface ShardOwnerOptions {
   directory?: ActivationDirectory | undefined;
   /** A shard could not be consumed or routed (`shard` is `type.shard`, or `rebalance`). */
   onError?: ((shard: string, error: unknown) => void) | undefined;
+  /** A rebalance claimed or released shards; `owned` is how many this node holds now (for the log). */
+  onMoved?: ((claimed: number, released: number, owned: number) => void) | undefined;
 }
 
 /**
@@ -78,6 +80,10 @@ export class ShardOwner {
   #closed = false;
   /** Shards handed over so far (for tests and `troupe nodes`). */
   moves = 0;
+  /** Shards taken over so far. */
+  claims = 0;
+  /** Shards placement gave this node at the last rebalance that it has not claimed yet (readiness). */
+  pending = 0;
 
   constructor(options: ShardOwnerOptions) {
     this.#options = options;
@@ -220,6 +226,7 @@ export class ShardOwner {
       await this.#release(key);
     }
     const now = this.#clock.now();
+    let claimed = 0;
     for (const key of desired) {
       if (this.#owned.has(key)) continue;
       if (!this.#desiredSince.has(key)) this.#desiredSince.set(key, now);
@@ -233,10 +240,17 @@ export class ShardOwner {
         !alive.has(previous) ||
         this.#released.has(key) ||
         now - this.#desiredSince.get(key)! >= this.#options.claimGraceMs;
-      if (free) this.#claim(key);
+      if (free) {
+        this.#claim(key);
+        if (this.#owned.has(key)) claimed++;
+      }
     }
+    if (claimed > 0 || released > 0) this.#options.onMoved?.(claimed, released, this.#owned.size);
     for (const key of this.#desiredSince.keys())
       if (!desired.has(key) || this.#owned.has(key)) this.#desiredSince.delete(key);
+    let pending = 0;
+    for (const key of desired) if (!this.#owned.has(key)) pending++;
+    this.pending = pending;
     // Remember who owned what under this view, keeping what we knew for shards still waiting to be claimed.
     for (const [key, owner] of owners) {
       if (!desired.has(key) || this.#owned.has(key)) this.#previousOwner.set(key, owner);
@@ -255,6 +269,7 @@ export class ShardOwner {
   #claim(key: string): void {
     if (this.#closed || this.#nc.isClosed() || this.#nc.isDraining()) return;
     this.#released.delete(key);
+    this.claims++;
     const [type, shard] = key.split('.') as [string, string];
     const placement = this.#types.find((t) => t.type === type)?.placement;
     const directory = placement && !placement.deterministic ? this.#directory : undefined;
@@ -338,7 +353,9 @@ export class ShardOwner {
   async releaseAll(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    for (const key of [...this.#owned.keys()]) await this.#release(key);
+    const keys = [...this.#owned.keys()];
+    for (const key of keys) await this.#release(key);
+    if (keys.length > 0) this.#options.onMoved?.(0, keys.length, this.#owned.size);
   }
 
   close(): void {

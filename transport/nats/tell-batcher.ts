@@ -144,7 +144,7 @@ export class TellBatcher {
     try {
       this.#publish(batch);
     } catch (err) {
-      const error = TroupeError.toWire(err);
+      const error = TroupeError.toWire(err, { code: ErrorCode.Remote });
       const asks = batch.asks ?? [];
       for (const correlationId of asks) this.#o.askFailed(correlationId, error);
       for (let i = asks.length; i < batch.frames.length; i++)

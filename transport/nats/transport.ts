@@ -1,8 +1,16 @@
 // The NATS transport: every actor has its own subject; a node holds one wildcard subscription for all of them.
 
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ErrorCode, type Membership, type NodeInfo, type Transport } from '../../runtime/index.js';
 import {
+  ErrorCode,
+  type Logger,
+  type Membership,
+  type NodeInfo,
+  type Transport,
+  type TransportStats,
+} from '../../runtime/index.js';
+import {
+  defaultLogger,
   type Envelope,
   EnvelopeKind,
   type HostedType,
@@ -15,11 +23,13 @@ import { TransportError, TransportErrorCode } from '../errors.js';
 import { joinCluster, type NatsCluster } from './cluster.js';
 import { DurableSender } from './durable-sender.js';
 import { connectNats, type Link, nodeIdTaken, openLink, publishTo } from './link.js';
+import { type Watch, watchConnection, watchMembers } from './logging.js';
 import {
   type NatsTransportOptions,
   type ResolvedNatsTransportOptions,
   resolveNatsTransportOptions,
 } from './options.js';
+import { ConnectionState, transportStats } from './stats.js';
 import { SubjectScheme, virtualTokens } from './subjects.js';
 
 /** The NATS transport, with its connection and cluster view once bound. */
@@ -30,6 +40,7 @@ export interface NatsTransport extends Transport {
   ownedShards(): string[];
   handOver(): Promise<void>;
   members(): NodeInfo[];
+  stats(): TransportStats;
 }
 
 /**
@@ -58,6 +69,13 @@ export class NatsTransportImpl implements NatsTransport {
   #cluster: NatsCluster | undefined;
   #boundAt = 0;
   #hosted: HostedType[] = [];
+  /** Whether the connection is up, for stats and readiness. */
+  #connection: ConnectionState | undefined;
+  /** `handOver` began: the node takes no new work (readiness says so). */
+  #handingOver = false;
+  /** Set at bind: this transport's logger, or the binding system's. */
+  #log: Logger | undefined;
+  #watches: Watch[] = [];
   readonly #durable: DurableSender;
   readonly #closed: Promise<Error | undefined>;
   #resolveClosed!: (err: Error | undefined) => void;
@@ -93,6 +111,16 @@ export class NatsTransportImpl implements NatsTransport {
     return this.#cluster?.membership;
   }
 
+  stats(): TransportStats {
+    const state = this.#state;
+    return transportStats(
+      state === 'closing' || (state === 'open' && this.#handingOver) ? 'draining' : state,
+      this.#nc,
+      this.#connection,
+      this.#cluster,
+    );
+  }
+
   ownedShards(): string[] {
     return this.#cluster?.shards.owned() ?? [];
   }
@@ -106,14 +134,23 @@ export class NatsTransportImpl implements NatsTransport {
       throw new TransportError(TransportErrorCode.AlreadyBound, 'NATS transport is already bound');
     this.#sink = sink;
     this.#state = 'binding';
+    const own = this.#o.logger;
+    const log = (
+      own === undefined
+        ? (sink.logger ?? defaultLogger().child({ node: nodeId }))
+        : own.child({ node: nodeId })
+    ).child({ component: 'nats' });
+    this.#log = log;
     let nc: NatsConnection;
     try {
       nc = await connectNats(this.#o, nodeId);
     } catch (err) {
+      log.error('NATS connect failed', { servers: this.#o.servers, error: err });
       this.#finish((err as TransportError).cause as Error);
       throw err;
     }
     this.#nc = nc;
+    this.#connection = new ConnectionState(nc);
     try {
       const serverMax = nc.info?.max_payload ?? DEFAULT_MAX_FRAME_BYTES;
       if (this.#codec.maxFrameBytes > serverMax) this.#codec = createCodec({ maxFrameBytes: serverMax });
@@ -147,11 +184,21 @@ export class NatsTransportImpl implements NatsTransport {
         status: link.status,
         onFrame: link.inbound.onFrame,
         hosted: this.#hosted,
+        log,
       });
       this.#durable.attach(this.#cluster);
       this.#boundAt = performance.now();
       await nc.flush();
       this.#state = 'open';
+      this.#watches.push(
+        watchConnection(nc, log, this.#o.cluster.clock),
+        watchMembers(this.#cluster.membership, log),
+      );
+      log.info('NATS transport bound', {
+        servers: this.#o.connection === undefined ? this.#o.servers : nc.getServer(),
+        namespace: this.#o.namespace,
+        maxFrameBytes: this.#codec.maxFrameBytes,
+      });
       if (this.#owned) void nc.closed().then((err) => this.#finish(err ?? undefined));
     } catch (err) {
       // Connected but not fully bound: release what was set up, or the process would never exit.
@@ -291,6 +338,7 @@ export class NatsTransportImpl implements NatsTransport {
 
   async handOver(): Promise<void> {
     if (this.#state !== 'open') return;
+    this.#handingOver = true;
     this.#link?.batcher.flush();
     // Stop taking shard traffic and passivate those actors (saving state; their mail follows the shard),
     // then say goodbye so the others claim the shards and place this node's other actors elsewhere now.
@@ -333,6 +381,13 @@ export class NatsTransportImpl implements NatsTransport {
   #finish(err: Error | undefined): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#connection?.stop();
+    for (const watch of this.#watches) watch.stop();
+    this.#watches = [];
+    if (this.#nc !== undefined) {
+      if (err === undefined) this.#log?.info('NATS transport closed');
+      else this.#log?.error('NATS transport closed with an error', { error: err });
+    }
     this.#resolveClosed(err);
   }
 }

@@ -1,0 +1,123 @@
+// What a node writes to its logger: crashes with their stack, restarts, escalations, actors that gave up, and
+// dead letters (rate-limited). Every call here is on a failure or lifecycle path, never on the message path.
+
+import type { CellState } from '../actor/state.js';
+import type { Clock } from '../core/clock.js';
+import type { DeadLetter, DeadLetters } from '../core/dead-letters.js';
+import type { Envelope } from '../core/envelope.js';
+import { LogLimiter } from '../core/log-limiter.js';
+import type { LogFields, Logger } from '../core/logger.js';
+import type { FailurePhase } from '../ports/supervision.js';
+
+/** What {@link SystemLog} needs from its system. */
+export interface SystemLogOptions {
+  /** The system's logger, node id bound. */
+  logger: Logger;
+  clock: Clock;
+  deadLetters: DeadLetters;
+  /** Window of the dead-letter summaries. @defaultValue 5000 */
+  windowMs?: number;
+}
+
+function typeOf(message: unknown): string | undefined {
+  const type = (message as { type?: unknown } | null | undefined)?.type;
+  return typeof type === 'string' ? type : undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** @internal One node's log of actor failures, restarts and dead letters. */
+export class SystemLog {
+  readonly logger: Logger;
+  readonly #limiter: LogLimiter | undefined;
+  readonly #unsubscribe: (() => void) | undefined;
+
+  constructor(options: SystemLogOptions) {
+    const logger = options.logger;
+    this.logger = logger;
+    // Nothing subscribes when dead letters would not be written: a flood then costs nothing here.
+    if (logger.enabled('warn')) {
+      const limiter = new LogLimiter({
+        logger,
+        clock: options.clock,
+        level: 'warn',
+        kindField: 'reason',
+        ...(options.windowMs !== undefined && { windowMs: options.windowMs }),
+      });
+      this.#limiter = limiter;
+      this.#unsubscribe = options.deadLetters.subscribe((letter) =>
+        limiter.note(letter.reason, 'dead letter', () => this.#letterFields(letter)),
+      );
+    }
+  }
+
+  /** A handler, init, save, watchdog, supervisor hook or onStop failed. */
+  failed(
+    cell: CellState,
+    error: unknown,
+    envelope: Envelope | undefined,
+    phase: FailurePhase | 'stop' | undefined,
+  ): void {
+    if (!this.logger.enabled('error')) return;
+    const fields: LogFields = { address: cell.address, actorType: cell.definition.type };
+    if (envelope !== undefined) fields.messageType = typeOf(envelope.payload);
+    if (phase !== undefined) fields.phase = phase;
+    fields.error = error;
+    // A supervisor failing in its own hooks is an escalation: too many restarts, or a child's `escalate`.
+    if (phase === 'supervision') this.logger.error('supervisor escalates', fields);
+    else if (phase === 'persistence') this.logger.error('actor state not saved', fields);
+    else this.logger.error('actor crashed', fields);
+  }
+
+  restarting(cell: CellState, reason: unknown, delayMs: number | undefined): void {
+    if (!this.logger.enabled('info')) return;
+    this.logger.info('actor restarting', {
+      address: cell.address,
+      actorType: cell.definition.type,
+      attempt: cell.restarts + 1,
+      delayMs: delayMs ?? 0,
+      ...(reason !== undefined && { reason: messageOf(reason) }),
+    });
+  }
+
+  /** An actor stopped; one that stopped because it failed (no restart left, or none wanted) is an error. */
+  stopped(cell: CellState): void {
+    if (cell.exitReason !== 'failed') {
+      if (this.logger.enabled('debug'))
+        this.logger.debug('actor stopped', { address: cell.address, actorType: cell.definition.type });
+      return;
+    }
+    if (!this.logger.enabled('error')) return;
+    const error = cell.lastError;
+    const code = (error as { code?: unknown } | undefined)?.code;
+    this.logger.error('actor stopped after failure', {
+      address: cell.address,
+      actorType: cell.definition.type,
+      restarts: cell.restarts,
+      ...(code !== undefined && { code }),
+      ...(error !== undefined && { reason: messageOf(error) }),
+    });
+  }
+
+  /** Writes the dead-letter counts not written yet and stops listening (on close). */
+  close(): void {
+    this.#unsubscribe?.();
+    this.#limiter?.flush();
+  }
+
+  #letterFields(letter: DeadLetter): LogFields {
+    const fields: LogFields = { address: letter.address };
+    const type = typeOf(letter.message);
+    if (type !== undefined) fields.messageType = type;
+    if (letter.sender !== undefined) fields.sender = letter.sender;
+    // The message only: a crash's stack was written with the crash, and the rest are the router's own frames.
+    const error = letter.error;
+    if (error !== undefined) {
+      if (error.code !== letter.reason) fields.code = error.code;
+      fields.error = error.message;
+    }
+    return fields;
+  }
+}
