@@ -8,6 +8,7 @@ import { failoverScenario } from './failover.js';
 import { fanout10k } from './fanout-10k.js';
 import { localAsk } from './local-ask.js';
 import { localTell } from './local-tell.js';
+import { modelCall } from './model-call.js';
 import { natsAskLatency } from './nats-ask-latency.js';
 import { natsAskPipelined } from './nats-ask-pipelined.js';
 import { natsTell } from './nats-tell.js';
@@ -35,6 +36,7 @@ export const SCENARIOS: readonly Scenario[] = [
   tasksThroughput,
   tasksLatency,
   agentFleet,
+  modelCall,
 ];
 
 /** The scenario called `name`; throws `BENCH_UNKNOWN_SCENARIO` listing the known ones. */
