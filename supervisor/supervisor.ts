@@ -2,24 +2,25 @@
 // stop them in reverse order. Nest them to build supervision trees.
 
 import {
-  type ActorContext,
   type ActorDefinition,
   type ActorStatus,
-  type ChildExit,
-  type ChildFailure,
-  type ChildHandle,
   type Children,
-  type Clock,
   defineActor,
-  type Protocol,
   type Reply,
   type SupervisionOptions,
-  type SupervisorHooks,
 } from '../runtime/index.js';
-import { Backoff, type BackoffOptions, resolveBackoffOptions } from './backoff.js';
+import { type BackoffOptions, resolveBackoffOptions } from './backoff.js';
 import { type ChildSpec, type ResolvedChildSpec, type RestartType, resolveChildSpec } from './child-spec.js';
 import { SupervisorError, SupervisorErrorCode } from './errors.js';
-import { type IntensityOptions, RestartIntensity, resolveIntensityOptions } from './intensity.js';
+import {
+  hooks,
+  newState,
+  type SupervisorConfig,
+  type SupervisorContext,
+  type SupervisorState,
+  shutDown,
+} from './hooks.js';
+import { type IntensityOptions, resolveIntensityOptions } from './intensity.js';
 import { type StrategyName, type SupervisorStrategy, strategyOf } from './strategy.js';
 
 /** A child as `children` lists it. */
@@ -85,62 +86,10 @@ export interface DynamicSupervisorOptions<A> extends SupervisorCommonOptions {
   maxChildren?: number;
 }
 
-/** @internal A supervisor's state: its specs in start order and its restart bookkeeping. */
-export interface SupervisorState {
-  specs: Map<string, ResolvedChildSpec>;
-  intensity: RestartIntensity;
-  backoffs: Map<string, Backoff>;
-  seq: number;
-}
+export type { SupervisorState } from './hooks.js';
 
-interface Config {
-  type: string;
-  strategy: SupervisorStrategy;
-  children: ResolvedChildSpec[];
-  intensity: IntensityOptions;
-  backoff: BackoffOptions | undefined;
-}
-
-type Ctx = ActorContext<Protocol, SupervisorState>;
-
-function delayFor(state: SupervisorState, config: Config, name: string, now: number): number {
-  if (config.backoff === undefined) return 0;
-  let backoff = state.backoffs.get(name);
-  if (backoff === undefined) {
-    backoff = new Backoff(config.backoff);
-    state.backoffs.set(name, backoff);
-  }
-  return backoff.next(now);
-}
-
-function countRestart(state: SupervisorState, ctx: Ctx, cause: unknown, name: string): void {
-  if (state.intensity.record(ctx.clock.now())) return;
-  const { maxRestarts, withinMs } = state.intensity.options;
-  throw new SupervisorError(
-    SupervisorErrorCode.IntensityExceeded,
-    `${ctx.self.address}: more than ${maxRestarts} restarts within ${withinMs} ms (last: ${name}: ${
-      cause instanceof Error ? cause.message : String(cause)
-    })`,
-    { cause },
-  );
-}
-
-/** Stops one child gracefully, terminating it if it takes longer than its shutdown timeout. */
-function shutDown(child: ChildHandle, timeoutMs: number, clock: Clock): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      clock.clearTimeout(timer);
-      resolve();
-    };
-    const timer = clock.setTimeout(() => {
-      void child.terminate().then(finish, finish);
-    }, timeoutMs);
-    void child.stop().then(finish, finish);
-  });
-}
+type Config = SupervisorConfig;
+type Ctx = SupervisorContext;
 
 function infoList(state: SupervisorState, children: Children): SupervisedChildInfo[] {
   return [...state.specs.values()].map((spec) => {
@@ -153,78 +102,6 @@ function infoList(state: SupervisorState, children: Children): SupervisedChildIn
       restarts: child?.restarts ?? 0,
     };
   });
-}
-
-function hooks(config: Config): SupervisorHooks<Ctx> {
-  return {
-    childFailed(failure: ChildFailure, ctx: Ctx, children: Children): void {
-      const state = ctx.state;
-      const name = failure.child.name;
-      // Escalation: this supervisor fails with the child's error, for its own supervisor to handle.
-      if (failure.directive === 'escalate') throw failure.error;
-      const spec = state.specs.get(name);
-      if (spec === undefined || spec.restart === 'temporary') {
-        if (spec !== undefined) state.specs.delete(name);
-        void failure.child.stop();
-        return;
-      }
-      countRestart(state, ctx, failure.error, name);
-      const now = ctx.clock.now();
-      const delay = delayFor(state, config, name, now);
-      for (const target of config.strategy.select(name, [...state.specs.keys()])) {
-        const child = children.get(target);
-        const targetSpec = state.specs.get(target);
-        if (child === undefined || targetSpec === undefined) continue;
-        if (target !== name && targetSpec.restart === 'temporary') {
-          state.specs.delete(target);
-          void child.stop();
-          continue;
-        }
-        child.restart(delay, failure.error);
-      }
-    },
-
-    childExited(exit: ChildExit, ctx: Ctx): void {
-      const state = ctx.state;
-      const spec = state.specs.get(exit.name);
-      if (spec === undefined) return;
-      if (spec.restart === 'temporary') {
-        state.specs.delete(exit.name);
-        return;
-      }
-      // A permanent child that stopped itself comes back; stops from outside and decided stops are final.
-      if (exit.reason !== 'normal' || spec.restart !== 'permanent') return;
-      countRestart(state, ctx, new Error(`${exit.address} stopped`), exit.name);
-      ctx.spawn(spec.actor, spec.spawnOptions);
-    },
-
-    restartChild(name: string, ctx: Ctx, children: Children): boolean {
-      const spec = ctx.state.specs.get(name);
-      if (spec === undefined) return false;
-      const child = children.get(name);
-      if (child !== undefined) child.restart(0, new Error(`${name} restarted on request`));
-      else ctx.spawn(spec.actor, spec.spawnOptions);
-      return true;
-    },
-
-    async stopChildren(ctx: Ctx, children: Children): Promise<void> {
-      const state = ctx.state;
-      const known = [...state.specs.keys()].reverse();
-      for (const name of known) {
-        const child = children.get(name);
-        if (child !== undefined) await shutDown(child, state.specs.get(name)!.shutdownTimeoutMs, ctx.clock);
-      }
-    },
-  };
-}
-
-function newState(config: Config): SupervisorState {
-  return {
-    specs: new Map(config.children.map((spec) => [spec.name, spec])),
-    intensity: new RestartIntensity(config.intensity),
-    backoffs: new Map(),
-    seq: 0,
-  };
 }
 
 function startAll(ctx: Ctx): void {

@@ -22,6 +22,7 @@ import {
   terminate,
   whenStopped,
 } from './lifecycle.js';
+import { makeRoom, noReply } from './outcomes.js';
 import { save } from './save.js';
 import { type CellOptions, CellState } from './state.js';
 
@@ -156,28 +157,12 @@ export class ActorCell extends CellState {
       this.host.undeliverable(envelope, ErrorCode.ActorStopped);
       return;
     }
-    if (this.mailbox.length >= this.config.capacity && !this.#makeRoom(envelope)) return;
+    if (this.mailbox.length >= this.config.capacity && !makeRoom(this, envelope)) return;
     this.mailbox.push(envelope);
     if (!this.scheduled && !this.busy && this.status === 'running') {
       this.scheduled = true;
       microtask(this.#run);
     }
-  }
-
-  /** A full mailbox meets one more message: true when it may go in (room was made), false when refused. */
-  #makeRoom(envelope: Envelope): boolean {
-    const { capacity, overflow } = this.config;
-    const error = new TroupeError(
-      ErrorCode.MailboxFull,
-      `mailbox of ${this.address} is full (${capacity}, ${overflow})`,
-    );
-    if (overflow === 'drop-oldest') {
-      const oldest = this.mailbox.shift();
-      if (oldest !== undefined) this.host.undeliverable(oldest, ErrorCode.MailboxFull, error);
-      return true;
-    }
-    this.host.undeliverable(envelope, ErrorCode.MailboxFull, error);
-    return false;
   }
 
   /** @internal */
@@ -337,16 +322,6 @@ export class ActorCell extends CellState {
     if (this.replied || this.stashedCurrent) return;
     this.replied = true;
     if (value !== undefined) this.host.reply(envelope, value, false);
-    else this.#noReply(envelope);
-  }
-
-  /** An ask whose handler returned nothing and did not reply: the asker gets `NO_REPLY` rather than waiting. */
-  #noReply(envelope: Envelope): void {
-    const type = (envelope.payload as { type: string }).type;
-    const error = new TroupeError(
-      ErrorCode.NoReply,
-      `${this.definition.type} at ${this.address} handled "${type}" without replying`,
-    );
-    this.host.reply(envelope, TroupeError.toWire(error), true);
+    else noReply(this, envelope);
   }
 }

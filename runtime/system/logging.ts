@@ -1,5 +1,5 @@
 // What a node writes to its logger: crashes with their stack, restarts, escalations, actors that gave up, and
-// dead letters (rate-limited). Every call here is on a failure or lifecycle path, never on the message path.
+// dead letters, the floods among them rate-limited. Every call here is on a failure or lifecycle path, never on the message path.
 
 import type { CellState } from '../actor/state.js';
 import type { Clock } from '../core/clock.js';
@@ -33,10 +33,33 @@ export class SystemLog {
   readonly logger: Logger;
   readonly #limiter: LogLimiter | undefined;
   readonly #unsubscribe: (() => void) | undefined;
+  /**
+   * Crashes and restarts come in floods too (an actor failing on every message of a stream restarts thousands
+   * of times a second): the first of each kind is written with its stack, the rest are counted per window.
+   */
+  readonly #crashes: LogLimiter | undefined;
+  readonly #restarts: LogLimiter | undefined;
 
   constructor(options: SystemLogOptions) {
     const logger = options.logger;
     this.logger = logger;
+    const window = options.windowMs !== undefined && { windowMs: options.windowMs };
+    if (logger.enabled('error'))
+      this.#crashes = new LogLimiter({
+        logger,
+        clock: options.clock,
+        level: 'error',
+        kindField: 'crash',
+        ...window,
+      });
+    if (logger.enabled('info'))
+      this.#restarts = new LogLimiter({
+        logger,
+        clock: options.clock,
+        level: 'info',
+        kindField: 'restarts',
+        ...window,
+      });
     // Nothing subscribes when dead letters would not be written: a flood then costs nothing here.
     if (logger.enabled('warn')) {
       const limiter = new LogLimiter({
@@ -44,7 +67,7 @@ export class SystemLog {
         clock: options.clock,
         level: 'warn',
         kindField: 'reason',
-        ...(options.windowMs !== undefined && { windowMs: options.windowMs }),
+        ...window,
       });
       this.#limiter = limiter;
       this.#unsubscribe = options.deadLetters.subscribe((letter) =>
@@ -60,26 +83,34 @@ export class SystemLog {
     envelope: Envelope | undefined,
     phase: FailurePhase | 'stop' | undefined,
   ): void {
-    if (!this.logger.enabled('error')) return;
-    const fields: LogFields = { address: cell.address, actorType: cell.definition.type };
-    if (envelope !== undefined) fields.messageType = typeOf(envelope.payload);
-    if (phase !== undefined) fields.phase = phase;
-    fields.error = error;
-    // A supervisor failing in its own hooks is an escalation: too many restarts, or a child's `escalate`.
-    if (phase === 'supervision') this.logger.error('supervisor escalates', fields);
-    else if (phase === 'persistence') this.logger.error('actor state not saved', fields);
-    else this.logger.error('actor crashed', fields);
+    const crashes = this.#crashes;
+    if (crashes === undefined) return;
+    const fields = (): LogFields => {
+      const f: LogFields = { address: cell.address, actorType: cell.definition.type };
+      if (envelope !== undefined) f.messageType = typeOf(envelope.payload);
+      if (phase !== undefined) f.phase = phase;
+      f.error = error;
+      return f;
+    };
+    // A supervisor failing in its own hooks is an escalation (too many restarts, or a child's `escalate`): rare
+    // and decisive, always written.
+    if (phase === 'supervision') {
+      this.logger.error('supervisor escalates', fields());
+      return;
+    }
+    const code = (error as { code?: unknown } | null | undefined)?.code;
+    const kind = `${cell.definition.type} ${phase ?? 'handler'} ${typeof code === 'string' ? code : error instanceof Error ? error.name : typeof error}`;
+    crashes.note(kind, phase === 'persistence' ? 'actor state not saved' : 'actor crashed', fields);
   }
 
   restarting(cell: CellState, reason: unknown, delayMs: number | undefined): void {
-    if (!this.logger.enabled('info')) return;
-    this.logger.info('actor restarting', {
+    this.#restarts?.note(cell.definition.type, 'actor restarting', () => ({
       address: cell.address,
       actorType: cell.definition.type,
       attempt: cell.restarts + 1,
       delayMs: delayMs ?? 0,
       ...(reason !== undefined && { reason: messageOf(reason) }),
-    });
+    }));
   }
 
   /** An actor stopped; one that stopped because it failed (no restart left, or none wanted) is an error. */
@@ -105,6 +136,8 @@ export class SystemLog {
   close(): void {
     this.#unsubscribe?.();
     this.#limiter?.flush();
+    this.#crashes?.flush();
+    this.#restarts?.flush();
   }
 
   #letterFields(letter: DeadLetter): LogFields {

@@ -121,21 +121,7 @@ export class Router {
       this.tell(target, cell, message, options);
       return;
     }
-    assertMessage(message);
-    assertSendOptions(options, target.text);
-    this.#o.meter?.sent();
-    const envelope = tellEnvelope(target.text, message, options?.sender?.address, options?.headers);
-    const span = this.#o.traces?.sendAcked(envelope, target);
-    try {
-      await transport.sendAcked(envelope, options?.messageId);
-      span?.end();
-    } catch (err) {
-      span?.fail(err);
-      this.#o.deadLetters.record(
-        this.#letter(envelope, TroupeError.is(err) ? err.code : ErrorCode.Remote, err),
-      );
-      throw err;
-    }
+    return sendStored(this.#o, transport.sendAcked.bind(transport), target, message, options);
   }
 
   /** An ask to `target` (see {@link Asker.ask}). */
@@ -191,7 +177,7 @@ export class Router {
     } catch (err) {
       const code = TroupeError.is(err) ? err.code : ErrorCode.Remote;
       // The sender learns of it by the thrown error (or its rejected ask); the dead letter keeps the record.
-      this.#o.deadLetters.record(this.#letter({ ...envelope, replyTo: undefined }, code, err));
+      this.#o.deadLetters.record(letterOf(this.#o.clock, { ...envelope, replyTo: undefined }, code, err));
       throw err;
     }
   }
@@ -221,7 +207,7 @@ export class Router {
           this.#settle(envelope.correlationId, envelope.payload, isErrorReply(envelope), target);
         } else {
           this.#o.deadLetters.record(
-            this.#letter(envelope, ErrorCode.InvalidMessage, 'reply without correlation id'),
+            letterOf(this.#o.clock, envelope, ErrorCode.InvalidMessage, 'reply without correlation id'),
           );
         }
         return;
@@ -352,7 +338,7 @@ export class Router {
   undeliverable(envelope: Envelope, reason: string, error?: unknown): void {
     // Dead-lettered is done with: a durable store must not deliver it again.
     envelope.delivery?.ack();
-    const letter = this.#letter(envelope, reason, error);
+    const letter = letterOf(this.#o.clock, envelope, reason, error);
     this.#o.deadLetters.record(letter);
     if (envelope.kind !== EnvelopeKind.Reply && envelope.replyTo !== undefined) {
       this.reply(
@@ -362,15 +348,39 @@ export class Router {
       );
     }
   }
+}
 
-  #letter(envelope: Envelope, reason: string, error: unknown): DeadLetter {
-    return {
-      address: envelope.target,
-      reason,
-      message: envelope.payload,
-      sender: envelope.sender,
-      error: error === undefined ? undefined : TroupeError.toWire(error),
-      at: this.#o.clock.now(),
-    };
+/** The dead letter recording `envelope`, which will not be handled for `reason`. */
+function letterOf(clock: Clock, envelope: Envelope, reason: string, error: unknown): DeadLetter {
+  return {
+    address: envelope.target,
+    reason,
+    message: envelope.payload,
+    sender: envelope.sender,
+    error: error === undefined ? undefined : TroupeError.toWire(error),
+    at: clock.now(),
+  };
+}
+
+/** A send to a durable actor on another node: resolves once the transport's store has it. */
+async function sendStored(
+  o: RouterOptions,
+  sendAcked: (envelope: Envelope, messageId?: string) => Promise<void>,
+  target: Address,
+  message: unknown,
+  options: SendOptions | undefined,
+): Promise<void> {
+  assertMessage(message);
+  assertSendOptions(options, target.text);
+  o.meter?.sent();
+  const envelope = tellEnvelope(target.text, message, options?.sender?.address, options?.headers);
+  const span = o.traces?.sendAcked(envelope, target);
+  try {
+    await sendAcked(envelope, options?.messageId);
+    span?.end();
+  } catch (err) {
+    span?.fail(err);
+    o.deadLetters.record(letterOf(o.clock, envelope, TroupeError.is(err) ? err.code : ErrorCode.Remote, err));
+    throw err;
   }
 }

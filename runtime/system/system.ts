@@ -7,9 +7,9 @@ import type { AnyProtocol, Protocol } from '../actor/protocol.js';
 import type { ActorRef, AnyActorRef } from '../actor/ref.js';
 import type { CellEvent, CellHost } from '../actor/state.js';
 import type { NodeLoad, PlacementStrategy } from '../cluster/placement.js';
-import { type AnyVirtualType, type VirtualActorOptions, VirtualHost } from '../cluster/virtual.js';
+import type { AnyVirtualType, VirtualActorOptions } from '../cluster/virtual.js';
 import type { Clock } from '../core/clock.js';
-import { DeadLetterOffice, type DeadLetters } from '../core/dead-letters.js';
+import type { DeadLetters } from '../core/dead-letters.js';
 import { assertValidAddress, type Envelope } from '../core/envelope.js';
 import { ErrorCode, InvalidOptionsError, TroupeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -26,19 +26,16 @@ import type {
   PsOptions,
 } from './actor-system.js';
 import { Address } from './address.js';
-import { Control } from './control.js';
-import { infoOf, LifecycleEvents, treeOf } from './events.js';
-import { SystemLog } from './logging.js';
+import { infoOf, treeOf } from './events.js';
 import { type ResolvedSystemOptions, resolveSystemOptions, type SystemOptions } from './options.js';
+import { buildParts, type Observers, type PartsOwner, type SystemParts } from './parts.js';
 import { AddressRef, VirtualRef } from './refs.js';
-import { Registry } from './registry.js';
-import { Router } from './router.js';
+import type { Registry } from './registry.js';
+import type { Router } from './router.js';
 import { shutdown } from './shutdown.js';
-import { SystemStats } from './stats.js';
-import { TraceHooks } from './trace-hooks.js';
-import { VirtualTypes } from './virtual-types.js';
+import type { TraceHooks } from './trace-hooks.js';
 
-class System implements ActorSystem, CellHost, TransportSink {
+class System implements ActorSystem, CellHost, TransportSink, PartsOwner {
   readonly nodeId: string;
   readonly clock: Clock;
   readonly transport: Transport | undefined;
@@ -47,17 +44,12 @@ class System implements ActorSystem, CellHost, TransportSink {
   readonly meter: ActorMeter | undefined;
   /** Spans around messages, spawns and activations; undefined without `tracing`. */
   readonly traces: TraceHooks | undefined;
-  /** Counters for metrics; undefined without `metrics`. */
-  readonly #stats: SystemStats | undefined;
   readonly #options: ResolvedSystemOptions;
-  readonly #deadLetters: DeadLetterOffice;
+  readonly #parts: SystemParts;
+  /** The parts every message touches, kept in fields of their own. */
   readonly #registry: Registry;
   readonly #router: Router;
-  readonly #control: Control;
-  readonly #events: LifecycleEvents;
-  readonly #log: SystemLog;
-  readonly #virtual: VirtualHost;
-  readonly #types: VirtualTypes;
+  readonly #observers: Observers;
   #seq = 0;
   #closing: Promise<void> | undefined;
   readonly #closed: Promise<Error | undefined>;
@@ -70,74 +62,27 @@ class System implements ActorSystem, CellHost, TransportSink {
     this.transport = options.transport;
     this.tasks = options.tasks;
     this.defaultThroughput = options.throughput;
-    this.#deadLetters = new DeadLetterOffice(options.deadLetterBuffer);
-    this.#registry = new Registry(this.nodeId);
-    this.#events = new LifecycleEvents(this.clock);
-    this.#stats = this.#statsFor(options);
-    this.meter = this.#stats?.meter;
-    this.traces =
-      options.tracing === undefined
-        ? undefined
-        : new TraceHooks({
-            tracing: options.tracing,
-            nodeId: this.nodeId,
-            transport: this.transport,
-            closing: () => this.#closing !== undefined,
-          });
-    this.#log = new SystemLog({ logger: options.logger, clock: this.clock, deadLetters: this.#deadLetters });
-    this.#router = new Router({
-      nodeId: this.nodeId,
-      clock: this.clock,
-      transport: this.transport,
-      askTimeoutMs: options.askTimeoutMs,
-      deadLetters: this.#deadLetters,
-      cells: this.#registry.cells,
-      virtual: () => this.#virtual,
-      onSystemMessage: (envelope) => this.#control.onSystemMessage(envelope),
-      closing: () => this.#closing !== undefined,
-      meter: this.meter,
-      traces: this.traces,
-    });
-    if (this.#stats !== undefined) this.#router.asks.outcomes = this.#stats.asks;
-    this.#virtual = new VirtualHost(
-      {
-        clock: this.clock,
-        activate: (definition, address, envelope) => this.#activateVirtual(definition, address, envelope),
-        undeliverable: (envelope, reason, error) => this.#router.undeliverable(envelope, reason, error),
-        reroute: (envelope) => this.#router.reroute(envelope),
-      },
-      options.maxActiveVirtual,
-    );
-    this.#types = new VirtualTypes({
-      nodeId: this.nodeId,
-      transport: this.transport,
-      router: this.#router,
-      host: this.#virtual,
-    });
-    this.#control = new Control({
-      nodeId: this.nodeId,
-      askTimeoutMs: options.askTimeoutMs,
-      transport: this.transport,
-      router: this.#router,
-      cells: this.#registry.cells,
-      virtual: this.#virtual,
-      spawnRegistered: (type, name) => this.#spawnRegistered(type, name),
-      inspect: () => this.inspect(),
-      load: () => this.load(),
-      deadLetters: () => this.#deadLetters.recent(),
-    });
+    this.#parts = buildParts(options, this);
+    this.#registry = this.#parts.registry;
+    this.#router = this.#parts.router;
+    this.#observers = this.#parts.observers;
+    this.meter = this.#parts.meter;
+    this.traces = this.#observers.traces;
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
   }
 
+  /** @internal For the parts: true once the system began to close. */
+  readonly closing = (): boolean => this.#closing !== undefined;
+
   get deadLetters(): DeadLetters {
-    return this.#deadLetters;
+    return this.#parts.deadLetters;
   }
 
   /** This node's logger (its events carry `node`); the transport takes it when it has none of its own. */
   get logger(): Logger {
-    return this.#log.logger;
+    return this.#observers.log.logger;
   }
 
   // ---- actors and refs ----
@@ -194,29 +139,30 @@ class System implements ActorSystem, CellHost, TransportSink {
     options?: VirtualActorOptions,
   ): void {
     this.#assertOpen();
-    this.#types.register(type, definition as ActorDefinition<Protocol, unknown> | undefined, options);
+    this.#parts.types.register(type, definition as ActorDefinition<Protocol, unknown> | undefined, options);
   }
 
   virtual<P extends Protocol = AnyProtocol>(type: string | AnyVirtualType, id: string): ActorRef<P> {
-    return this.#types.ref(type, id) as unknown as ActorRef<P>;
+    return this.#parts.types.ref(type, id) as unknown as ActorRef<P>;
   }
 
-  /** Starts the cell for a virtual actor, whose first message is `envelope`. */
-  #activateVirtual(
+  /** @internal For the virtual host: starts the cell for a virtual actor, whose first message is `envelope`. */
+  readonly activateVirtual = (
     definition: ActorDefinition<Protocol, unknown>,
     address: string,
     envelope: Envelope | undefined,
-  ): ActorCell {
+  ): ActorCell => {
     const cell = new ActorCell({ host: this, definition, address, path: address, name: address });
     cell.ref = new VirtualRef(Address.parse(address, this.nodeId), this.#router);
     this.#registry.addVirtual(cell);
     if (this.traces === undefined) cell.start();
     else this.traces.activate(cell, envelope);
     return cell;
-  }
+  };
 
-  #spawnRegistered(type: string, name: string | undefined): AnyActorRef {
-    const registration = this.#virtual.registration(type);
+  /** @internal For remote `spawnOn`: spawns a registered type here. */
+  readonly spawnRegistered = (type: string, name: string | undefined): AnyActorRef => {
+    const registration = this.#parts.virtual.registration(type);
     if (!registration) {
       throw new TroupeError(
         ErrorCode.ActorNotFound,
@@ -224,50 +170,50 @@ class System implements ActorSystem, CellHost, TransportSink {
       );
     }
     return this.spawn(registration.definition, name === undefined ? {} : { name });
-  }
+  };
 
   async spawnOn<P extends Protocol = AnyProtocol>(
     where: string | PlacementStrategy,
     type: string,
     options: { name?: string } = {},
   ): Promise<ActorRef<P>> {
-    const address = await this.#control.spawnOn(where, type, options, () => (this.#seq++).toString(36));
+    const address = await this.#parts.control.spawnOn(where, type, options, () => (this.#seq++).toString(36));
     return this.ref<P>(address);
   }
 
   // ---- control and inspection ----
 
   stop(ref: AnyActorRef): Promise<void> {
-    return this.#control.command(ref, 'stop', true);
+    return this.#parts.control.command(ref, 'stop', true);
   }
 
   terminate(ref: AnyActorRef): Promise<void> {
-    return this.#control.command(ref, 'terminate', true);
+    return this.#parts.control.command(ref, 'terminate', true);
   }
 
   pause(ref: AnyActorRef, options?: ControlOptions): Promise<void> {
-    return this.#control.command(ref, 'pause', options?.subtree === true);
+    return this.#parts.control.command(ref, 'pause', options?.subtree === true);
   }
 
   resume(ref: AnyActorRef, options?: ControlOptions): Promise<void> {
-    return this.#control.command(ref, 'resume', options?.subtree === true);
+    return this.#parts.control.command(ref, 'resume', options?.subtree === true);
   }
 
   restart(ref: AnyActorRef): Promise<void> {
-    return this.#control.command(ref, 'restart', false);
+    return this.#parts.control.command(ref, 'restart', false);
   }
 
   ps(options: PsOptions = {}): Promise<ActorInfo[]> {
-    return this.#control.ps(options);
+    return this.#parts.control.ps(options);
   }
 
   clusterDeadLetters(options: PsOptions = {}): Promise<NodeDeadLetter[]> {
-    return this.#control.deadLetters(options);
+    return this.#parts.control.deadLetters(options);
   }
 
-  inspect(): ActorInfo[] {
+  readonly inspect = (): ActorInfo[] => {
     return [...this.#registry.cells.values()].map(infoOf);
-  }
+  };
 
   tree(): ActorTreeNode[] {
     return [...this.#registry.roots.values()].map(treeOf);
@@ -275,7 +221,7 @@ class System implements ActorSystem, CellHost, TransportSink {
 
   onLifecycle(listener: (event: LifecycleEvent) => void): () => void {
     if (typeof listener !== 'function') throw new InvalidOptionsError('listener', 'expected a function');
-    return this.#events.subscribe(listener);
+    return this.#observers.events.subscribe(listener);
   }
 
   // ---- CellHost: what cells ask of their node ----
@@ -298,28 +244,21 @@ class System implements ActorSystem, CellHost, TransportSink {
     envelope: Envelope | undefined,
     phase?: FailurePhase | 'stop',
   ): void {
-    this.#log.failed(cell, error, envelope, phase);
-    this.#events.failed(cell, error);
-    this.#stats?.failed(cell);
-    this.traces?.failed(cell, error);
+    this.#observers.failed(cell, error, envelope, phase);
   }
 
   started(cell: ActorCell): void {
-    this.#events.started(cell);
-    this.traces?.started(cell);
+    this.#observers.started(cell);
   }
 
   event(cell: ActorCell, type: CellEvent, reason?: unknown, delayMs?: number): void {
-    if (type === 'restarting') this.#log.restarting(cell, reason, delayMs);
-    this.#events.moment(cell, type, reason);
-    if (type === 'restarted') this.#stats?.restarted(cell);
+    this.#observers.event(cell, type, reason, delayMs);
   }
 
   stopped(cell: ActorCell, unhandled: Envelope[]): void {
-    this.#virtual.stopped(cell, unhandled);
+    this.#parts.virtual.stopped(cell, unhandled);
     this.#registry.remove(cell);
-    this.#events.stopped(cell);
-    this.#log.stopped(cell);
+    this.#observers.stopped(cell);
   }
 
   // ---- TransportSink: what the transport hands this node ----
@@ -333,14 +272,14 @@ class System implements ActorSystem, CellHost, TransportSink {
   }
 
   passivate(match: (address: string) => boolean): Promise<number> {
-    return this.#virtual.passivate(match);
+    return this.#parts.virtual.passivate(match);
   }
 
-  load(): NodeLoad {
+  readonly load = (): NodeLoad => {
     let mailbox = 0;
     for (const cell of this.#registry.cells.values()) mailbox += cell.mailboxDepth;
     return { actors: this.#registry.cells.size, mailbox };
-  }
+  };
 
   // ---- lifecycle ----
 
@@ -373,7 +312,7 @@ class System implements ActorSystem, CellHost, TransportSink {
         nodeId: this.nodeId,
         clock: this.clock,
         transport: this.transport,
-        virtual: this.#virtual,
+        virtual: this.#parts.virtual,
         asks: this.#router.asks,
         cells,
         roots,
@@ -381,26 +320,8 @@ class System implements ActorSystem, CellHost, TransportSink {
       },
       graceful,
     );
-    this.#log.close();
-    this.#stats?.detach();
+    this.#observers.close();
     this.#resolveClosed(error);
-  }
-
-  #statsFor(options: ResolvedSystemOptions): SystemStats | undefined {
-    if (options.metrics === undefined) return undefined;
-    const router = (): Router => this.#router;
-    return new SystemStats(options.metrics, {
-      nodeId: this.nodeId,
-      cells: this.#registry.cells,
-      deadLetters: this.#deadLetters,
-      asks: {
-        get size() {
-          return router().asks.size;
-        },
-      },
-      transport: this.transport,
-      tasks: this.tasks,
-    });
   }
 
   #assertOpen(): void {

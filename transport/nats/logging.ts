@@ -3,7 +3,19 @@
 
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Clock, Logger, Membership } from '../../runtime/index.js';
-import { LogLimiter } from '../../runtime/internal.js';
+import { defaultLogger, LogLimiter, type TransportSink } from '../../runtime/internal.js';
+
+/**
+ * The transport's logger once bound: its own (`natsTransport({ logger })`), else the binding system's, else the
+ * default; tagged with the node, which the transport only learns at bind, and `component: 'nats'`.
+ */
+export function transportLogger(own: Logger | undefined, sink: TransportSink, nodeId: string): Logger {
+  const base =
+    own === undefined
+      ? (sink.logger ?? defaultLogger().child({ node: nodeId }))
+      : own.child({ node: nodeId });
+  return base.child({ component: 'nats' });
+}
 
 /** Something to stop when the transport closes. */
 export interface Watch {

@@ -1,28 +1,12 @@
 // Shard ownership over NATS: each node subscribes to the shards of virtual actors that placement gives it.
 
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import {
-  type Clock,
-  hashPlacement,
-  type Membership,
-  type NodeInfo,
-  type PlacementStrategy,
-  type TimerHandle,
-} from '../../runtime/index.js';
+import type { Clock, Membership, TimerHandle } from '../../runtime/index.js';
 import { type HostedType, parseVirtualAddress, shardOf, type TransportSink } from '../../runtime/internal.js';
 import type { ActivationDirectory } from './directory.js';
 import type { DurableMailboxes } from './durable.js';
+import { isShardKey, ownerWithout, placeShards } from './shard-placement.js';
 import { type SubjectScheme, shardKey } from './subjects.js';
-
-const byHash = hashPlacement();
-
-/**
- * How a type's shards are spread. A non-deterministic strategy places actors through the directory; their
- * shards (and with them the directory's entries) are spread by hash.
- */
-function shardPlacement(hosted: HostedType): PlacementStrategy {
-  return hosted.placement.deterministic ? hosted.placement : byHash;
-}
 
 /** What the shard owner works with: the connection, the cluster view and the node's other parts. */
 export interface ShardOwnerOptions {
@@ -118,20 +102,6 @@ export class ShardOwner {
     return this.#subjects.virtual(shardKey(type, id, this.#options.shards), id);
   }
 
-  /** True for `type.shard` of a type hosted here, with shard < the shard count. */
-  #isShardKey(key: string): boolean {
-    const dot = key.lastIndexOf('.');
-    if (dot <= 0) return false;
-    const shard = Number(key.slice(dot + 1));
-    const type = key.slice(0, dot);
-    return (
-      Number.isInteger(shard) &&
-      shard >= 0 &&
-      shard < this.#options.shards &&
-      this.#types.some((t) => t.type === type)
-    );
-  }
-
   /** Shards this node holds now. */
   owned(): string[] {
     return [...this.#owned.keys()].sort();
@@ -150,7 +120,7 @@ export class ShardOwner {
           if (
             typeof notice.released === 'string' &&
             notice.by !== this.#self &&
-            this.#isShardKey(notice.released)
+            isShardKey(notice.released, this.#types, this.#options.shards)
           ) {
             this.#released.add(notice.released);
             this.schedule();
@@ -204,19 +174,7 @@ export class ShardOwner {
   async #rebalance(): Promise<void> {
     const members = this.#membership.members();
     const alive = new Set(members.map((m) => m.id));
-    const desired = new Set<string>();
-    const owners = new Map<string, string | undefined>();
-    for (const hosted of this.#types) {
-      const type = hosted.type;
-      const placement = shardPlacement(hosted);
-      const hosts = members.filter((m) => m.id === this.#self || m.types.includes(type));
-      for (let shard = 0; shard < this.#options.shards; shard++) {
-        const key = `${type}.${shard}`;
-        const owner = placement.place(`${type}#${shard}`, { self: this.#self, members: hosts });
-        owners.set(key, owner);
-        if (owner === this.#self) desired.add(key);
-      }
-    }
+    const { desired, owners } = placeShards(this.#types, members, this.#self, this.#options.shards);
     // Give up shards that belong elsewhere now, a bounded batch at a time.
     let released = 0;
     for (const key of [...this.#owned.keys()]) {
@@ -233,7 +191,7 @@ export class ShardOwner {
       // Who held it before: from the last view, or (first time round) the owner were this node absent.
       const previous = this.#previousOwner.has(key)
         ? this.#previousOwner.get(key)
-        : this.#ownerWithout(key, members);
+        : ownerWithout(key, this.#types, members, this.#self);
       const free =
         previous === undefined ||
         previous === this.#self ||
@@ -256,14 +214,6 @@ export class ShardOwner {
       if (!desired.has(key) || this.#owned.has(key)) this.#previousOwner.set(key, owner);
       else if (!this.#previousOwner.has(key)) this.#previousOwner.set(key, owner);
     }
-  }
-
-  #ownerWithout(key: string, members: readonly NodeInfo[]): string | undefined {
-    const [type, shard] = key.split('.') as [string, string];
-    const hosted = this.#types.find((t) => t.type === type);
-    if (!hosted) return undefined;
-    const others = members.filter((m) => m.id !== this.#self && m.types.includes(type));
-    return shardPlacement(hosted).place(`${type}#${shard}`, { self: this.#self, members: others });
   }
 
   #claim(key: string): void {

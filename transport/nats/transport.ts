@@ -10,12 +10,10 @@ import {
   type TransportStats,
 } from '../../runtime/index.js';
 import {
-  defaultLogger,
   type Envelope,
   EnvelopeKind,
   type HostedType,
   OrderedSteps,
-  parseVirtualAddress,
   type TransportSink,
 } from '../../runtime/internal.js';
 import { type BatchCodec, createCodec, DEFAULT_MAX_FRAME_BYTES } from '../codec.js';
@@ -23,14 +21,16 @@ import { TransportError, TransportErrorCode } from '../errors.js';
 import { joinCluster, type NatsCluster } from './cluster.js';
 import { DurableSender } from './durable-sender.js';
 import { connectNats, type Link, nodeIdTaken, openLink, publishTo } from './link.js';
-import { type Watch, watchConnection, watchMembers } from './logging.js';
+import { transportLogger, type Watch, watchConnection, watchMembers } from './logging.js';
 import {
   type NatsTransportOptions,
   type ResolvedNatsTransportOptions,
   resolveNatsTransportOptions,
 } from './options.js';
+import { type BoundParts, drainParts, stopParts } from './shutdown.js';
 import { ConnectionState, transportStats } from './stats.js';
-import { SubjectScheme, virtualTokens } from './subjects.js';
+import { SubjectScheme } from './subjects.js';
+import { sendVirtual } from './virtual-send.js';
 
 /** The NATS transport, with its connection and cluster view once bound. */
 export interface NatsTransport extends Transport {
@@ -77,6 +77,8 @@ export class NatsTransportImpl implements NatsTransport {
   #log: Logger | undefined;
   #watches: Watch[] = [];
   readonly #durable: DurableSender;
+  /** What binding set up, for close and drain to stop in order. */
+  readonly #parts: BoundParts;
   readonly #closed: Promise<Error | undefined>;
   #resolveClosed!: (err: Error | undefined) => void;
 
@@ -84,6 +86,12 @@ export class NatsTransportImpl implements NatsTransport {
     this.#o = options;
     this.#scheme = new SubjectScheme(options.namespace);
     this.#owned = options.connection === undefined;
+    this.#parts = {
+      nc: () => this.#nc,
+      owned: this.#owned,
+      link: () => this.#link,
+      cluster: () => this.#cluster,
+    };
     this.#codec = createCodec({ maxFrameBytes: options.maxFrameBytes });
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -134,12 +142,7 @@ export class NatsTransportImpl implements NatsTransport {
       throw new TransportError(TransportErrorCode.AlreadyBound, 'NATS transport is already bound');
     this.#sink = sink;
     this.#state = 'binding';
-    const own = this.#o.logger;
-    const log = (
-      own === undefined
-        ? (sink.logger ?? defaultLogger().child({ node: nodeId }))
-        : own.child({ node: nodeId })
-    ).child({ component: 'nats' });
+    const log = transportLogger(this.#o.logger, sink, nodeId);
     this.#log = log;
     let nc: NatsConnection;
     try {
@@ -203,7 +206,7 @@ export class NatsTransportImpl implements NatsTransport {
     } catch (err) {
       // Connected but not fully bound: release what was set up, or the process would never exit.
       if (this.#state === 'binding') {
-        await this.#stopParts(new OrderedSteps());
+        await stopParts(this.#parts, new OrderedSteps());
         this.#finish(err as Error);
       }
       throw err;
@@ -245,48 +248,8 @@ export class NatsTransportImpl implements NatsTransport {
       publishTo(link, envelope, frame);
       return;
     }
-    this.#sendVirtual(link, envelope, frame, tell);
-  }
-
-  /** Mail to a `$` address: a virtual actor (by shard, or durable), else published like any address. */
-  #sendVirtual(link: Link, envelope: Envelope, frame: Uint8Array, tell: boolean): void {
-    const target = envelope.target;
-    const virtual = parseVirtualAddress(target);
-    const cluster = this.#cluster;
-    const durable = virtual !== undefined && cluster !== undefined && this.#durable.isDurable(virtual.type);
-    if (tell && virtual && cluster && !durable) {
-      const { type, id } = virtual;
-      link.batcher.add(target, frame, cluster.shards.subjectOf(type, id), virtualTokens(type, id));
-      return;
-    }
-    if (link.batcher.pending) link.batcher.flush();
-    if (virtual && durable) {
-      // A tell to a durable actor: stored in the background.
-      this.#durable.tell(envelope, virtual.type, virtual.id, frame);
-      return;
-    }
-    const replyTo = envelope.replyTo;
-    if (virtual && cluster) {
-      const subject = cluster.shards.subjectOf(virtual.type, virtual.id);
-      if (replyTo !== undefined && envelope.correlationId !== undefined)
-        link.retry.sendAsk(
-          envelope,
-          subject,
-          frame,
-          link.subjects.askStatus(replyTo, envelope.correlationId),
-        );
-      else
-        link.retry.sendInOrder(
-          target,
-          subject,
-          frame,
-          replyTo === undefined
-            ? link.subjects.noResponders(target)
-            : link.subjects.askStatus(replyTo, envelope.correlationId),
-        );
-      return;
-    }
-    publishTo(link, envelope, frame);
+    // Mail to a `$` address: a virtual actor (by shard, or durable), else published like any address.
+    sendVirtual(link, this.#cluster, this.#durable, envelope, frame, tell);
   }
 
   sendAcked(envelope: Envelope, messageId: string | undefined): Promise<void> {
@@ -319,21 +282,9 @@ export class NatsTransportImpl implements NatsTransport {
     this.#state = 'closing';
     // Every step runs even if one before it fails; the transport ends closed either way.
     const steps = new OrderedSteps();
-    await this.#stopParts(steps);
+    await stopParts(this.#parts, steps);
     this.#finish(undefined);
     if (steps.first) throw steps.first;
-  }
-
-  /** Stops what binding set up, in order; a failing step is recorded in `steps` and the rest still run. */
-  async #stopParts(steps: OrderedSteps): Promise<void> {
-    const nc = this.#nc;
-    await steps.run(() => this.#link?.retry.close());
-    await steps.run(() => this.#link?.batcher.close());
-    await steps.run(() => this.#cluster?.shards.close());
-    // Its goodbye may find the connection gone: nothing to report then.
-    await steps.run(() => this.#cluster?.membership.close().catch(() => undefined));
-    if (this.#owned) await steps.run(() => nc?.close());
-    else if (!nc?.isClosed()) await steps.run(() => this.#link?.sub.unsubscribe());
   }
 
   async handOver(): Promise<void> {
@@ -354,18 +305,8 @@ export class NatsTransportImpl implements NatsTransport {
     if (this.#state !== 'open') return void (await this.#closed);
     this.#link?.batcher.flush();
     this.#state = 'closing';
-    const nc = this.#nc;
     const steps = new OrderedSteps();
-    await steps.run(() => this.#link?.retry.close());
-    await steps.run(() => this.#cluster?.shards.close());
-    await steps.run(async () => {
-      if (this.#owned) await nc?.drain();
-      else {
-        await nc?.flush();
-        await this.#link?.sub.drain();
-      }
-    });
-    await steps.run(() => this.#link?.batcher.close());
+    await drainParts(this.#parts, steps);
     this.#finish(undefined);
     if (steps.first) throw steps.first;
   }
