@@ -9,7 +9,7 @@ Usage: troupe <command> [options]      (troupe <command> --help for its options)
 
 Run:
   node --actors M [--tasks M]    run a node: host the actors module M starts, run the tasks modules export
-  demo                           run a small example fleet (embedded by default; over NATS with --nats)
+  demo                           four agents, a crash resumed from the journal, a budget stop (offline)
   bench [scenario...]            run the benchmarks next to their raw-library baselines
   llm-server [--port P]          an offline OpenAI-compatible model server (scripted replies, faults)
 Look:
@@ -17,9 +17,12 @@ Look:
   nodes                          the live nodes (and, with --redis, the task workers)
   dead-letters [--follow]        recent dead letters of every node
   config                         the resolved configuration and where each value came from
+  audit [--agent A] [--tool T]   the agents' audit log: tool calls and model calls, their outcomes and cost
+  agents [--capability C]        the agents' capability cards across the fleet (ranked for a capability)
 Act:
   ask <actor> '<json>'           ask an actor and print the reply
   tell <actor> '<json>'          tell an actor a message
+  approve <agent> <run> <call>   approve (or --reject) a tool call an agent's run waits on
   pause|resume <actor>           pause an actor (or --subtree) or resume it
   stop|terminate <actor>         stop an actor and its subtree gracefully, or now
   restart <actor>                restart an actor, or bring back a stopped supervised child
@@ -52,6 +55,12 @@ async function dispatch(command: string, rest: string[]): Promise<number | undef
       return (await import('./show-config.js')).main(rest);
     case 'dead-letters':
       return (await import('./dead-letters.js')).main(rest);
+    case 'audit':
+      return (await import('./audit.js')).main(rest);
+    case 'agents':
+      return (await import('./agents.js')).main(rest);
+    case 'approve':
+      return (await import('./approve.js')).main(rest);
     case 'ask':
     case 'tell':
       return (await import('./message.js')).main(command, rest);

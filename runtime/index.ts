@@ -47,6 +47,15 @@ export {
 export type { LogFields, Logger, LoggerOptions, LogLevel } from './core/logger.js';
 export { createLogger, silentLogger } from './core/logger.js';
 export { memoryKeyValue } from './kv/memory.js';
+export type { MemoryAppendLogOptions } from './kv/memory-log.js';
+export { memoryAppendLog } from './kv/memory-log.js';
+export type { AppendLog, LogReadOptions, LogRecord } from './ports/append-log.js';
+export {
+  ALL_LOG_KEYS,
+  AppendLogError,
+  AppendLogErrorCode,
+  DEFAULT_MAX_LOG_RECORD_BYTES,
+} from './ports/append-log.js';
 export type { KeyValueStore, KvEntry } from './ports/kv.js';
 export { KeyValueError, KvErrorCode, kvToken } from './ports/kv.js';
 export type { Membership, MembershipEvent } from './ports/membership.js';

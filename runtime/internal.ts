@@ -38,6 +38,13 @@ export { OrderedSteps } from './core/steps.js';
 export { isPromiseLike } from './core/thenable.js';
 // ---- envelopes, addresses, contracts and helpers for transports ----
 export type { Codec } from './ports/codec.js';
+export {
+  assertBeforeSeq,
+  assertLogKey,
+  assertLogRecord,
+  maxRecordBytesOption,
+  readBounds,
+} from './ports/append-log.js';
 export { assertKvKey } from './ports/kv.js';
 export { tracingOption } from './ports/tracing.js';
 export type { HostedType, Rejected, TransportSink } from './ports/transport.js';
@@ -53,6 +60,7 @@ export { backoffDelay, executeTask } from './tasks/execution.js';
 // ---- tasks: what a runner needs to run jobs as the in-process pool does ----
 export type { HandlerModule, HandlerThreads } from './tasks/handlers.js';
 export { handlerOf, loadHandler, moduleHandler } from './tasks/handlers.js';
+export { DEFAULT_IDEMPOTENCY_KEYS, SharedRuns } from './tasks/idempotency.js';
 export { assertTaskInput, assertTaskOutput, nonJsonAt } from './tasks/json.js';
 export type { ResolvedTaskPoolOptions } from './tasks/pool.js';
 export { resolveTaskPoolOptions, TaskPool } from './tasks/pool.js';

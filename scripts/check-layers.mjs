@@ -36,7 +36,18 @@ const LAYERS = {
   'memory/redis': { packages: ['ioredis'] },
   'memory/chroma': { packages: ['chromadb'] },
   'memory/postgres': { packages: ['pg'] },
-  agents: { imports: ['runtime', 'supervisor', 'actors', 'models', 'memory', 'telemetry'], packages: [] },
+  // zod: tool input schemas, and the JSON Schema the model sees derived from them (z.toJSONSchema).
+  agents: {
+    imports: ['runtime', 'supervisor', 'actors', 'models', 'memory', 'telemetry'],
+    packages: ['zod'],
+    internal: true,
+  },
+  // Adapters to other agent frameworks; their packages are optional peer dependencies, loaded only through
+  // the troupe/interop/langchain entry.
+  interop: {
+    imports: ['runtime', 'supervisor', 'actors', 'models', 'agents', 'telemetry'],
+    packages: ['@langchain/core', '@langchain/langgraph'],
+  },
   workflows: {
     imports: ['runtime', 'supervisor', 'actors', 'models', 'memory', 'telemetry', 'agents'],
     packages: [],
@@ -62,6 +73,8 @@ const LAYERS = {
     packages: [],
     internal: true,
   },
+  // zod: the schemas of the demo agents' tools (`troupe demo`).
+  'cli/demo': { packages: ['zod'] },
   bench: {
     imports: [
       ...['runtime', 'transport', 'tasks-bullmq', 'telemetry', 'supervisor', 'actors', 'models', 'memory'],

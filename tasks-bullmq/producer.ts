@@ -1,9 +1,10 @@
 // The caller's side of one task's queue: the Queue jobs are added to and the QueueEvents its outcomes arrive on.
 
+import { createHash } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ErrorCode, TaskError, type TaskProgress } from '../runtime/index.js';
-import { type OrderedSteps, taskErrorFromWire } from '../runtime/internal.js';
+import { type OrderedSteps, taskCancelled, taskErrorFromWire } from '../runtime/internal.js';
 import { adderConnection, blockingConnection, eventsKey, type ResolvedBullmqOptions } from './options.js';
 import type { PendingRuns } from './pending.js';
 
@@ -68,6 +69,14 @@ export class TaskProducer {
       const run = runs.take(jobId);
       run?.reject(taskErrorFromWire(run.task, jobId, failedReason));
     });
+    // A waiting job removed by a cancel: runs of other callers that joined it by idempotency key end too, unless
+    // the key's job was queued again since (by a run that came after the cancel).
+    events.on('removed', ({ jobId }) => {
+      if (runs.get(jobId)?.added !== true) return;
+      this.queue.getJobState(jobId).then((state) => {
+        if (state === 'unknown') runs.take(jobId)?.reject(taskCancelled(name, jobId));
+      }, onError);
+    });
     events.on('progress', ({ jobId, data }) => {
       const run = runs.get(jobId);
       if (run?.onProgress === undefined) return;
@@ -109,11 +118,56 @@ export async function auditRuns(
           data: { task: entry.task, jobId },
         }),
       );
-    } else if (state === 'completed' || state === 'failed') {
-      const job = await p.queue.getJob(jobId);
-      if (job === undefined) continue;
-      if (state === 'completed') runs.take(jobId)?.resolve(job.returnvalue ?? undefined);
-      else runs.take(jobId)?.reject(taskErrorFromWire(entry.task, jobId, job.failedReason));
+    } else await settleFinished(runs, p, jobId, entry.task, state);
+  }
+}
+
+/** Settles the run of `jobId` from what Redis kept, if its job is done (completed or failed). */
+export async function settleFinished(
+  runs: PendingRuns,
+  p: TaskProducer,
+  jobId: string,
+  task: string,
+  known?: string,
+): Promise<void> {
+  const state = known ?? (await p.queue.getJobState(jobId));
+  if (state !== 'completed' && state !== 'failed') return;
+  const job = await p.queue.getJob(jobId);
+  if (job === undefined) return;
+  if (state === 'completed') runs.take(jobId)?.resolve(job.returnvalue ?? undefined);
+  else runs.take(jobId)?.reject(taskErrorFromWire(task, jobId, job.failedReason));
+}
+
+/**
+ * After a keyed add: settles the run from what Redis kept if the key's job is done already. A job cancelled while
+ * it ran left no outcome: it is queued again (a retry keeps its id, so every caller waiting on it still hears).
+ */
+export async function settleKeyed(
+  runs: PendingRuns,
+  p: TaskProducer,
+  jobId: string,
+  task: string,
+): Promise<void> {
+  const state = await p.queue.getJobState(jobId);
+  if (state === 'failed') {
+    const job = await p.queue.getJob(jobId);
+    if (
+      job !== undefined &&
+      taskErrorFromWire(task, jobId, job.failedReason).code === ErrorCode.TaskCancelled
+    ) {
+      // Another caller may have retried it first: then it is no longer failed, and its events settle this run.
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => {});
+      return;
     }
   }
+  await settleFinished(runs, p, jobId, task, state);
+}
+
+/**
+ * The job id of an idempotency key: BullMQ refuses ids with `:` (tool calls' `<runId>:<callId>`) and integer
+ * ids, so the key travels base64url-encoded (hashed when long).
+ */
+export function idempotentJobId(key: string): string {
+  const encoded = Buffer.from(key).toString('base64url');
+  return encoded.length <= 200 ? `k-${encoded}` : `h-${createHash('sha256').update(key).digest('base64url')}`;
 }

@@ -1,7 +1,7 @@
 // The BullMQ task runner, caller's side: adds jobs to Redis queues, follows their events and settles each run once.
 
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   ErrorCode,
   type RunTaskOptions,
@@ -14,12 +14,13 @@ import {
 import {
   assertTaskRef,
   checkRun,
-  LogLimiter,
   OrderedSteps,
   type ResolvedRunOptions,
+  SharedRuns,
   taskCancelled,
   traceEnqueue,
 } from '../runtime/internal.js';
+import { openControl } from './control.js';
 import { JobCounter } from './counts.js';
 import { BullmqError, BullmqErrorCode } from './errors.js';
 import {
@@ -28,11 +29,11 @@ import {
   isConnectionError,
   type JobData,
   type ResolvedBullmqOptions,
-  redactUrl,
   resolveBullmqOptions,
 } from './options.js';
 import { type PendingRun, PendingRuns } from './pending.js';
-import { auditRuns, TaskProducer } from './producer.js';
+import { auditRuns, idempotentJobId, settleKeyed, TaskProducer } from './producer.js';
+import { RedisErrors } from './redis-errors.js';
 import { TaskCounters } from './stats.js';
 import { TaskWorkers } from './worker.js';
 
@@ -57,6 +58,8 @@ export class BullmqRunner implements BullmqTaskRunner {
   /** Commands that are not jobs: the events' starting point, cancellations, pings, counts. */
   readonly #control: Redis;
   readonly #runs = new PendingRuns();
+  /** Runs by idempotency key in this process: one pending run per job id (Redis keeps the done ones). */
+  readonly #keyed = new SharedRuns(0);
   readonly #producers = new Map<string, TaskProducer>();
   readonly #counter: JobCounter;
   /** Runs and attempts by task and state, for metrics. */
@@ -68,43 +71,18 @@ export class BullmqRunner implements BullmqTaskRunner {
   readonly #whenClosed = new Promise<Error | undefined>((resolve) => {
     this.#resolveClosed = resolve;
   });
-  readonly #errors: unknown[] = [];
-  /** Connection errors repeat every retry while Redis is away: one line per kind per 5 s. */
-  readonly #errorLog: LogLimiter;
-  // Connection errors repeat while Redis is away; keep the latest few, never crash.
-  readonly #onError = (err: unknown): void => {
-    if (this.#errors.length >= 10) this.#errors.shift();
-    this.#errors.push(err);
-    if (this.#state !== 'closed') {
-      const code = (err as { code?: unknown }).code;
-      this.#errorLog.note(typeof code === 'string' ? code : 'error', 'Redis error', () => ({
-        redis: redactUrl(this.#config.url),
-        error: err,
-      }));
-    }
-  };
   readonly #isClosed = (): boolean => this.#state === 'closed';
+  readonly #errors: RedisErrors;
+  readonly #onError: (err: unknown) => void;
 
   constructor(config: ResolvedBullmqOptions) {
     this.#config = config;
-    this.#errorLog = new LogLimiter({
-      logger: config.logger,
-      clock: config.clock,
-      level: 'warn',
-      kindField: 'kind',
-    });
+    this.#errors = new RedisErrors(config, this.#isClosed);
+    this.#onError = this.#errors.note;
     this.working = config.work.map((task) => task.name);
-    this.#control = new Redis(config.url, { maxRetriesPerRequest: null, lazyConnect: false });
-    this.#control.on('error', this.#onError);
-    let connectedOnce = false;
-    this.#control.on('ready', () => {
-      if (!connectedOnce) {
-        connectedOnce = true;
-        return;
-      }
-      config.logger.info('Redis reconnected', { redis: redactUrl(config.url) });
-      auditRuns(this.#runs, this.#producers).catch(this.#onError);
-    });
+    this.#control = openControl(config, this.#onError, () =>
+      auditRuns(this.#runs, this.#producers).catch(this.#onError),
+    );
     this.#counter = new JobCounter({
       config,
       control: this.#control,
@@ -139,10 +117,25 @@ export class BullmqRunner implements BullmqTaskRunner {
     } catch (err) {
       return Promise.reject(err);
     }
+    const key = runOptions.idempotencyKey;
+    if (key === undefined) return this.#run(task, input, runOptions, resolved, randomUUID(), false);
+    // The key is the job id: Redis adds a job id once, so every caller of the fleet finds the same job.
+    return this.#keyed.run(task.name, key, runOptions.signal, () =>
+      this.#run(task, input, runOptions, resolved, idempotentJobId(key), true),
+    );
+  }
+
+  #run<I, O>(
+    task: TaskDefinition<I, O>,
+    input: I,
+    runOptions: RunTaskOptions,
+    resolved: ResolvedRunOptions,
+    jobId: string,
+    keyed: boolean,
+  ): Promise<O> {
     const { url, connectTimeoutMs } = this.#config;
     const clock = this.#config.clock;
     const runs = this.#runs;
-    const jobId = randomUUID();
     const signal = runOptions.signal;
     if (signal?.aborted) return Promise.reject(taskCancelled(task.name, jobId, signal.reason));
     return new Promise<O>((resolve, reject) => {
@@ -150,7 +143,7 @@ export class BullmqRunner implements BullmqTaskRunner {
         const entry = runs.take(jobId);
         if (entry === undefined) return;
         entry.reject(taskCancelled(task.name, jobId, signal?.reason));
-        this.#cancel(task.name, jobId, entry.addition).catch(this.#onError);
+        this.#cancel(task.name, jobId, entry.addition, keyed).catch(this.#onError);
       };
       const p = this.#producer(task.name);
       const counts = this.#stats.run(task.name);
@@ -199,7 +192,7 @@ export class BullmqRunner implements BullmqTaskRunner {
             { data: { task: task.name, jobId } },
           ),
         );
-        this.#cancel(task.name, jobId, entry.addition).catch(this.#onError);
+        this.#cancel(task.name, jobId, entry.addition, keyed).catch(this.#onError);
       };
       const deadline = clock.now() + connectTimeoutMs;
       let adding = false;
@@ -233,6 +226,8 @@ export class BullmqRunner implements BullmqTaskRunner {
           entry.added = true;
           counts.enqueued++;
           traced?.span.end();
+          // A keyed add may have found the job done before this caller listened: settle from what Redis kept.
+          if (keyed) settleKeyed(runs, p, jobId, task.name).catch(this.#onError);
         },
         (err: unknown) => {
           clock.clearTimeout(timer);
@@ -321,9 +316,12 @@ export class BullmqRunner implements BullmqTaskRunner {
     return p;
   }
 
-  async #cancel(name: string, jobId: string, addition: Promise<unknown>): Promise<void> {
+  async #cancel(name: string, jobId: string, addition: Promise<unknown>, keyed: boolean): Promise<void> {
     await addition.catch(ignore);
     const p = this.#producers.get(name);
+    // A keyed job's id comes back when its key runs again, and workers remember a cancel for a job they have not
+    // seen: so tell them only when the job could not be removed (it is running, locked).
+    if (keyed && (await p?.queue.remove(jobId)) === 1) return;
     // A waiting (or delayed) job is simply removed; a running one is locked, so its worker is told to abort it.
     await this.#control.publish(cancelChannel(this.#config.prefix), jobId);
     await p?.queue.remove(jobId);
@@ -355,7 +353,7 @@ export class BullmqRunner implements BullmqTaskRunner {
     for (const p of this.#producers.values()) await p.close(steps);
     await this.#counter.close(steps);
     await this.#workers?.closeThreads(steps);
-    this.#errorLog.flush();
+    this.#errors.flush();
     this.#resolveClosed(steps.first);
   }
 }

@@ -11,6 +11,8 @@ export {
 export { TransportError, TransportErrorCode } from './errors.js';
 export type { LocalHub, LocalTransportOptions } from './local.js';
 export { createLocalHub, localTransport } from './local.js';
+export type { NatsAppendLogOptions } from './nats/append-log.js';
+export { DEFAULT_LOG_OP_TIMEOUT_MS, natsAppendLog } from './nats/append-log.js';
 export type { NatsKvPersistence, NatsKvPersistenceOptions } from './nats/kv-persistence.js';
 export { natsKvPersistence } from './nats/kv-persistence.js';
 export type { NatsKeyValueOptions } from './nats/kv-store.js';

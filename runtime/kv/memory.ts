@@ -52,6 +52,11 @@ class MemoryKeyValue implements KeyValueStore {
     return () => this.#watchers.delete(watcher);
   }
 
+  async keys(prefix: string): Promise<string[]> {
+    if (this.#closed) throw new KeyValueError(KvErrorCode.Closed, 'the key-value store is closed');
+    return [...this.#entries.keys()].filter((key) => key.startsWith(prefix));
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#watchers.clear();

@@ -56,6 +56,11 @@ export interface KeyValueStore {
    * Optional: stores that cannot watch leave it out, and callers read instead.
    */
   watch?(prefix: string, onChange: (key: string, entry: KvEntry | undefined) => void): () => void;
+  /**
+   * The keys under `prefix` ('' or ending with '.') that hold a value now, in no particular order. Optional,
+   * like `watch`: what lists a set of entries (the agent registry's cards) uses when the store has it.
+   */
+  keys?(prefix: string): Promise<string[]>;
   /** Releases what the store opened (a connection it owns); operations after it reject with `KV_CLOSED`. */
   close(): Promise<void>;
 }

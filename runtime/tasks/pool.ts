@@ -1,15 +1,21 @@
 // The embedded task runner: tasks run in-process (sandboxed ones on a small worker-thread pool), no servers needed.
 
-import { type Clock, systemClock } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import { ErrorCode, TaskError } from '../core/errors.js';
-import { type Logger, loggerOption } from '../core/logger.js';
-import { assertOptionsObject, clockOption, intOption } from '../core/options.js';
-import { type Tracing, tracingOption } from '../ports/tracing.js';
-import type { AnyTaskDefinition, TaskDefinition, TaskHandler, TaskProgress } from './definition.js';
+import type { Logger } from '../core/logger.js';
+import type { Tracing } from '../ports/tracing.js';
+import type { AnyTaskDefinition, TaskDefinition } from './definition.js';
 import { taskCancelled } from './errors.js';
 import { backoffDelay, executeTask } from './execution.js';
 import { handlerOf } from './handlers.js';
+import { DEFAULT_IDEMPOTENCY_KEYS, SharedRuns } from './idempotency.js';
 import { assertTaskOutput } from './json.js';
+import {
+  type ResolvedTaskPoolOptions,
+  resolveTaskPoolOptions,
+  type TaskPoolOptions,
+} from './pool-options.js';
+import { enqueue, newQueue, type PoolJob, type PoolQueue, queueCounts } from './pool-queue.js';
 import {
   assertTaskRef,
   checkRun,
@@ -18,86 +24,11 @@ import {
   type TaskCounts,
   type TaskRunner,
 } from './runner.js';
-import { defaultThreadCount, ThreadPool } from './threads.js';
+import { ThreadPool } from './threads.js';
 import { traceEnqueue, traceRun } from './tracing.js';
 
-/** Options of {@link taskPool}. */
-export interface TaskPoolOptions {
-  /**
-   * Worker threads for sandboxed tasks (started on first use).
-   * @defaultValue the number of cores minus one, between 1 and 4
-   */
-  threads?: number;
-  /** Drives timeouts, backoff and rate limits. @defaultValue the real clock */
-  clock?: Clock;
-  /**
-   * Where failed attempts (warn) and failed runs (error) are logged, with the error's stack.
-   * @defaultValue `createLogger({ level: process.env.TROUPE_LOG_LEVEL ?? 'warn' })`
-   */
-  logger?: Logger;
-  /**
-   * Records a span per run queued and per attempt (its child): `otelTracing()` from troupe/telemetry.
-   * @defaultValue none
-   */
-  tracing?: Tracing;
-}
-
-/** {@link TaskPoolOptions} after defaults. */
-export interface ResolvedTaskPoolOptions {
-  readonly threads: number;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly tracing: Tracing | undefined;
-}
-
-/** Applies defaults to pool options and validates them; never mutates `options`. Throws `INVALID_OPTIONS`. */
-export function resolveTaskPoolOptions(options: TaskPoolOptions = {}): ResolvedTaskPoolOptions {
-  assertOptionsObject(options, 'options', 'expected { threads?, clock?, logger?, tracing? }');
-  return {
-    threads: intOption(options.threads, 'threads', defaultThreadCount(), 1),
-    clock: clockOption(options.clock, systemClock),
-    logger: loggerOption(options.logger).child({ component: 'tasks' }),
-    tracing: tracingOption(options.tracing),
-  };
-}
-
-interface PoolJob {
-  readonly id: string;
-  readonly task: AnyTaskDefinition;
-  readonly input: unknown;
-  readonly attempts: number;
-  readonly timeoutMs: number;
-  readonly priority: number;
-  readonly seq: number;
-  attempt: number;
-  settled: boolean;
-  control: { cancel?: (reason?: unknown) => void } | undefined;
-  retryTimer: unknown;
-  /** Trace context of the run's queuing span, when the pool traces. */
-  readonly carrier: Record<string, string> | undefined;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  readonly onProgress: ((value: TaskProgress) => void) | undefined;
-}
-
-/** One task's jobs in this pool, as BullMQ keeps one queue per task. */
-interface PoolQueue {
-  readonly task: AnyTaskDefinition;
-  readonly handler: TaskHandler<unknown, unknown>;
-  readonly waiting: PoolJob[];
-  readonly active: Set<PoolJob>;
-  readonly delayed: Set<PoolJob>;
-  completed: number;
-  failed: number;
-  windowStart: number;
-  windowCount: number;
-  rateTimer: unknown;
-}
-
-function compareJobs(a: PoolJob, b: PoolJob): number {
-  // BullMQ's order: jobs without a priority (0) first, then 1 (highest) to 2097152; first in, first out within one.
-  return a.priority - b.priority || a.seq - b.seq;
-}
+export type { ResolvedTaskPoolOptions, TaskPoolOptions } from './pool-options.js';
+export { resolveTaskPoolOptions } from './pool-options.js';
 
 function ignore(): void {}
 
@@ -113,6 +44,8 @@ export class TaskPool implements TaskRunner {
   readonly #threadCount: number;
   #threads: ThreadPool | undefined;
   readonly #queues = new Map<string, PoolQueue>();
+  /** Runs by idempotency key: the pool is its own store of done keys (the newest ones, bounded). */
+  readonly #keyed = new SharedRuns(DEFAULT_IDEMPOTENCY_KEYS);
   #seq = 0;
   /** Runs not settled yet. */
   #live = 0;
@@ -139,6 +72,14 @@ export class TaskPool implements TaskRunner {
   }
 
   run<I, O>(task: TaskDefinition<I, O>, input: I, runOptions: RunTaskOptions = {}): Promise<O> {
+    const key = runOptions.idempotencyKey;
+    // Without a (valid) key, or when the run cannot start, the plain path runs (or rejects) it.
+    if (typeof key !== 'string' || key === '' || this.#state !== 'open' || typeof task?.name !== 'string')
+      return this.#run(task, input, runOptions);
+    return this.#keyed.run(task.name, key, runOptions.signal, () => this.#run(task, input, runOptions));
+  }
+
+  #run<I, O>(task: TaskDefinition<I, O>, input: I, runOptions: RunTaskOptions): Promise<O> {
     if (this.#state !== 'open')
       return Promise.reject(
         new TaskError(ErrorCode.SystemClosed, `task pool is ${this.#state}: cannot run ${task?.name}`),
@@ -183,7 +124,7 @@ export class TaskPool implements TaskRunner {
         onProgress: runOptions.onProgress,
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#enqueue(q, job);
+      enqueue(q, job);
       this.#pump(q);
     });
   }
@@ -193,16 +134,7 @@ export class TaskPool implements TaskRunner {
     const names =
       task === undefined ? [...this.#queues.keys()] : [typeof task === 'string' ? task : task.name];
     const out: Record<string, TaskCounts> = {};
-    for (const name of names) {
-      const q = this.#queues.get(name);
-      out[name] = {
-        waiting: q?.waiting.length ?? 0,
-        active: q?.active.size ?? 0,
-        delayed: q?.delayed.size ?? 0,
-        completed: q?.completed ?? 0,
-        failed: q?.failed ?? 0,
-      };
-    }
+    for (const name of names) out[name] = queueCounts(this.#queues.get(name));
     return out;
   }
 
@@ -244,18 +176,7 @@ export class TaskPool implements TaskRunner {
   #queueOf(task: AnyTaskDefinition): PoolQueue {
     let q = this.#queues.get(task.name);
     if (q === undefined) {
-      q = {
-        task,
-        handler: handlerOf(task, this.#getThreads),
-        waiting: [],
-        active: new Set(),
-        delayed: new Set(),
-        completed: 0,
-        failed: 0,
-        windowStart: Number.NEGATIVE_INFINITY,
-        windowCount: 0,
-        rateTimer: undefined,
-      };
+      q = newQueue(task, handlerOf(task, this.#getThreads));
       this.#queues.set(task.name, q);
     }
     return q;
@@ -271,12 +192,6 @@ export class TaskPool implements TaskRunner {
       this.#keepAlive = undefined;
       for (const wake of this.#settledWaiters.splice(0)) wake();
     }
-  }
-
-  #enqueue(q: PoolQueue, job: PoolJob): void {
-    let i = q.waiting.length;
-    while (i > 0 && compareJobs(q.waiting[i - 1]!, job) > 0) i--;
-    q.waiting.splice(i, 0, job);
   }
 
   #pump(q: PoolQueue): void {
@@ -363,7 +278,7 @@ export class TaskPool implements TaskRunner {
         () => {
           job.retryTimer = undefined;
           if (!q.delayed.delete(job)) return;
-          this.#enqueue(q, job);
+          enqueue(q, job);
           this.#pump(q);
         },
         backoffDelay(job.task.options.backoffMs, job.attempt),

@@ -23,6 +23,14 @@ export interface RunTaskOptions {
   attempts?: number;
   /** @defaultValue the task's `timeoutMs` */
   timeoutMs?: number;
+  /**
+   * Runs the job at most once per key and task (a tool call's `<runId>:<callId>`, say): a run that finds the
+   * key's job already done resolves with its stored output (or rejects with its stored failure), one that finds
+   * it queued or running waits for it. BullMQ keeps the key as long as Redis keeps the job (`keepCompleted`,
+   * `keepFailed`); the in-process pool keeps the latest 10,000 keys. A cancelled job frees its key. Aborting
+   * the run that queued the job cancels it; aborting a run that joined it only stops that run waiting.
+   */
+  idempotencyKey?: string;
 }
 
 /** Job counts of one task's queue. */
@@ -97,6 +105,9 @@ export function checkRun(
   if (typeof task !== 'object' || task === null || typeof task.name !== 'string')
     throw new InvalidOptionsError('task', 'expected a task definition from defineTask()');
   const resolved = resolveRunOptions(task, options);
+  const key = options.idempotencyKey;
+  if (key !== undefined && (typeof key !== 'string' || key === ''))
+    throw new InvalidOptionsError('idempotencyKey', 'expected a non-empty string');
   assertTaskInput(task.name, input);
   return resolved;
 }

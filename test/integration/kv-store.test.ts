@@ -73,6 +73,26 @@ describe.each(stores)('KeyValueStore (%s)', (_name, make) => {
     }
   });
 
+  it('lists the keys under a prefix that hold a value, during concurrent writes too', async () => {
+    const kv = await make();
+    try {
+      expect(await kv.keys?.('k.')).toEqual([]);
+      await kv.put('k.a', '1');
+      await kv.put('k.b.c', '2');
+      await kv.put('k.d', '3');
+      await kv.put('other.k', '4');
+      await kv.delete('k.d');
+      expect((await kv.keys?.('k.'))?.sort()).toEqual(['k.a', 'k.b.c']);
+      expect((await kv.keys?.(''))?.sort()).toEqual(['k.a', 'k.b.c', 'other.k']);
+      const writes = Array.from({ length: 20 }, (_, i) => kv.put('k.a', String(i)));
+      const listed = await Promise.all(Array.from({ length: 5 }, () => kv.keys?.('k.')));
+      await Promise.all(writes);
+      for (const keys of listed) expect(keys?.sort()).toEqual(['k.a', 'k.b.c']);
+    } finally {
+      await kv.close();
+    }
+  });
+
   it('lets exactly one of many concurrent compare-and-sets win', async () => {
     const kv = await make();
     try {

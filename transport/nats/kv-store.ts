@@ -1,7 +1,7 @@
 // A KeyValueStore on NATS KV: fleet-shared model breakers, budgets and caches. Every operation has a deadline,
 // so a NATS outage rejects with KV_UNAVAILABLE instead of hanging the model call that waits on it.
 
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm, type KvEntry as NatsKvEntry } from '@nats-io/kv';
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import {
@@ -143,6 +143,34 @@ class NatsKeyValue implements KeyValueStore {
     return this.#op(key, 'delete', (kv, k) => kv.delete(k));
   }
 
+  keys(prefix: string): Promise<string[]> {
+    if (prefix !== '' && !prefix.endsWith('.'))
+      return Promise.reject(
+        new KeyValueError(KvErrorCode.InvalidKey, `keys prefix must be '' or end with '.': ${prefix}`),
+      );
+    const check = prefix === '' ? () => {} : () => assertKvKey(prefix.slice(0, -1));
+    return this.#op(
+      prefix,
+      'keys',
+      async (kv, full) => {
+        // The stream's subjects, not kv.keys(): its consumer can wait for a message that a concurrent write to
+        // the same key (history 1) removed, and hang until an idle heartbeat.
+        const nc = this.#current();
+        if (nc === undefined) throw new KeyValueError(KvErrorCode.Unavailable, 'NATS is not connected');
+        const jsm = await jetstreamManager(nc, { checkAPI: false });
+        const base = `$KV.${this.#bucket}.`;
+        const info = await jsm.streams.info(`KV_${this.#bucket}`, { subjects_filter: `${base}${full}>` });
+        const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(base.length));
+        // A deleted key keeps a delete marker as its subject's last message: only keys with a value count.
+        const entries = await Promise.all(keys.map((key) => kv.get(key)));
+        return keys
+          .filter((_, i) => entries[i]?.operation === 'PUT')
+          .map((key) => key.slice(this.#prefix.length));
+      },
+      check,
+    );
+  }
+
   watch(prefix: string, onChange: (key: string, entry: KvEntry | undefined) => void): () => void {
     if (prefix !== '' && !prefix.endsWith('.'))
       throw new KeyValueError(KvErrorCode.InvalidKey, `watch prefix must be '' or end with '.': ${prefix}`);
@@ -183,9 +211,14 @@ class NatsKeyValue implements KeyValueStore {
     await this.#owned?.close();
   }
 
-  async #op<T>(key: string, what: string, fn: (kv: KV, key: string) => Promise<T>): Promise<T> {
+  async #op<T>(
+    key: string,
+    what: string,
+    fn: (kv: KV, key: string) => Promise<T>,
+    check: (key: string) => void = assertKvKey,
+  ): Promise<T> {
     if (this.#closed) throw new KeyValueError(KvErrorCode.Closed, 'the key-value store is closed');
-    assertKvKey(key);
+    check(key);
     const nc = this.#current();
     if (nc?.isClosed()) throw new KeyValueError(KvErrorCode.Unavailable, 'the NATS connection is closed');
     let timer: ReturnType<typeof setTimeout> | undefined;

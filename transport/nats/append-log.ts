@@ -1,0 +1,307 @@
+// An AppendLog on a JetStream stream: run journals and audit logs a fleet shares and that outlive a node. One
+// stream per log, one subject per key; reads go through an ordered consumer filtered on the key's subject,
+// compaction purges by subject and sequence. Every operation has a deadline, so an outage rejects with
+// LOG_UNAVAILABLE instead of hanging the agent step that waits on it.
+
+import {
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  ALL_LOG_KEYS,
+  type AppendLog,
+  AppendLogError,
+  AppendLogErrorCode,
+  InvalidOptionsError,
+  type LogReadOptions,
+  type LogRecord,
+  type Transport,
+} from '../../runtime/index.js';
+import {
+  assertBeforeSeq,
+  assertLogKey,
+  assertLogRecord,
+  assertOptionsObject,
+  assertValidName,
+  maxRecordBytesOption,
+  readBounds,
+} from '../../runtime/internal.js';
+import { connectionSource } from './connection-source.js';
+import { DEFAULT_NAMESPACE } from './options.js';
+
+/** Default deadline of one log operation. */
+export const DEFAULT_LOG_OP_TIMEOUT_MS = 2000;
+/** Records fetched per pull while reading. */
+const READ_BATCH = 1000;
+
+/** Options of {@link natsAppendLog}: give exactly one of `transport`, `servers` or `connection`. */
+export interface NatsAppendLogOptions {
+  /** A NATS transport (`system.transport`): the log shares its connection. */
+  transport?: Transport | undefined;
+  /** Server URL(s): opens a connection of its own, closed by `close()`. */
+  servers?: string | string[];
+  /** Extra options for `connect()` with `servers`; reconnects forever, 500 ms apart, by default. */
+  connectOptions?: Partial<NodeConnectionOptions>;
+  /** A connection the caller owns and closes. */
+  connection?: NatsConnection;
+  /** The log's name (`journal`, `audit`): its stream is `TROUPE_LOG_<namespace>_<name>`. */
+  name: string;
+  /** Names the stream and subjects, so several fleets can share a server. @defaultValue `default` */
+  namespace?: string;
+  /** Largest record, in UTF-8 bytes (also the stream's max message size). @defaultValue 512 KiB */
+  maxRecordBytes?: number;
+  /** Deadline of each operation; past it the operation rejects with `LOG_UNAVAILABLE`. @defaultValue 2000 */
+  opTimeoutMs?: number;
+  /** Stream replicas on a clustered NATS. @defaultValue 1 */
+  replicas?: number;
+}
+
+// A key is a subject token: plain keys stay readable, anything else (dots, spaces, `*`) is base64url behind `~`,
+// which no plain key contains, so the mapping is one-to-one.
+const PLAIN = /^[-_a-zA-Z0-9:=+@]+$/;
+const tokenOf = (key: string): string =>
+  PLAIN.test(key) ? key : `~${Buffer.from(key).toString('base64url')}`;
+const keyOf = (token: string): string =>
+  token.startsWith('~') ? Buffer.from(token.slice(1), 'base64url').toString() : token;
+
+class NatsAppendLog implements AppendLog {
+  readonly #current: () => NatsConnection | undefined;
+  readonly #owned: NatsConnection | undefined;
+  readonly #stream: string;
+  readonly #prefix: string;
+  readonly #maxBytes: number;
+  readonly #timeoutMs: number;
+  readonly #replicas: number;
+  #opening: Promise<{ js: JetStreamClient; jsm: JetStreamManager }> | undefined;
+  #closed = false;
+
+  constructor(
+    connection: { current: () => NatsConnection | undefined; owned: NatsConnection | undefined },
+    namespace: string,
+    name: string,
+    maxBytes: number,
+    timeoutMs: number,
+    replicas: number,
+  ) {
+    this.#current = connection.current;
+    this.#owned = connection.owned;
+    this.#stream = `TROUPE_LOG_${namespace}_${name}`;
+    this.#prefix = `troupe.${namespace}.$log.${name}`;
+    this.#maxBytes = maxBytes;
+    this.#timeoutMs = timeoutMs;
+    this.#replicas = replicas;
+  }
+
+  /** Creates the stream once (idempotent across nodes); a failed open is tried again by the next operation. */
+  open(): Promise<{ js: JetStreamClient; jsm: JetStreamManager }> {
+    if (this.#opening !== undefined) return this.#opening;
+    const nc = this.#current();
+    if (nc === undefined)
+      return Promise.reject(
+        new AppendLogError(AppendLogErrorCode.Unavailable, 'the NATS transport is not connected yet'),
+      );
+    const opening = (async () => {
+      const js = jetstream(nc, { timeout: this.#timeoutMs });
+      const jsm = await js.jetstreamManager();
+      const config = {
+        name: this.#stream,
+        subjects: [`${this.#prefix}.>`],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        num_replicas: this.#replicas,
+        max_msg_size: this.#maxBytes,
+      };
+      try {
+        await jsm.streams.info(this.#stream);
+      } catch {
+        try {
+          await jsm.streams.add(config);
+        } catch (err) {
+          // Another node created it at the same moment: fine if it now exists.
+          await jsm.streams.info(this.#stream).catch(() => {
+            throw err;
+          });
+        }
+      }
+      return { js, jsm };
+    })();
+    this.#opening = opening;
+    opening.catch(() => {
+      if (this.#opening === opening) this.#opening = undefined;
+    });
+    return opening;
+  }
+
+  append(key: string, data: string): Promise<number> {
+    return this.#op(
+      'append',
+      key,
+      () => {
+        assertLogKey(key, false);
+        assertLogRecord(data, this.#maxBytes);
+      },
+      async ({ js }) => (await js.publish(this.#subject(key), data, { timeout: this.#timeoutMs })).seq,
+    );
+  }
+
+  read(key: string, options?: LogReadOptions): Promise<LogRecord[]> {
+    let bounds = { fromSeq: 1, limit: 0 };
+    return this.#op(
+      'read',
+      key,
+      () => {
+        assertLogKey(key, true);
+        bounds = readBounds(options);
+      },
+      async ({ js, jsm }) => {
+        // One round trip answers the common case of a key with no records (a new run) without a consumer.
+        const subject = this.#subject(key);
+        if (key !== ALL_LOG_KEYS) {
+          const info = await jsm.streams.info(this.#stream, { subjects_filter: subject });
+          if (Object.keys(info.state.subjects ?? {}).length === 0) return [];
+        }
+        const consumer = await js.consumers.get(this.#stream, {
+          filter_subjects: subject,
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: bounds.fromSeq,
+          inactive_threshold: Math.max(this.#timeoutMs * 5, 10_000),
+        });
+        try {
+          const pending = (await consumer.info(true)).num_pending;
+          const want = Math.min(bounds.limit, pending);
+          const out: LogRecord[] = [];
+          while (out.length < want) {
+            const before = out.length;
+            const batch = await consumer.fetch({
+              max_messages: Math.min(READ_BATCH, want - out.length),
+              expires: 1000,
+            });
+            for await (const m of batch) {
+              out.push({
+                seq: m.seq,
+                key: keyOf(m.subject.slice(this.#prefix.length + 1)),
+                data: m.string(),
+                at: m.time.getTime(),
+              });
+              if (out.length >= want) break;
+            }
+            // Purged while we read: what is left has been read.
+            if (out.length === before) break;
+          }
+          return out;
+        } finally {
+          consumer.delete().catch(() => undefined);
+        }
+      },
+    );
+  }
+
+  purge(key: string, beforeSeq?: number): Promise<void> {
+    return this.#op(
+      'purge',
+      key,
+      () => {
+        assertLogKey(key, true);
+        assertBeforeSeq(beforeSeq);
+      },
+      async ({ jsm }) => {
+        const filter = this.#subject(key);
+        await jsm.streams.purge(
+          this.#stream,
+          beforeSeq === undefined ? { filter } : { filter, seq: beforeSeq },
+        );
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#owned?.close();
+  }
+
+  #subject(key: string): string {
+    return key === ALL_LOG_KEYS ? `${this.#prefix}.>` : `${this.#prefix}.${tokenOf(key)}`;
+  }
+
+  async #op<T>(
+    what: string,
+    key: string,
+    validate: () => void,
+    fn: (open: { js: JetStreamClient; jsm: JetStreamManager }) => Promise<T>,
+  ): Promise<T> {
+    if (this.#closed) throw new AppendLogError(AppendLogErrorCode.Closed, 'the append log is closed');
+    validate();
+    const nc = this.#current();
+    if (nc?.isClosed())
+      throw new AppendLogError(AppendLogErrorCode.Unavailable, 'the NATS connection is closed');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new AppendLogError(
+              AppendLogErrorCode.Unavailable,
+              `log ${what} of ${key} on ${this.#stream} got no answer in ${this.#timeoutMs} ms`,
+            ),
+          ),
+        this.#timeoutMs,
+      );
+    });
+    try {
+      const work = this.open().then(fn);
+      work.catch(() => {});
+      return await Promise.race([work, deadline]);
+    } catch (err) {
+      if (err instanceof AppendLogError || err instanceof InvalidOptionsError) throw err;
+      throw new AppendLogError(
+        AppendLogErrorCode.Unavailable,
+        `log ${what} of ${key} on ${this.#stream} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * An {@link AppendLog} on a JetStream stream (`TROUPE_LOG_<namespace>_<name>`, file storage): run journals and
+ * tool audit logs that a fleet shares and that survive restarts. Needs JetStream (`nats-server -js`).
+ * An append that rejects with `LOG_UNAVAILABLE` may still have been stored: readers must tolerate a repeat.
+ *
+ * @example
+ * const journal = await natsAppendLog({ transport: system.transport, name: 'journal' });
+ */
+export async function natsAppendLog(options: NatsAppendLogOptions): Promise<AppendLog> {
+  assertOptionsObject(options, 'options');
+  assertValidName(options.name, 'log name');
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  assertValidName(namespace, 'namespace');
+  const maxBytes = maxRecordBytesOption(options.maxRecordBytes);
+  const timeoutMs = options.opTimeoutMs ?? DEFAULT_LOG_OP_TIMEOUT_MS;
+  if (!(timeoutMs > 0)) throw new InvalidOptionsError('opTimeoutMs', 'expected a positive number');
+  const replicas = options.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1)
+    throw new InvalidOptionsError('replicas', 'expected a positive integer');
+  const connection = await connectionSource(options, 'troupe:log');
+  const log = new NatsAppendLog(connection, namespace, options.name, maxBytes, timeoutMs, replicas);
+  if (connection.current() !== undefined) {
+    try {
+      await log.open();
+    } catch (err) {
+      await connection.owned?.close();
+      throw new AppendLogError(
+        AppendLogErrorCode.Unavailable,
+        `cannot open the log stream: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+  return log;
+}
