@@ -1,7 +1,7 @@
 // `troupe audit`: the fleet's audit log (every tool call and model call of its agents) from its JetStream stream,
 // filtered by agent, tool, kind and time; a table, or JSON with --json.
 
-import { type AuditEntry, auditLog, AUDIT_LOG_NAME } from '../agents/index.js';
+import { AUDIT_LOG_NAME, type AuditEntry, auditLog } from '../agents/index.js';
 import { natsAppendLog } from '../transport/index.js';
 import { type Invocation, invocation, printJson, table, UsageError } from './args.js';
 import { connectTo } from './connect.js';

@@ -9,7 +9,7 @@ import { actualCost, type CallCost } from './estimate.js';
 import type { CallOptions } from './provider.js';
 import { backoffMs, type ResolvedRetry, sleep } from './retry.js';
 import { ModelUnavailableError, RouterErrorCode, type UnavailableReason } from './router-errors.js';
-import type { SharedHealth, HealthTarget } from './shared-health.js';
+import type { HealthTarget, SharedHealth } from './shared-health.js';
 import { pick, type RoutingStrategy } from './strategies.js';
 import type { Usage } from './usage.js';
 

@@ -1,6 +1,19 @@
 // Language models for troupe: the provider contract, the OpenAI-compatible provider, errors and usage. The only
 // folder that imports the `openai` package.
 
+export type { BreakerOptions, CircuitState } from './breaker.js';
+export type {
+  BudgetKeys,
+  BudgetLedger,
+  BudgetLedgerOptions,
+  BudgetLimit,
+  BudgetUsage,
+  BudgetWindow,
+  Reservation,
+} from './budget.js';
+export { budgetLedger } from './budget.js';
+export type { CacheOptions } from './cache.js';
+export type { DeploymentConfig } from './deployment.js';
 export type { HeaderSource, ModelErrorDetails } from './errors.js';
 export {
   classifyHttpError,
@@ -9,6 +22,8 @@ export {
   ModelErrorCode,
   retryAfterMsFrom,
 } from './errors.js';
+export type { CallCost, Pricing } from './estimate.js';
+export { DEFAULT_OUTPUT_ESTIMATE, estimateCall, estimateInputTokens } from './estimate.js';
 export type { MaxTokensField } from './openai-mapping.js';
 export type { OpenAIProviderOptions } from './openai-provider.js';
 export { DEFAULT_MODEL_TIMEOUT_MS, openaiProvider } from './openai-provider.js';
@@ -29,23 +44,6 @@ export type {
   ToolChoice,
   ToolDefinition,
 } from './provider.js';
-export type { Usage } from './usage.js';
-export { addUsage, emptyUsage, normalizeUsage } from './usage.js';
-export type { BreakerOptions, CircuitState } from './breaker.js';
-export type {
-  BudgetKeys,
-  BudgetLedger,
-  BudgetLedgerOptions,
-  BudgetLimit,
-  BudgetUsage,
-  BudgetWindow,
-  Reservation,
-} from './budget.js';
-export { budgetLedger } from './budget.js';
-export type { CacheOptions } from './cache.js';
-export type { DeploymentConfig } from './deployment.js';
-export type { CallCost, Pricing } from './estimate.js';
-export { DEFAULT_OUTPUT_ESTIMATE, estimateCall, estimateInputTokens } from './estimate.js';
 export type { RetryOptions } from './retry.js';
 export { backoffMs } from './retry.js';
 export type { ModelGroupConfig, ModelRouter, ModelRouterOptions, RouterCallOptions } from './router.js';
@@ -61,3 +59,5 @@ export type {
   ModelTelemetry,
 } from './telemetry.js';
 export { genAiAttributes, traceIdOf } from './telemetry.js';
+export type { Usage } from './usage.js';
+export { addUsage, emptyUsage, normalizeUsage } from './usage.js';

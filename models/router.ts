@@ -29,6 +29,7 @@ import { estimateCall, priceOf } from './estimate.js';
 import type { ChatChunk, ChatRequest, ChatResult, EmbedResult } from './provider.js';
 import { resolveRetry } from './retry.js';
 import { RouterErrorCode } from './router-errors.js';
+import type { ModelRouter, ModelRouterOptions, RouterCallOptions } from './router-options.js';
 import { type HealthTarget, SharedHealth } from './shared-health.js';
 import { STRATEGIES } from './strategies.js';
 import {
@@ -40,7 +41,6 @@ import {
   traceIdOf,
 } from './telemetry.js';
 import type { Usage } from './usage.js';
-import type { ModelRouter, ModelRouterOptions, RouterCallOptions } from './router-options.js';
 
 export type {
   ModelGroupConfig,

@@ -36,8 +36,6 @@ export {
 } from './core/options.js';
 export { OrderedSteps } from './core/steps.js';
 export { isPromiseLike } from './core/thenable.js';
-// ---- envelopes, addresses, contracts and helpers for transports ----
-export type { Codec } from './ports/codec.js';
 export {
   assertBeforeSeq,
   assertLogKey,
@@ -45,6 +43,8 @@ export {
   maxRecordBytesOption,
   readBounds,
 } from './ports/append-log.js';
+// ---- envelopes, addresses, contracts and helpers for transports ----
+export type { Codec } from './ports/codec.js';
 export { assertKvKey } from './ports/kv.js';
 export { tracingOption } from './ports/tracing.js';
 export type { HostedType, Rejected, TransportSink } from './ports/transport.js';

@@ -15,10 +15,10 @@ export type { JournalStats, RunJournalOptions } from './journal.js';
 export { DEFAULT_BLOB_THRESHOLD_BYTES, isJournalUnavailable, RunJournal } from './journal.js';
 export type {
   ApprovalDecision,
+  JournalRunStatus,
   PendingToolCall,
   ReplayOptions,
   RunState,
-  JournalRunStatus,
 } from './replay.js';
 export { renderToolOutcome, replayEntries } from './replay.js';
 export { addOpenRun, DEFAULT_RUN_INDEX_PREFIX, openRuns, removeOpenRun } from './run-index.js';

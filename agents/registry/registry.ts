@@ -24,8 +24,8 @@ import {
   toCard,
 } from './card.js';
 import { RegistryError, RegistryErrorCode } from './errors.js';
-import { blendedCost, DEFAULT_SCORE_WEIGHTS, type ScoreWeights, scoreCards } from './score.js';
 import { CardKeeper } from './keeper.js';
+import { blendedCost, DEFAULT_SCORE_WEIGHTS, type ScoreWeights, scoreCards } from './score.js';
 import { DEFAULT_STATS_WINDOW } from './stats-window.js';
 
 export interface AgentRegistryOptions {

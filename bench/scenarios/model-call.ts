@@ -10,8 +10,8 @@ import { modelRouter } from '../../models/index.js';
 import { silentLogger } from '../../runtime/index.js';
 import { type LlmServer, startLlmServer } from '../../testing/index.js';
 import { wallNow } from '../load.js';
-import { quantile } from '../stats.js';
 import type { Scenario } from '../scenario.js';
+import { quantile } from '../stats.js';
 
 const messages = [{ role: 'user' as const, content: 'What is the capital of France?' }];
 

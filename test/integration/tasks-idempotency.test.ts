@@ -7,8 +7,8 @@ import {
   type AnyTaskDefinition,
   defineTask,
   type TaskRunner,
-  taskPool,
   TroupeError,
+  taskPool,
 } from '../../runtime/index.js';
 import { bullmqTaskRunner } from '../../tasks-bullmq/index.js';
 import { type ServerProcess, startRedis } from '../../testing/index.js';

@@ -10,8 +10,8 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
-  auditLog,
   argsHash,
+  auditLog,
   defineTool,
   executeTool,
   formatOutcome,
@@ -26,8 +26,8 @@ import {
   defineTask,
   type KeyValueStore,
   memoryAppendLog,
-  taskPool,
   TroupeError,
+  taskPool,
 } from '../../runtime/index.js';
 import { bullmqTaskRunner } from '../../tasks-bullmq/index.js';
 import { type ServerProcess, startLlmServer, startNats, startRedis } from '../../testing/index.js';
