@@ -3,6 +3,7 @@
 import { BenchError, BenchErrorCode } from '../errors.js';
 import type { Scenario } from '../scenario.js';
 import { agentFleet } from './agent-fleet.js';
+import { agentStep } from './agent-step.js';
 import { durableTell } from './durable-tell.js';
 import { failoverScenario } from './failover.js';
 import { fanout10k } from './fanout-10k.js';
@@ -37,6 +38,7 @@ export const SCENARIOS: readonly Scenario[] = [
   tasksLatency,
   agentFleet,
   modelCall,
+  agentStep,
 ];
 
 /** The scenario called `name`; throws `BENCH_UNKNOWN_SCENARIO` listing the known ones. */
