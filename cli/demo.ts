@@ -17,6 +17,7 @@ import {
 import { decider } from '../supervisor/index.js';
 import { describeError, invocation, printJson, UsageError } from './args.js';
 import { isSet } from './config.js';
+import { type Crashable, crashable } from './demo/crash.js';
 import {
   CRASH_FREE_MODEL_CALLS,
   demoAgents,
@@ -25,7 +26,6 @@ import {
   QUESTION,
   taskHooks,
 } from './demo/fleet.js';
-import { type Crashable, crashable } from './demo/crash.js';
 import { clip, type DemoStep, type Narrator, narrator } from './demo/printer.js';
 import { type DemoEnv, demoEnv } from './demo/setup.js';
 
