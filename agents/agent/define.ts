@@ -119,7 +119,9 @@ export function defineAgentWith<O extends z.ZodType | undefined>(
           return replier?.fail(
             new InvalidOptionsError('runId', 'expected 1-200 characters of [-_.:=a-zA-Z0-9]'),
           );
-        let run = await load(ctx as AgentCtx, runId, true);
+        // A run id made here is new everywhere: there is no journal to read.
+        const generated = msg.runId === undefined;
+        let run = generated ? undefined : await load(ctx as AgentCtx, runId, true);
         if (run !== undefined) {
           if (run.state === 'finished') return replier?.reply(run.output);
           if (run.state === 'failed') {
@@ -134,7 +136,7 @@ export function defineAgentWith<O extends z.ZodType | undefined>(
         run = new Run(runId, ctx.state.config, ctx.clock.now());
         if (msg.tenant !== undefined) run.tenant = msg.tenant;
         if (kit.journal !== undefined) {
-          run.journal = ctx.state.fresh.get(runId) ?? (await kit.journal(runId, ctx.self.address));
+          run.journal = ctx.state.fresh.get(runId) ?? (await kit.journal(runId, ctx.self.address, generated));
           ctx.state.fresh.delete(runId);
         }
         await record(run, {

@@ -61,7 +61,8 @@ export function agentKit(options: AgentKitOptions): AgentKit {
   const parts: KitParts = {
     router: options.router,
     tools: registry === undefined ? undefined : toolAccess(registry),
-    journal: journal === undefined ? undefined : (runId, owner) => openJournal(journal, runId, owner),
+    journal:
+      journal === undefined ? undefined : (runId, owner, fresh) => openJournal(journal, runId, owner, fresh),
     openRuns: journal === undefined ? undefined : (owner) => RunJournal.openRuns(journal.blobs, owner),
     semaphore,
     logger,
@@ -117,8 +118,9 @@ async function openJournal(
   stores: { log: AppendLog; blobs: KeyValueStore },
   runId: string,
   owner: string,
+  fresh = false,
 ): Promise<LoopJournal> {
-  const j = await RunJournal.open(stores.log, stores.blobs, runId, { agent: owner });
+  const j = await RunJournal.open(stores.log, stores.blobs, runId, { agent: owner, fresh });
   return {
     load: async () => j.entries() as LoopEntry[],
     append: (entry) => j.append(entry as JournalEntry),

@@ -53,7 +53,8 @@ export interface KitParts {
    * Opens a run's journal. `owner` is the agent actor's address: the open-runs index is kept per actor, not per
    * agent name, so each virtual instance (`$v/desk/1`, `$v/desk/2`) resumes only its own runs.
    */
-  readonly journal: ((runId: string, owner: string) => Promise<LoopJournal>) | undefined;
+  /** `fresh`: the run id was generated just now, so there is nothing to read. */
+  readonly journal: ((runId: string, owner: string, fresh?: boolean) => Promise<LoopJournal>) | undefined;
   /** Unfinished runs of an agent actor, from the journal's run index (activated elsewhere, it resumes them). */
   readonly openRuns: ((owner: string) => Promise<string[]>) | undefined;
   readonly semaphore: Semaphore | undefined;

@@ -6,6 +6,7 @@
 import type { ChatMessage, ToolCall } from '../../models/index.js';
 import { TroupeError } from '../../runtime/index.js';
 import { type AgentDelegate, delegatedRunId } from './delegation.js';
+import { AgentError, AgentErrorCode } from './errors.js';
 import type { LoopEntry, ToolOutcome } from './ports.js';
 import type { Run } from './run.js';
 import { type AgentCtx, emit, type ResolvedAgent } from './runtime.js';
@@ -76,6 +77,14 @@ export async function runToolCalls(
         },
         outcome.ok ? undefined : { code: outcome.code, message: outcome.message },
       );
+      // A call cut short because the agent is stopping (its node closing or draining, a terminate) did not
+      // fail: it was interrupted. Journaling its failure would make the resumed run skip it; unjournaled, the
+      // run that resumes from this step makes the call again.
+      if (!outcome.ok && (run.abort.signal.aborted || ctx.signal.aborted || INTERRUPTED.has(outcome.code)))
+        throw new AgentError(
+          AgentErrorCode.Stopped,
+          `agent ${agent.name} stopped during ${call.name}; ask again with runId ${run.runId} to resume`,
+        );
       await settle(agent, ctx, run, record, n, call, outcome);
       if (delegate?.kind === 'handoff' && outcome.ok) handoff = { handoff: outcome.value };
     }),
@@ -116,6 +125,9 @@ async function settle(
   if (!outcome.ok) event.code = outcome.code;
   emit(agent, ctx, run, event);
 }
+
+/** Codes that mean the caller's own node went away, not that the call failed. */
+const INTERRUPTED = new Set(['SYSTEM_CLOSED', 'AGENT_STOPPED']);
 
 function needsApproval(agent: ResolvedAgent, call: ToolCall): boolean {
   const tool = agent.kit.tools?.get(call.name);

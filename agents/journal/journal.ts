@@ -31,6 +31,11 @@ export interface RunJournalOptions {
   compactEvery?: number;
   /** The run's agent, for the open-runs index (else read from the `started` entry). */
   agent?: string;
+  /**
+   * The caller made the run id just now (a random one), so the log holds nothing of it: opening skips the read,
+   * a round trip to the store (an ordered consumer on JetStream). @defaultValue false
+   */
+  fresh?: boolean;
 }
 
 /** Sizes, for measuring growth: what the run holds in the log now, and what this instance wrote. */
@@ -111,6 +116,7 @@ export class RunJournal {
     options: RunJournalOptions = {},
   ): Promise<RunJournal> {
     const journal = new RunJournal(log, blobs, runId, options);
+    if (options.fresh === true) return journal;
     try {
       await journal.#load();
     } catch (err) {
@@ -189,6 +195,13 @@ export class RunJournal {
       await this.compact().catch(() => undefined);
   }
 
+  /** Work that goes on after an append resolved (index upkeep): close() waits for it, and redoes the removal. */
+  #track(work: Promise<unknown>): void {
+    const settled = work.catch(() => undefined);
+    this.#inflight.add(settled);
+    void settled.finally(() => this.#inflight.delete(settled));
+  }
+
   /**
    * Replaces the run's records with one snapshot: the entries in their stored form, as content-addressed
    * chunks of {@link SNAPSHOT_CHUNK} (a chunk already stored by an earlier compaction is not written again),
@@ -232,10 +245,12 @@ export class RunJournal {
   async #append(entry: JournalEntry): Promise<void> {
     const stored = await this.#store(entry);
     const data = JSON.stringify(stored);
-    // Indexed before the run's first record: a crash in between leaves an indexed run with no entries (the
-    // resumer finds nothing to do), never an unfinished run nobody knows of.
-    if (entry.kind === 'started') await addOpenRun(this.#kv, entry.agent, this.runId, this.#indexPrefix);
-    const seq = await this.#log.append(this.runId, data);
+    // Indexed alongside the run's first record, not before it (a round trip saved per run): a crash in between
+    // can leave a started run out of the index, which then resumes when asked again with its id rather than
+    // on its own when its agent starts. The index only serves that start-up resume.
+    const indexed =
+      entry.kind === 'started' ? addOpenRun(this.#kv, entry.agent, this.runId, this.#indexPrefix) : undefined;
+    const [seq] = await Promise.all([this.#log.append(this.runId, data), indexed]);
     const bytes = Buffer.byteLength(data);
     this.#records++;
     this.#bytes += bytes;
@@ -247,8 +262,10 @@ export class RunJournal {
     // object (which it may go on changing).
     this.#add({ seq, stored: data, entry: await this.#resolve(JSON.parse(data) as Stored) });
     if (entry.kind === 'started') this.#agent ??= entry.agent;
+    // Out of the index after the answer rather than before it: close() waits for it, and a crash before it is
+    // harmless (close() removes it again, and an ended run found in the index resumes to nothing).
     if ((entry.kind === 'finished' || entry.kind === 'failed') && this.#agent !== undefined)
-      await removeOpenRun(this.#kv, this.#agent, this.runId, this.#indexPrefix);
+      this.#track(removeOpenRun(this.#kv, this.#agent, this.runId, this.#indexPrefix));
   }
 
   /** Adds an item in sequence order (concurrent appends may finish out of order), dropping exact repeats. */

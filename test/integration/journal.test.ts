@@ -394,8 +394,10 @@ describe.each(stores)('RunJournal (%s)', (_name, make) => {
       expect(await RunJournal.openRuns(s.kv, 'nobody')).toEqual([]);
       await journals[0]?.append({ kind: 'finished', output: 'ok' });
       await journals[1]?.append({ kind: 'failed', code: 'X', message: 'x' });
-      expect(await openRuns(s.kv, agent)).toEqual([runs[2]]);
+      // Out of the index after the answer, not before it: by the time close() resolves.
       await journals[0]?.close();
+      await journals[1]?.close();
+      expect(await openRuns(s.kv, agent)).toEqual([runs[2]]);
       expect(await s.log.read(runs[0] as string)).toHaveLength(1); // an ended run is compacted on close
     } finally {
       await s.close();
