@@ -34,7 +34,11 @@ export async function finish(
   output: unknown,
   reason: AgentFinishReason,
 ): Promise<void> {
-  await record(run, { kind: 'finished', output });
+  // The answer goes out before its `finished` record, a store round trip sooner: the journal already holds
+  // what the answer derives from (the last model answer, or the step count or deadline that stopped the run),
+  // so a run resumed after a crash in between answers the same, with no model call.
+  const entry: LoopEntry = { kind: 'finished', output };
+  run.apply(entry);
   run.reason = reason;
   agent.kit.logger.info('agent run finished', {
     'gen_ai.agent.name': agent.name,
@@ -52,7 +56,18 @@ export async function finish(
     reason,
   });
   run.settle();
-  await run.journal?.close?.(true);
+  if (run.journal === undefined) return;
+  try {
+    await run.journal.append(entry);
+    await run.journal.close?.(true);
+  } catch (err) {
+    // The askers have their answer; a store outage here only leaves the record to a later resume.
+    agent.kit.logger.warn('agent run finished but not journaled as finished', {
+      'gen_ai.agent.name': agent.name,
+      runId: run.runId,
+      err,
+    });
+  }
 }
 
 /** Ends the run with an error (journaled: asking again answers with it). */

@@ -147,8 +147,13 @@ export class RunJournal {
    * Waits for appends in flight; when the run has ended, compacts it and makes sure it is out of the open-runs
    * index (again: a crash may have come between its last entry and the index update). The stores stay open.
    */
-  async close(): Promise<void> {
+  /** Waits for appends and index writes in flight (the index is written beside the records, not before them). */
+  async flush(): Promise<void> {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
     if (!this.ended) return;
     await this.compact();
     if (this.#agent !== undefined) await removeOpenRun(this.#kv, this.#agent, this.runId, this.#indexPrefix);
@@ -245,12 +250,13 @@ export class RunJournal {
   async #append(entry: JournalEntry): Promise<void> {
     const stored = await this.#store(entry);
     const data = JSON.stringify(stored);
-    // Indexed alongside the run's first record, not before it (a round trip saved per run): a crash in between
-    // can leave a started run out of the index, which then resumes when asked again with its id rather than
-    // on its own when its agent starts. The index only serves that start-up resume.
-    const indexed =
-      entry.kind === 'started' ? addOpenRun(this.#kv, entry.agent, this.runId, this.#indexPrefix) : undefined;
-    const [seq] = await Promise.all([this.#log.append(this.runId, data), indexed]);
+    // Indexed beside the run's first record, not before it, and not awaited (two store round trips saved per
+    // run): a crash before the index write lands leaves a started run out of the index, so it resumes when asked
+    // again with its id rather than on its own when its agent starts; the index only serves that start-up
+    // resume. close() waits for the write, then (for an ended run) removes the entry whatever the order.
+    if (entry.kind === 'started')
+      this.#track(addOpenRun(this.#kv, entry.agent, this.runId, this.#indexPrefix));
+    const seq = await this.#log.append(this.runId, data);
     const bytes = Buffer.byteLength(data);
     this.#records++;
     this.#bytes += bytes;

@@ -390,6 +390,7 @@ describe.each(stores)('RunJournal (%s)', (_name, make) => {
       const runs = [`r1-${id()}`, `r2-${id()}`, `r3-${id()}`];
       const journals = await Promise.all(runs.map((r) => RunJournal.open(s.log, s.kv, r)));
       await Promise.all(journals.map((j) => j.append(started(j.runId, agent))));
+      await Promise.all(journals.map((j) => j.flush())); // the index is written beside the records
       expect((await openRuns(s.kv, agent)).sort()).toEqual([...runs].sort());
       expect(await RunJournal.openRuns(s.kv, 'nobody')).toEqual([]);
       await journals[0]?.append({ kind: 'finished', output: 'ok' });
