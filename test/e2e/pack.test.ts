@@ -216,7 +216,7 @@ describe('installed into a scratch project', () => {
     expect(stdout).toContain('ask answered 3');
     expect(stdout).toContain('errors: TaskError TASK_FAILED, TransportError TRANSPORT_CLOSED');
     expect(stdout).toContain(
-      'entries: transport, tasks-bullmq, supervisor, actors, testing, telemetry, telemetry/sdk, models',
+      'entries: transport, tasks-bullmq, supervisor, actors, testing, telemetry, telemetry/sdk, models, agents, interop/openai',
     );
   });
 
