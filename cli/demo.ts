@@ -3,31 +3,23 @@
 // model call twice; then a budget runs out and the supervisor stops the agent. Embedded and offline by default.
 
 import { randomBytes } from 'node:crypto';
-import { agentKit, RunJournal } from '../agents/index.js';
-import { budgetLedger } from '../models/index.js';
-import {
-  type ActorRef,
-  type ActorSystem,
-  createSystem,
-  type Decider,
-  type Reply,
-  silentLogger,
-  TroupeError,
-} from '../runtime/index.js';
-import { decider } from '../supervisor/index.js';
+import { RunJournal } from '../agents/index.js';
+import { type ActorSystem, createSystem, silentLogger, TroupeError } from '../runtime/index.js';
 import { describeError, invocation, printJson, UsageError } from './args.js';
 import { isSet } from './config.js';
-import { type Crashable, crashable } from './demo/crash.js';
+import { CRASH_FREE_MODEL_CALLS, QUESTION } from './demo/fleet.js';
+import type { NodeConfig } from './demo/ipc.js';
 import {
-  CRASH_FREE_MODEL_CALLS,
-  demoAgents,
-  demoTools,
-  type FleetAddresses,
-  QUESTION,
-  taskHooks,
-} from './demo/fleet.js';
+  type AgentRef,
+  BUDGET_TOKENS,
+  type DemoNodes,
+  demoLedger,
+  EXECUTOR,
+  embeddedNodes,
+} from './demo/nodes.js';
 import { clip, type DemoStep, type Narrator, narrator } from './demo/printer.js';
-import { type DemoEnv, demoEnv } from './demo/setup.js';
+import { processNodes } from './demo/processes.js';
+import { type DemoEnv, demoEnv, NAMESPACE } from './demo/setup.js';
 
 const USAGE = `Usage: troupe demo [--nats URL] [--redis URL] [--openai [--model NAME]] [--json]
 
@@ -37,9 +29,11 @@ coordinator's node crashes; another node resumes the run from its journal: no mo
 Then the knowledge agent runs out of budget: BUDGET_EXCEEDED, and its supervisor stops it.
 
 Embedded by default: no servers, no keys (the offline model server with scripted replies, the local
-transport, the journal in memory, the in-process task pool); a few seconds.
-  --nats URL      nodes talk over NATS; the journal is on JetStream (natsAppendLog) with blobs in NATS KV
-  --redis URL     the heavy tool's task runs on BullMQ (this process is the worker node too)
+transport, the journal in memory, the in-process task pool), every node in this process; about a second.
+  --nats URL      each node is a process of its own (this one tells the story): they talk over NATS, the
+                  journal is on JetStream (natsAppendLog) with blobs in NATS KV, and node-a's crash is a
+                  SIGKILL of its process
+  --redis URL     the heavy tool's task runs on BullMQ (the worker node's process is the BullMQ worker)
   --openai        a real model instead of the offline server: OPENAI_API_KEY, OPENAI_BASE_URL (default
                   https://api.openai.com/v1). Its answers are its own, so the story may differ; untested
                   in troupe's CI (no model API is reachable there).
@@ -49,15 +43,6 @@ Exit code 0 when the story went as told (the run resumed with no repeated model 
 The runtime's own logs (the crash, the budget stop) go to stderr with --log-level info.
 `;
 
-type Run = { run: { input: string; runId?: string } & Reply<unknown> };
-type AgentRef = ActorRef<Run & { subscribe: { to: string } }>;
-
-/**
- * The knowledge agent's budget in act 3: its first run (two calls, 128 tokens) fits; the next call's reservation
- * (128 spent + 339 estimated) does not.
- */
-const BUDGET_TOKENS = 440;
-
 /** Runs the demo; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const inv = await invocation(argv, { openai: { type: 'boolean' }, model: { type: 'string' } }, USAGE);
@@ -65,21 +50,42 @@ export async function main(argv: string[]): Promise<number> {
   if (inv.positionals.length > 0) throw new UsageError(`unexpected argument ${inv.positionals[0]}`);
   if (inv.values.model !== undefined && inv.values.openai !== true)
     throw new UsageError('--model goes with --openai');
+  // Embedded unless NATS or Redis is configured (flag, environment or config file).
+  const nats = isSet(inv.config, 'nats') ? inv.config.values.nats : undefined;
+  const redis = isSet(inv.config, 'redis') ? inv.config.values.redis : undefined;
+  const openai =
+    inv.values.openai === true ? { model: (inv.values.model as string) ?? 'gpt-4o-mini' } : undefined;
+  // The story is on stdout; the runtime's own logs (the crash and the budget stop, told as warnings and errors)
+  // only when asked for with --log-level, TROUPE_LOG_LEVEL or the config file.
+  const logs = isSet(inv.config, 'logLevel');
   const env = await demoEnv({
-    // Embedded unless NATS or Redis is configured (flag, environment or config file).
-    nats: isSet(inv.config, 'nats') ? inv.config.values.nats : undefined,
-    redis: isSet(inv.config, 'redis') ? inv.config.values.redis : undefined,
-    openai: inv.values.openai === true ? { model: (inv.values.model as string) ?? 'gpt-4o-mini' } : undefined,
-    // The story is on stdout; the runtime's own logs (the crash and the budget stop, told as warnings and errors)
-    // only when asked for with --log-level, TROUPE_LOG_LEVEL or the config file.
-    logger: isSet(inv.config, 'logLevel') ? inv.logger : silentLogger,
+    nats,
+    redis,
+    openai,
+    logger: logs ? inv.logger : silentLogger,
+    // With NATS the worker node's process works the tasks; this one only reads the journal, ledger and audit.
+    worksTasks: nats === undefined,
   });
+  const apart: Apart | undefined =
+    nats === undefined
+      ? undefined
+      : {
+          nats,
+          redis,
+          namespace: NAMESPACE,
+          modelUrl: env.server?.url,
+          openai,
+          log: logs ? { level: inv.config.values.logLevel, format: inv.config.values.logFormat } : undefined,
+        };
   const systems: ActorSystem[] = [];
+  let nodes: DemoNodes | undefined;
   const started = performance.now();
   // The runtime's timers (ask deadlines, retry backoffs) do not hold the process open; the demo does.
   const keepAlive = setInterval(() => {}, 60_000);
   try {
-    const summary = await story(env, systems, inv.json);
+    const summary = await story(env, apart, systems, inv.json, (n) => {
+      nodes = n;
+    });
     const ok = summary.ok;
     if (inv.json) printJson({ ...summary, durationMs: Math.round(performance.now() - started) });
     else
@@ -89,41 +95,20 @@ export async function main(argv: string[]): Promise<number> {
     return ok ? 0 : 1;
   } finally {
     clearInterval(keepAlive);
-    taskHooks.onStart = undefined;
+    await nodes?.close().catch(() => {});
     for (const system of systems.reverse()) await system.close().catch(() => {});
     await env.close();
   }
 }
 
-/** A node hosting the coordinator, the planner and the knowledge agent, subscribed to by the narrator. */
-async function frontNode(
-  env: DemoEnv,
-  nodeId: string,
-  executor: string,
-  tell: Narrator,
-  systems: ActorSystem[],
-): Promise<{ system: ActorSystem; coordinator: AgentRef; stores: Crashable }> {
-  const system = await createSystem({ nodeId, transport: env.transport(), logger: env.logger });
-  systems.push(system);
-  const stores = crashable(env.journal);
-  const kit = agentKit({
-    logger: env.logger,
-    router: env.router(),
-    tools: demoTools(env.tasks, env.audit, env.logger),
-    journal: stores.journal,
-  });
-  const at: FleetAddresses = { planner: `${nodeId}/planner`, knowledge: `${nodeId}/knowledge`, executor };
-  const agents = demoAgents(kit, at);
-  const refs: AgentRef[] = [];
-  for (const name of ['planner', 'knowledge', 'coordinator'] as const)
-    refs.push(system.spawn(agents[name], { name }) as never as AgentRef);
-  for (const ref of refs) ref.tell({ type: 'subscribe', to: tell.address });
-  return { system, coordinator: refs[2]!, stores };
-}
+/** The settings of the node processes, when the nodes run apart (`--nats`). */
+type Apart = Omit<NodeConfig, 'role' | 'narrator'>;
 
 interface Summary {
   ok: boolean;
   where: DemoEnv['where'];
+  /** With `--nats`: this process (`demo`, the narrator) and each node's, with how it exited if it did. */
+  processes?: { role: string; pid: number; exit?: string | number }[];
   question: string;
   answer: unknown;
   crash: {
@@ -148,7 +133,13 @@ interface Summary {
   steps: DemoStep[];
 }
 
-async function story(env: DemoEnv, systems: ActorSystem[], json: boolean): Promise<Summary> {
+async function story(
+  env: DemoEnv,
+  apart: Apart | undefined,
+  systems: ActorSystem[],
+  json: boolean,
+  started: (nodes: DemoNodes) => void,
+): Promise<Summary> {
   const consoleNode = await createSystem({
     nodeId: 'console',
     transport: env.transport(),
@@ -157,41 +148,29 @@ async function story(env: DemoEnv, systems: ActorSystem[], json: boolean): Promi
   systems.push(consoleNode);
   const tell = narrator(consoleNode, json);
   const say = tell.say;
-  say('troupe demo: four agents on three nodes');
+  say(`troupe demo: four agents on three nodes${apart === undefined ? '' : ', each node a process'}`);
   say(`  model:     ${env.where.model}`);
   say(`  transport: ${env.where.transport}`);
   say(`  journal:   ${env.where.journal}`);
   say(`  tasks:     ${env.where.tasks}`);
 
-  // The worker node: the executor agent, and the task runner its heavy tool's task runs on.
-  const worker = await createSystem({
-    nodeId: 'worker',
-    transport: env.transport(),
-    tasks: env.tasks,
-    logger: env.logger,
-  });
-  systems.push(worker);
-  const workerKit = agentKit({
-    logger: env.logger,
-    router: env.router(),
-    tools: demoTools(env.tasks, env.audit, env.logger),
-    journal: env.journal,
-  });
-  const executor = worker.spawn(
-    demoAgents(workerKit, {
-      planner: 'node-a/planner',
-      knowledge: 'node-a/knowledge',
-      executor: 'worker/executor',
-    }).executor,
-    { name: 'executor' },
-  ) as never as AgentRef;
-  executor.tell({ type: 'subscribe', to: tell.address });
-  const nodeA = await frontNode(env, 'node-a', executor.address, tell, systems);
-  say(`spawned ${nodeA.coordinator.address}, node-a/planner, node-a/knowledge and ${executor.address}`);
+  // The worker node (the executor agent, and the task runner its heavy tool's task runs on), and node-a.
+  const nodes =
+    apart === undefined
+      ? await embeddedNodes(env, tell.address)
+      : await processNodes(apart, consoleNode, tell.address);
+  started(nodes);
+  if (nodes.processes !== undefined)
+    say(
+      `  processes: demo ${process.pid} (this one, the narrator), ` +
+        nodes.processes.map((p) => `${p.role} ${p.pid}`).join(', '),
+    );
+  const coordinatorA = nodes.coordinator('node-a');
+  say(`spawned ${coordinatorA.address}, node-a/planner, node-a/knowledge and ${EXECUTOR}`);
 
   // Act 1: the run, and node-a crashing while the executor's task runs.
   const runId = `trip-${randomBytes(4).toString('hex')}`;
-  say(`\n1. ask ${nodeA.coordinator.address} (run ${runId}): "${QUESTION}"`);
+  say(`\n1. ask ${coordinatorA.address} (run ${runId}): "${QUESTION}"`);
   let taskStarted!: () => void;
   const taskStart = new Promise<void>((resolve) => {
     taskStarted = resolve;
@@ -200,8 +179,7 @@ async function story(env: DemoEnv, systems: ActorSystem[], json: boolean): Promi
   const gate = new Promise<void>((resolve) => {
     openGate = resolve;
   });
-  taskHooks.runs = 0;
-  taskHooks.onStart = async (runs) => {
+  nodes.onTaskStart(async (runs) => {
     // The executor's step event may still be on its way to the narrator (over NATS): keep the story in order.
     await tell.seen((s) => s.agent === 'executor' && s.kind === 'step', 2000);
     say(`  ${'worker'.padEnd(12)} task demo-compute-cost starts (run ${runs})`);
@@ -209,9 +187,9 @@ async function story(env: DemoEnv, systems: ActorSystem[], json: boolean): Promi
       taskStarted();
       await gate;
     }
-  };
+  });
   const callsAtStart = env.modelCalls();
-  const first = nodeA.coordinator
+  const first = coordinatorA
     .ask({ type: 'run', input: QUESTION, runId }, { timeout: 60_000 })
     .then((answer) => ({ answer }))
     .catch((err: unknown) => ({ err }));
@@ -220,13 +198,8 @@ async function story(env: DemoEnv, systems: ActorSystem[], json: boolean): Promi
   let modelCallsBeforeCrash = env.modelCalls() - callsAtStart;
   if (beforeCrash === undefined) {
     crashed = true;
-    say(
-      `\n  !! node-a crashes while the executor's task runs (it writes nothing more; its system goes down)`,
-    );
-    nodeA.stores.crash(); // from now on node-a writes nothing, as a killed process would not
-    await nodeA.system.close();
-    const lost = (await first) as { err?: unknown };
-    say(`  the ask to node-a/coordinator fails: ${describeError(lost.err).code}`);
+    say(`\n  !! node-a crashes while the executor's task runs (${nodes.crashNote})`);
+    say(`  ${await nodes.crash(first)}`);
     say(`  model calls so far: ${modelCallsBeforeCrash}`);
     openGate(); // the worker node is fine: its task finishes, and the executor its run
     await tell.seen((s) => s.agent === 'executor' && (s.kind === 'finished' || s.kind === 'failed'), 10_000);
@@ -244,9 +217,13 @@ async function story(env: DemoEnv, systems: ActorSystem[], json: boolean): Promi
     `\n2. the journal of ${runId}: ${journal.entries().length} entries, ${state.modelCalls} model calls, ` +
       `${journal.stats.bytes} bytes; step ${state.step}'s call ${pending ?? '(none)'} has no result yet`,
   );
-  const nodeB = await frontNode(env, 'node-b', executor.address, tell, systems);
-  say(`   node-b starts; ask ${nodeB.coordinator.address} for run ${runId} again`);
-  const answer = await nodeB.coordinator.ask({ type: 'run', input: QUESTION, runId }, { timeout: 60_000 });
+  await nodes.startNodeB();
+  const coordinatorB = nodes.coordinator('node-b');
+  const pidB = nodes.processes?.find((p) => p.role === 'node-b')?.pid;
+  say(
+    `   node-b starts${pidB === undefined ? '' : ` (pid ${pidB})`}; ask ${coordinatorB.address} for run ${runId} again`,
+  );
+  const answer = await coordinatorB.ask({ type: 'run', input: QUESTION, runId }, { timeout: 60_000 });
   await tell.seen((s) => s.agent === 'coordinator' && s.kind === 'finished' && s.runId === runId, 2000);
   const modelCalls = env.modelCalls() - callsAtStart;
   const repeated = env.repeatedCalls(callsAtStart);
@@ -256,11 +233,12 @@ async function story(env: DemoEnv, systems: ActorSystem[], json: boolean): Promi
       `(model calls: ${modelCallsBeforeCrash} before the crash, ${modelCalls} in all` +
       `${env.server === undefined ? '' : `; a run without the crash makes ${CRASH_FREE_MODEL_CALLS}`})`,
   );
-  say(`   compute_cost ran ${taskHooks.runs} time(s) as task demo-compute-cost on ${env.where.tasks}`);
+  const taskRuns = nodes.taskRuns();
+  say(`   compute_cost ran ${taskRuns} time(s) as task demo-compute-cost on ${env.where.tasks}`);
   if (!crashed) modelCallsBeforeCrash = modelCalls;
 
   // Act 3: a budget. The knowledge agent on a router with a ledger: two calls fit, the third is refused.
-  const budget = await budgetAct(env, nodeB.system, executor.address, tell);
+  const budget = await budgetAct(env, nodes, consoleNode, tell);
 
   const ok =
     typeof answer === 'string' &&
@@ -271,13 +249,16 @@ async function story(env: DemoEnv, systems: ActorSystem[], json: boolean): Promi
         state.step === 3 &&
         pending === 'ask_executor' &&
         modelCalls === CRASH_FREE_MODEL_CALLS &&
-        taskHooks.runs === 1)) &&
+        taskRuns === 1)) &&
     budget.code === 'BUDGET_EXCEEDED' &&
     budget.decision === 'BUDGET_EXCEEDED -> stop' &&
     budget.stopped;
   return {
     ok,
     where: env.where,
+    ...(nodes.processes === undefined
+      ? {}
+      : { processes: [{ role: 'demo', pid: process.pid }, ...nodes.processes] }),
     question: QUESTION,
     answer,
     crash: {
@@ -289,7 +270,7 @@ async function story(env: DemoEnv, systems: ActorSystem[], json: boolean): Promi
       modelCallsBeforeCrash,
       modelCalls,
       modelCallsRepeated: repeated ?? null,
-      taskRuns: taskHooks.runs,
+      taskRuns,
     },
     budget,
     steps: tell.steps,
@@ -298,46 +279,15 @@ async function story(env: DemoEnv, systems: ActorSystem[], json: boolean): Promi
 
 async function budgetAct(
   env: DemoEnv,
-  node: ActorSystem,
-  executor: string,
+  nodes: DemoNodes,
+  console: ActorSystem,
   tell: Narrator,
 ): Promise<Summary['budget']> {
   const say = tell.say;
   say(`\n3. a budget: the knowledge agent may spend ${BUDGET_TOKENS} tokens an hour (a budgetLedger)`);
-  const ledger = budgetLedger({
-    store: env.journal.blobs,
-    limits: [{ scope: 'agent', id: 'knowledge', window: 'hour', maxTokens: BUDGET_TOKENS }],
-  });
-  const kit = agentKit({
-    logger: env.logger,
-    router: env.router(ledger),
-    tools: demoTools(env.tasks, env.audit, env.logger),
-    journal: env.journal,
-    audit: env.audit,
-  });
-  let decision: string | undefined;
-  const rules = decider([['BUDGET_EXCEEDED', 'stop']], 'restart');
-  const supervisor: Decider = (err, failure) => {
-    const directive = rules(err, failure);
-    decision = `${describeError(err).code} -> ${directive}`; // told below, once the asker has heard
-    return directive;
-  };
-  const def = demoAgents(
-    kit,
-    { planner: 'node-b/planner', knowledge: 'node-b/knowledge', executor },
-    { knowledge: { supervision: { decider: supervisor } } },
-  ).knowledge;
-  const agent = node.spawn(def, { name: 'knowledge-capped' }) as never as AgentRef;
-  agent.tell({ type: 'subscribe', to: tell.address });
-  const stopped = new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 5000);
-    node.onLifecycle((e) => {
-      if (e.type === 'stopped' && e.address === agent.address) {
-        clearTimeout(timer);
-        resolve(true);
-      }
-    });
-  });
+  const ledger = demoLedger(env.journal.blobs); // the one node-b's agent spends, read from here
+  const capped = await nodes.capped();
+  const agent = console.ref(capped.address) as never as AgentRef;
   const prefix = `b-${randomBytes(3).toString('hex')}`;
   let code: string | undefined;
   for (const n of [1, 2]) {
@@ -354,10 +304,11 @@ async function budgetAct(
       break;
     }
   }
-  const wasStopped = await stopped;
+  const wasStopped = await capped.stopped;
+  const decision = capped.decision();
   if (decision !== undefined) say(`  ${'supervisor'.padEnd(12)} decided ${decision}`);
   say(`  ${agent.address} ${wasStopped ? 'stopped by its supervisor' : 'still running'}`);
-  await env.audit.flush();
+  await nodes.flushAudit();
   const records = await env.audit.query({ agent: 'knowledge', since: 0, limit: 1000 });
   const audit = records
     .filter((r) => (r.runId ?? '').startsWith(prefix))

@@ -38,6 +38,12 @@ export interface DemoSettings {
   /** A real model: `model` on OPENAI_BASE_URL (default api.openai.com) with OPENAI_API_KEY. */
   openai: { model: string } | undefined;
   logger: Logger;
+  /** Node ids, queues and KV keys of one demo: its child processes pass the demo process's. */
+  namespace?: string;
+  /** The offline model server another process (the demo's) started: this one starts none. */
+  modelUrl?: string;
+  /** Whether this process works the heavy tool's tasks (with Redis: a BullMQ worker). Default true. */
+  worksTasks?: boolean;
 }
 
 export interface DemoEnv {
@@ -61,7 +67,7 @@ export interface DemoEnv {
 export const NAMESPACE = `demo${process.pid}`;
 
 export async function demoEnv(settings: DemoSettings): Promise<DemoEnv> {
-  const { nats, redis, openai, logger } = settings;
+  const { nats, redis, openai, logger, namespace = NAMESPACE, modelUrl, worksTasks = true } = settings;
   const closers: (() => Promise<void>)[] = [];
   const close = async (): Promise<void> => {
     for (const c of closers.splice(0).reverse()) await c().catch(() => {});
@@ -69,7 +75,9 @@ export async function demoEnv(settings: DemoSettings): Promise<DemoEnv> {
   try {
     let server: LlmServer | undefined;
     let deployment: (group: string) => DeploymentConfig;
-    if (openai === undefined) {
+    if (openai === undefined && modelUrl !== undefined) {
+      deployment = (group) => ({ id: group, baseURL: modelUrl, model: scriptedModel(group) });
+    } else if (openai === undefined) {
       server = await startLlmServer();
       const s = server;
       closers.push(() => s.close());
@@ -105,7 +113,7 @@ export async function demoEnv(settings: DemoSettings): Promise<DemoEnv> {
 
     const hub = createLocalHub();
     const transport = (): Transport =>
-      nats ? natsTransport({ servers: nats, namespace: NAMESPACE, logger }) : localTransport({ hub });
+      nats ? natsTransport({ servers: nats, namespace, logger }) : localTransport({ hub });
 
     // The journal: JetStream (a stream per log, runs by subject) and NATS KV for its blobs, or in memory.
     let journal: { log: AppendLog; blobs: KeyValueStore };
@@ -118,7 +126,7 @@ export async function demoEnv(settings: DemoSettings): Promise<DemoEnv> {
       const blobs = await natsKeyValue({
         servers: nats,
         bucket: 'troupe-demo',
-        namespace: NAMESPACE,
+        namespace,
         maxAgeMs: 24 * 3600_000, // a demo's blobs and run index clean themselves up
       });
       closers.push(() => blobs.close());
@@ -130,9 +138,9 @@ export async function demoEnv(settings: DemoSettings): Promise<DemoEnv> {
     const audit = auditLog(auditStore);
     closers.push(() => audit.flush());
 
-    // With Redis the heavy tool's task goes through BullMQ (this process is the worker node too).
+    // With Redis the heavy tool's task goes through BullMQ (worked here unless another process is the worker).
     const tasks: TaskRunner = redis
-      ? bullmqTaskRunner({ redis, prefix: NAMESPACE, work: [computeCost], logger })
+      ? bullmqTaskRunner({ redis, prefix: namespace, ...(worksTasks ? { work: [computeCost] } : {}), logger })
       : taskPool({ logger });
     closers.push(() => tasks.drain());
 
@@ -140,11 +148,11 @@ export async function demoEnv(settings: DemoSettings): Promise<DemoEnv> {
       logger,
       where: {
         transport: nats ? `NATS at ${nats}` : 'the embedded local transport',
-        tasks: redis ? `BullMQ at ${redis}` : 'the embedded task pool',
+        tasks: redis ? `BullMQ at ${redis}` : nats ? "the worker node's task pool" : 'the embedded task pool',
         journal: nats ? 'JetStream (stream TROUPE_LOG_demo_journal, blobs in NATS KV)' : 'memory',
         model: openai
           ? `${openai.model} at ${process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1'}`
-          : `the offline model server at ${server?.url} (scripted replies)`,
+          : `the offline model server at ${server?.url ?? modelUrl} (scripted replies)`,
       },
       server,
       tasks,

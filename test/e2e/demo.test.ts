@@ -1,15 +1,14 @@
 // `troupe demo` as a user runs it (the compiled CLI: `npm run build` first): embedded and offline, as JSON, and
 // across a real nats-server (JetStream journal) and redis-server (BullMQ tasks). Each run must tell the whole
 // story: four agents answer, node-a crashes mid-run, node-b resumes the run from its journal with no model call
-// repeated, the heavy tool's task ran once, and a budget makes the supervisor stop the knowledge agent.
+// repeated, the heavy tool's task ran once, and a budget makes the supervisor stop the knowledge agent. With
+// --nats each node is a child process of the demo's, and node-a's crash is a real SIGKILL of its process.
 
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServerProcess, startNats, startRedis } from '../../testing/index.js';
 
-const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/troupe.js', import.meta.url));
 
 /** The environment without settings that would change the demo (servers, log level, a real model). */
@@ -19,20 +18,47 @@ const clean: NodeJS.ProcessEnv = Object.fromEntries(
   ),
 );
 
-async function troupe(
+/** Runs `troupe` to its end; `pid` is the demo process's own. */
+function troupe(
   args: string[],
   env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<{ code: number; stdout: string; stderr: string; pid: number }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [bin, ...args],
+      { timeout: 60_000, env: { ...clean, ...env } },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolve({ code, stdout, stderr, pid: child.pid ?? -1 });
+      },
+    );
+  });
+}
+
+/** Whether a process with this pid is running (signal 0 only checks). */
+function alive(pid: number): boolean {
   try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], {
-      timeout: 60_000,
-      env: { ...clean, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
+}
+
+type Processes = { role: string; pid: number; exit?: string | number }[];
+
+/** The node processes of a multi-process run: apart from the demo's, node-a SIGKILLed, none left running. */
+function expectProcesses(processes: Processes, demoPid: number): void {
+  expect(processes.map((p) => p.role)).toEqual(['demo', 'worker', 'node-a', 'node-b']);
+  expect(processes[0]!.pid).toBe(demoPid);
+  const nodes = processes.slice(1);
+  expect(new Set(processes.map((p) => p.pid)).size).toBe(4);
+  expect(processes.find((p) => p.role === 'node-a')?.exit).toBe('SIGKILL');
+  // The others were still up when the summary was made (node-b answered; the worker ran the task)...
+  expect(nodes.filter((p) => p.exit !== undefined).map((p) => p.role)).toEqual(['node-a']);
+  // ...and the demo took every one down with it.
+  for (const p of processes) expect(alive(p.pid), `${p.role} ${p.pid}`).toBe(false);
 }
 
 /** The story every run prints, whatever it runs on. */
@@ -50,7 +76,8 @@ function expectStory(stdout: string): void {
     /executor +step 1: -> compute_cost/,
     'task demo-compute-cost starts (run 1)',
     '!! node-a crashes',
-    'the ask to node-a/coordinator fails: AGENT_STOPPED',
+    // In one process node-a's system stops its agents; as a process, it is SIGKILLed and answers nothing.
+    /the ask to node-a\/coordinator (fails: AGENT_STOPPED|gets no reply: node-a's process \(pid \d+\) is gone \(SIGKILL\))/,
     'model calls so far: 7',
     /executor +answers: "The fleet costs \$1,170 a month/,
     /the journal of trip-\w+: 6 entries, 3 model calls, \d+ bytes; step 3's call ask_executor has no result yet/,
@@ -90,6 +117,8 @@ describe('troupe demo', () => {
     const { code, stdout, stderr } = await troupe(['demo']);
     expect(code, stderr).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
+    expect(stdout).not.toContain('processes:'); // one process
+    expect(stdout).toContain('the ask to node-a/coordinator fails: AGENT_STOPPED');
     expect(stdout).toContain('the offline model server at http://127.0.0.1:');
     expect(stdout).toContain('the embedded local transport');
     expect(stdout).toContain('journal:   memory');
@@ -131,11 +160,28 @@ describe('troupe demo', () => {
     const agents = new Set(summary.steps.map((s: { agent: string }) => s.agent));
     expect([...agents].sort()).toEqual(['coordinator', 'executor', 'knowledge', 'planner']);
     expect(summary.durationMs).toBeGreaterThan(0);
+    expect(summary.durationMs).toBeLessThan(2000); // embedded, it takes well under a second
+    expect(summary.processes).toBeUndefined();
   });
 
-  it('runs the same across NATS (journal on JetStream) with the heavy task on BullMQ', async () => {
-    const { code, stdout, stderr } = await troupe(['demo', '--nats', nats.url, '--redis', redis.url]);
+  it('runs the same across processes on NATS (journal on JetStream) with the heavy task on BullMQ', async () => {
+    const { code, stdout, stderr, pid } = await troupe(['demo', '--nats', nats.url, '--redis', redis.url]);
     expect(code, stderr).toBe(0);
+    // This process narrates; the worker and node-a are its children, node-b starts after the crash.
+    const listed = /processes: demo (\d+) \(this one, the narrator\), worker (\d+), node-a (\d+)/.exec(
+      stdout,
+    );
+    expect(listed, stdout).not.toBeNull();
+    const [demoPid, workerPid, nodeAPid] = listed!.slice(1).map(Number) as [number, number, number];
+    expect(demoPid).toBe(pid);
+    const nodeBPid = Number(/node-b starts \(pid (\d+)\)/.exec(stdout)?.[1]);
+    expect(new Set([pid, workerPid, nodeAPid, nodeBPid]).size).toBe(4);
+    expect(stdout).toContain(
+      `!! node-a crashes while the executor's task runs (SIGKILL to its process, pid ${nodeAPid})`,
+    );
+    expect(stdout).toContain(`node-a's process (pid ${nodeAPid}) is gone (SIGKILL)`);
+    expect(stdout).toContain('0 model calls repeated');
+    for (const p of [workerPid, nodeAPid, nodeBPid]) expect(alive(p), `pid ${p}`).toBe(false);
     expect(stdout).toContain(`transport: NATS at ${nats.url}`);
     expect(stdout).toContain('journal:   JetStream');
     expect(stdout).toContain(`tasks:     BullMQ at ${redis.url}`);
@@ -154,7 +200,10 @@ describe('troupe demo', () => {
       expect(summary.ok).toBe(true);
       expect(summary.where.transport).toBe(`NATS at ${nats.url}`);
       expect(summary.crash.modelCallsRepeated).toBe(0);
+      expect(summary.crash.taskRuns).toBe(1);
+      expectProcesses(summary.processes, r.pid);
     }
+    expect(a.pid).not.toBe(b.pid);
   });
 
   it('refuses --openai without a key, and --model without --openai, with exit code 2', async () => {
