@@ -32,7 +32,8 @@ const LAYERS = {
   supervisor: { imports: ['runtime'], packages: [], internal: true },
   actors: { imports: ['runtime', 'supervisor'], packages: [], internal: true },
   models: { imports: ['runtime', 'supervisor', 'actors', 'telemetry'], packages: ['openai'] },
-  memory: { imports: ['runtime', 'supervisor', 'actors', 'telemetry'], packages: [], internal: true },
+  // memory embeds through the models layer (OpenAI-compatible embeddings) and sits under agents.
+  memory: { imports: ['runtime', 'supervisor', 'actors', 'telemetry', 'models'], packages: [], internal: true },
   'memory/redis': { packages: ['ioredis'] },
   'memory/chroma': { packages: ['chromadb'] },
   'memory/postgres': { packages: ['pg'] },
