@@ -26,6 +26,7 @@ Act:
   pause|resume <actor>           pause an actor (or --subtree) or resume it
   stop|terminate <actor>         stop an actor and its subtree gracefully, or now
   restart <actor>                restart an actor, or bring back a stopped supervised child
+  state migrate --from B --to B  copy every actor state between kv, redis and postgres, verified by sha256
   help, --help, --version
 
 Every command reads NATS_URL, REDIS_URL, TROUPE_NAMESPACE, TROUPE_LOG_LEVEL and TROUPE_LOG_FORMAT, an
@@ -72,6 +73,8 @@ async function dispatch(command: string, rest: string[]): Promise<number | undef
       return (await import('./control.js')).main(command, rest);
     case 'llm-server':
       return (await import('./llm-server.js')).main(rest);
+    case 'state':
+      return (await import('./state.js')).main(rest);
     default:
       return undefined;
   }

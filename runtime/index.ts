@@ -71,6 +71,8 @@ export type {
   TaskStats,
   TransportStats,
 } from './ports/metrics.js';
+export type { StateCodec, StateStore } from './ports/state.js';
+export { StateError, StateErrorCode } from './ports/state.js';
 export type {
   ActorStatus,
   ChildExit,

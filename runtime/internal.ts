@@ -46,6 +46,7 @@ export {
 // ---- envelopes, addresses, contracts and helpers for transports ----
 export type { Codec } from './ports/codec.js';
 export { assertKvKey } from './ports/kv.js';
+export { assertStateKey, assertStateValue } from './ports/state.js';
 export { tracingOption } from './ports/tracing.js';
 export type { HostedType, Rejected, TransportSink } from './ports/transport.js';
 export { NODE_SEGMENT } from './system/address.js';

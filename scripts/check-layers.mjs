@@ -33,7 +33,11 @@ const LAYERS = {
   actors: { imports: ['runtime', 'supervisor'], packages: [], internal: true },
   models: { imports: ['runtime', 'supervisor', 'actors', 'telemetry'], packages: ['openai'] },
   // memory embeds through the models layer (OpenAI-compatible embeddings) and sits under agents.
-  memory: { imports: ['runtime', 'supervisor', 'actors', 'telemetry', 'models'], packages: [], internal: true },
+  memory: {
+    imports: ['runtime', 'supervisor', 'actors', 'telemetry', 'models'],
+    packages: [],
+    internal: true,
+  },
   'memory/redis': { packages: ['ioredis'] },
   'memory/chroma': { packages: ['chromadb'] },
   'memory/postgres': { packages: ['pg'] },

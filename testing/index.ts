@@ -13,5 +13,13 @@ export type {
 } from './llm-server/scripts.js';
 export type { LlmServer, LlmServerOptions } from './llm-server/server.js';
 export { DEFAULT_LLM_MAX_BODY_BYTES, startLlmServer } from './llm-server/server.js';
-export type { ServerProcess, StartNatsOptions, StartRedisOptions } from './servers.js';
-export { ensureServerBinaries, findBinary, freePort, startNats, startRedis } from './servers.js';
+export type { PostgresServer, ServerProcess, StartNatsOptions, StartRedisOptions } from './servers.js';
+export {
+  ensureServerBinaries,
+  findBinary,
+  freePort,
+  startChroma,
+  startNats,
+  startPostgres,
+  startRedis,
+} from './servers.js';

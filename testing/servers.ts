@@ -1,10 +1,11 @@
 // Starts private nats-server and redis-server processes on free loopback ports, for tests and benchmarks.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 
 /** A server process this code started; `stop()` ends it by its PID and removes its data dir. */
 export interface ServerProcess {
@@ -125,7 +126,13 @@ interface Running {
   exited: Promise<void>;
 }
 
-async function launch(name: string, binary: string, argv: string[], port: number): Promise<Running> {
+async function launch(
+  name: string,
+  binary: string,
+  argv: string[],
+  port: number,
+  ready?: (port: number) => Promise<void>,
+): Promise<Running> {
   const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let log = '';
@@ -136,6 +143,13 @@ async function launch(name: string, binary: string, argv: string[], port: number
   child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await waitForPort(child, port, name, () => log);
+  if (ready !== undefined)
+    try {
+      await ready(port);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} not ready on 127.0.0.1:${port}: ${(err as Error).message}: ${log}`);
+    }
   return { child, exited };
 }
 
@@ -154,14 +168,16 @@ async function startProcess(
   args: (port: number, dir: string) => string[],
   scheme: string,
   port?: number,
+  // A binary that is not a system package (chroma from node_modules), and a readiness probe beyond the port.
+  custom: { binary?: string; ready?: (port: number) => Promise<void> } = {},
 ): Promise<ServerProcess> {
-  ensureServerBinaries([name]);
-  const binary = findBinary(name)!;
+  if (custom.binary === undefined) ensureServerBinaries([name]);
+  const binary = custom.binary ?? findBinary(name)!;
   const dir = mkdtempSync(join(tmpdir(), `troupe-${name}-`));
   const chosen = port ?? (await freePort());
   let running: Running;
   try {
-    running = await launch(name, binary, args(chosen, dir), chosen);
+    running = await launch(name, binary, args(chosen, dir), chosen, custom.ready);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -185,7 +201,7 @@ async function startProcess(
         // The port may linger for a moment after the old process exited: retry the start briefly.
         for (let attempt = 0; ; attempt++) {
           try {
-            running = await launch(name, binary, args(chosen, dir), chosen);
+            running = await launch(name, binary, args(chosen, dir), chosen, custom.ready);
             return;
           } catch (err) {
             if (attempt >= 20) throw err;
@@ -268,5 +284,225 @@ export function startRedis(options: StartRedisOptions = {}): Promise<ServerProce
     ],
     'redis',
     options.port,
+  );
+}
+
+/** A PostgreSQL server this code started (see {@link startPostgres}). */
+export interface PostgresServer {
+  /** `postgres://postgres@127.0.0.1:<port>/postgres` (trust auth on loopback). */
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number;
+  /** Fast shutdown (SIGINT), wait `downMs`, start again on the same port and data dir. */
+  restart(downMs?: number): Promise<void>;
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** PostgreSQL's binaries: on PATH, else Debian's /usr/lib/postgresql/<version>/bin (newest first). */
+function findPostgresBinary(name: string): string | undefined {
+  const found = findBinary(name);
+  if (found !== undefined) return found;
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return undefined;
+  const versions = readdirSync(base)
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
+  for (const v of versions) {
+    const candidate = join(base, v, 'bin', name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * Starts PostgreSQL (Debian's `postgresql` package) on a free loopback port: `initdb` into a temporary dir, then
+ * `postgres` with fsync off (a test server). As root, both run as the `postgres` user (PostgreSQL refuses root),
+ * with the dir handed to that user.
+ */
+export async function startPostgres(options: { port?: number } = {}): Promise<PostgresServer> {
+  const initdb = findPostgresBinary('initdb');
+  const postgres = findPostgresBinary('postgres');
+  if (initdb === undefined || postgres === undefined)
+    throw new Error(
+      'troupe: the tests need PostgreSQL (initdb and postgres). On Debian/Ubuntu `sudo apt-get install postgresql`; ' +
+        'on macOS `brew install postgresql`.',
+    );
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  // As the postgres user by uid/gid rather than through runuser, whose parent process would turn our SIGINT
+  // (fast shutdown) into SIGTERM (smart shutdown: waits for clients) and then SIGKILL.
+  const user = isRoot
+    ? {
+        uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
+        gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
+      }
+    : {};
+  const dir = mkdtempSync(join(tmpdir(), 'troupe-postgres-'));
+  const data = join(dir, 'data');
+  const port = options.port ?? (await freePort());
+  const args = [
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-h',
+    '127.0.0.1',
+    '-k',
+    dir,
+    '-F',
+    '-c',
+    'max_connections=200',
+  ];
+  let running: Running;
+  try {
+    if (isRoot) execFileSync('chown', ['postgres:', dir]);
+    execFileSync(initdb, ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8'], {
+      stdio: 'pipe',
+      cwd: dir,
+      ...user,
+    });
+    running = await launchPostgres(postgres, args, user, dir, port);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  let stopped: Promise<void> | undefined;
+  let restarting: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      await restarting?.catch(() => undefined);
+      await shutdownPostgres(running);
+      rmSync(dir, { recursive: true, force: true });
+    })();
+    return stopped;
+  };
+  const restart = (downMs = 0): Promise<void> => {
+    if (stopped !== undefined) return Promise.reject(new Error('postgres was stopped'));
+    restarting ??= (async () => {
+      try {
+        await shutdownPostgres(running);
+        if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+        for (let attempt = 0; ; attempt++) {
+          try {
+            running = await launchPostgres(postgres, args, user, dir, port);
+            return;
+          } catch (err) {
+            if (attempt >= 20) throw err;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      } finally {
+        restarting = undefined;
+      }
+    })();
+    return restarting;
+  };
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    get pid() {
+      return running.child.pid ?? -1;
+    },
+    restart,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** Starts postgres and waits for "ready to accept connections" (it listens earlier, while still recovering). */
+async function launchPostgres(
+  binary: string,
+  argv: string[],
+  user: { uid?: number; gid?: number },
+  cwd: string,
+  port: number,
+): Promise<Running> {
+  const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd, ...user });
+  track(child);
+  let log = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = new Promise<void>((resolve, reject) => {
+    const keep = (chunk: Buffer): void => {
+      log = (log + chunk.toString()).slice(-4000);
+      if (log.includes('ready to accept connections')) resolve();
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    child.once('exit', (code) => reject(new Error(`postgres exited with ${code}: ${log}`)));
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`postgres not ready on 127.0.0.1:${port} within 15 s: ${log}`)),
+      15_000,
+    );
+  });
+  try {
+    await Promise.race([ready, timeout]);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  return { child, exited };
+}
+
+/** Fast shutdown (SIGINT: clients are disconnected, no waiting for them), SIGKILL after 5 s. */
+async function shutdownPostgres(running: Running): Promise<void> {
+  const { child, exited } = running;
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+// ---- Chroma ----------------------------------------------------------------------------------------------------
+
+/** The `chroma` CLI of the installed `chromadb` package (it runs the server in-process through its native bindings). */
+function chromaCli(): string {
+  let entry: string;
+  try {
+    entry = createRequire(import.meta.url).resolve('chromadb');
+  } catch {
+    throw new Error('troupe: startChroma needs the `chromadb` package: `npm install chromadb`');
+  }
+  // .../chromadb/dist/cjs/chromadb.cjs → .../chromadb/dist/cli.mjs
+  const cli = join(dirname(dirname(entry)), 'cli.mjs');
+  if (!existsSync(cli)) throw new Error(`troupe: no chroma CLI at ${cli}`);
+  return cli;
+}
+
+/** Polls GET /api/v2/heartbeat until it answers 200 (the port opens a moment before the API serves). */
+async function chromaHeartbeat(port: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v2/heartbeat`);
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no heartbeat within 15 s (${last})`);
+}
+
+/**
+ * Starts Chroma (`chroma run` of the `chromadb` package) on a free loopback port with a temporary data dir; ready
+ * once GET /api/v2/heartbeat answers. `restart()` keeps the data dir, so collections survive it.
+ */
+export function startChroma(options: { port?: number } = {}): Promise<ServerProcess> {
+  const cli = chromaCli();
+  return startProcess(
+    'chroma',
+    (port, dir) => [cli, 'run', '--path', dir, '--host', '127.0.0.1', '--port', String(port)],
+    'http',
+    options.port,
+    { binary: process.execPath, ready: chromaHeartbeat },
   );
 }

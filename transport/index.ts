@@ -15,6 +15,8 @@ export type { NatsAppendLogOptions } from './nats/append-log.js';
 export { DEFAULT_LOG_OP_TIMEOUT_MS, natsAppendLog } from './nats/append-log.js';
 export type { NatsKvPersistence, NatsKvPersistenceOptions } from './nats/kv-persistence.js';
 export { natsKvPersistence } from './nats/kv-persistence.js';
+export type { NatsKvStateStoreOptions } from './nats/kv-state.js';
+export { msgpackStateCodec, natsKvStateStore } from './nats/kv-state.js';
 export type { NatsKeyValueOptions } from './nats/kv-store.js';
 export { DEFAULT_SHARED_BUCKET, natsKeyValue } from './nats/kv-store.js';
 export type { NatsMembershipOptions } from './nats/membership.js';

@@ -8,6 +8,7 @@ import { type ActorDefinition, defineActor, InvalidOptionsError } from '../../ru
 import { isDelegate } from './delegation.js';
 import { AgentError, AgentErrorCode } from './errors.js';
 import { record, scheduleStep, step } from './loop.js';
+import { remember, textOfInput } from './memory.js';
 import { outputSpec, parseOutput } from './output.js';
 import type { AgentConfigChange, AgentProtocol } from './protocol.js';
 import { Run } from './run.js';
@@ -135,6 +136,9 @@ export function defineAgentWith<O extends z.ZodType | undefined>(
         }
         run = new Run(runId, ctx.state.config, ctx.clock.now());
         if (msg.tenant !== undefined) run.tenant = msg.tenant;
+        if (msg.session !== undefined) run.session = msg.session;
+        if (agent.memory !== undefined)
+          await remember(agent, agent.memory, run, 'user', textOfInput(msg.input));
         if (kit.journal !== undefined) {
           run.journal = ctx.state.fresh.get(runId) ?? (await kit.journal(runId, ctx.self.address, generated));
           ctx.state.fresh.delete(runId);

@@ -6,6 +6,7 @@ export { agentTool, handoff } from './delegation.js';
 export { AgentError, AgentErrorCode } from './errors.js';
 export type { AgentKit, AgentKitOptions } from './kit.js';
 export { agentKit } from './kit.js';
+export type { AgentMemoryOptions } from './memory-options.js';
 export type {
   AgentConfigChange,
   AgentEvent,

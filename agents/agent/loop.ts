@@ -5,6 +5,7 @@
 import { BudgetExceededError, type ChatRequest, type ChatResult } from '../../models/index.js';
 import { TroupeError } from '../../runtime/index.js';
 import { AgentError, AgentErrorCode } from './errors.js';
+import { recall, remember } from './memory.js';
 import { parseOutput } from './output.js';
 import type { AssistantMessageLike, LoopEntry } from './ports.js';
 import type { AgentFinishReason } from './protocol.js';
@@ -56,6 +57,14 @@ export async function finish(
     reason,
   });
   run.settle();
+  if (agent.memory !== undefined)
+    await remember(
+      agent,
+      agent.memory,
+      run,
+      'assistant',
+      typeof output === 'string' ? output : JSON.stringify(output),
+    );
   if (run.journal === undefined) return;
   try {
     await run.journal.append(entry);
@@ -287,12 +296,16 @@ async function callModel(
   run: Run,
   deadline: number | undefined,
 ): Promise<ChatResult> {
-  const request: ChatRequest = { messages: run.messages() };
+  const signal = AbortSignal.any([ctx.signal, run.abort.signal]);
+  const messages =
+    agent.memory === undefined
+      ? run.messages()
+      : await recall(agent, agent.memory, run, run.messages(), signal);
+  const request: ChatRequest = { messages };
   const tools = agent.toolSpecs();
   if (tools.length > 0) request.tools = tools;
   if (run.config.temperature !== undefined) request.temperature = run.config.temperature;
   if (agent.output !== undefined) request.responseFormat = agent.output.format;
-  const signal = AbortSignal.any([ctx.signal, run.abort.signal]);
   const options: import('../../models/index.js').RouterCallOptions = { signal, budget: budgetOf(agent, run) };
   if (deadline !== undefined) options.timeoutMs = Math.max(1, deadline - ctx.clock.now());
   const started = Date.now();

@@ -44,7 +44,8 @@ export interface ApprovalAck {
  * message the agent tells itself for each step of a run (never send it yourself).
  */
 export type AgentProtocol = {
-  run: { input: string | ChatMessage[]; runId?: string; tenant?: string } & Reply<unknown>;
+  /** `session`: the episodic-memory session its turns join (default: the run id). */
+  run: { input: string | ChatMessage[]; runId?: string; tenant?: string; session?: string } & Reply<unknown>;
   subscribe: { to: string; runId?: string };
   unsubscribe: { to: string };
   configure: AgentConfigChange & Reply<AgentStatus['config']>;

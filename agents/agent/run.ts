@@ -32,6 +32,8 @@ export class Run {
   journal: LoopJournal | undefined;
   startedAt: number;
   tenant: string | undefined;
+  /** The session its turns are stored under in episodic memory (`run { session }`); in memory only. */
+  session: string | undefined;
   /** A `$step` is queued or running: never two at once. */
   stepping = false;
   /** Aborts this run's model call and tools (terminate, stop). */

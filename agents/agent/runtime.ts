@@ -5,6 +5,7 @@ import type { ModelRouter, ModelTelemetry, ToolDefinition } from '../../models/i
 import type { ActorContext, Logger } from '../../runtime/index.js';
 import type { AgentCards, CardInfo } from './cards.js';
 import type { AgentDelegate } from './delegation.js';
+import type { ResolvedMemory } from './memory-options.js';
 import type { OutputSpec } from './output.js';
 import type { LoopJournal, LoopTool, StepConfig, ToolOutcome } from './ports.js';
 import type { AgentConfigChange, AgentEventMessage, AgentProtocol } from './protocol.js';
@@ -79,6 +80,8 @@ export interface ResolvedAgent {
   readonly maxRepairs: number;
   readonly resumeOnStart: boolean;
   readonly kit: KitParts;
+  /** What it remembers with (`defineAgent({ memory })`), if anything. */
+  readonly memory: ResolvedMemory | undefined;
   /** The tool specs the model sees (registry tools, then delegates); computed once. */
   toolSpecs(): ToolDefinition[];
 }

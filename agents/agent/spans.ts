@@ -26,7 +26,7 @@ const NONE: ModelCallOutcome = {
 /** Starts a span named `<operation> <name>`, or returns undefined without a hook (or an unsampled one). */
 export function startSpan(
   telemetry: ModelTelemetry | undefined,
-  operation: 'invoke_agent' | 'execute_tool',
+  operation: 'invoke_agent' | 'execute_tool' | 'retrieve_memory',
   name: string,
   attributes: SpanAttributes,
 ): AgentSpan | undefined {

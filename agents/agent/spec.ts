@@ -5,6 +5,7 @@ import { type z, z as zod } from 'zod';
 import type { ToolDefinition } from '../../models/index.js';
 import { InvalidOptionsError, type MailboxOptions, type SupervisionOptions } from '../../runtime/index.js';
 import type { AgentDelegate } from './delegation.js';
+import { type AgentMemoryOptions, resolveMemory } from './memory-options.js';
 import type { OutputSpec } from './output.js';
 import type { KitParts, ResolvedAgent } from './runtime.js';
 
@@ -16,6 +17,8 @@ export interface AgentSpec<O extends z.ZodType | undefined = undefined> {
   capabilities?: readonly string[];
   /** Its price per 1k input and output tokens, as its registry card shows. @defaultValue 0 and 0 */
   costPer1kTokens?: { input: number; output: number };
+  /** Episodic and semantic memory recalled before each model call; turns stored per session. @defaultValue none */
+  memory?: AgentMemoryOptions;
   /** A model group of the kit's router. */
   model: string;
   instructions: string;
@@ -108,6 +111,7 @@ export function resolveAgent<O extends z.ZodType | undefined>(
     output: spec.output === undefined ? undefined : makeOutput(spec.name, spec.output),
     maxRepairs,
     resumeOnStart: spec.resumeOnStart ?? true,
+    memory: resolveMemory(spec.memory),
     kit,
     toolSpecs(): ToolDefinition[] {
       specs ??= [

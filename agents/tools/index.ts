@@ -23,3 +23,5 @@ export type { RateLimit, TakeResult } from './rate-limit.js';
 export { TokenBuckets } from './rate-limit.js';
 export type { ToolRegistryOptions } from './registry.js';
 export { ToolRegistry } from './registry.js';
+export type { RetrievalToolOptions } from './retrieval.js';
+export { retrievalTool } from './retrieval.js';

@@ -9,6 +9,7 @@ import { failoverScenario } from './failover.js';
 import { fanout10k } from './fanout-10k.js';
 import { localAsk } from './local-ask.js';
 import { localTell } from './local-tell.js';
+import { memoryScenario } from './memory.js';
 import { modelCall } from './model-call.js';
 import { natsAskLatency } from './nats-ask-latency.js';
 import { natsAskPipelined } from './nats-ask-pipelined.js';
@@ -39,6 +40,7 @@ export const SCENARIOS: readonly Scenario[] = [
   agentFleet,
   modelCall,
   agentStep,
+  memoryScenario,
 ];
 
 /** The scenario called `name`; throws `BENCH_UNKNOWN_SCENARIO` listing the known ones. */
