@@ -52,6 +52,8 @@ export type { PersistenceFromOptions, StateCodec, StatePersistence, StateStore }
 export { jsonStateCodec, persistenceFrom, StateError, StateErrorCode } from './state.js';
 export type { MigrateStateOptions, MigrateStateReport } from './state-migrate.js';
 export { migrateState } from './state-migrate.js';
+export type { ModelSummarizerOptions } from './summarizer.js';
+export { modelSummarizer } from './summarizer.js';
 export type {
   CollectionInfo,
   Metadata,

@@ -16,6 +16,11 @@ export interface AgentMemoryOptions {
   turns?: number;
   /** The window the conversation plus recalled text must fit in (tokens, chars/4). @defaultValue 8000 */
   maxContextTokens?: number;
+  /**
+   * Once a session holds more turns than this, the older ones (all but the newest `turns`) are summarised by the
+   * agent's own model group, on the agent's budget, into one summary turn. @defaultValue never
+   */
+  summarizeAfter?: number;
 }
 
 /** @internal Resolved memory options. */
@@ -25,6 +30,7 @@ export interface ResolvedMemory {
   k: number;
   turns: number;
   maxContextTokens: number;
+  summarizeAfter: number | undefined;
 }
 
 const positive = (v: unknown, name: string, fallback: number): number => {
@@ -52,5 +58,9 @@ export function resolveMemory(options: AgentMemoryOptions | undefined): Resolved
     k: positive(options.k, 'k', 4),
     turns: positive(options.turns, 'turns', 10),
     maxContextTokens: positive(options.maxContextTokens, 'maxContextTokens', 8000),
+    summarizeAfter:
+      options.summarizeAfter === undefined
+        ? undefined
+        : positive(options.summarizeAfter, 'summarizeAfter', 0),
   };
 }

@@ -4,7 +4,7 @@
 // Recalled text is part of the prompt, so its tokens are reserved and settled against the agent's budget with
 // the model call; the recall itself is a `retrieve_memory` span.
 
-import { assembleContext, type Turn } from '../../memory/index.js';
+import { assembleContext, modelSummarizer, type Turn } from '../../memory/index.js';
 import type { ChatMessage } from '../../models/index.js';
 import type { ResolvedMemory } from './memory-options.js';
 import type { Run } from './run.js';
@@ -77,9 +77,18 @@ export async function remember(
   role: 'user' | 'assistant',
   content: string,
 ): Promise<void> {
-  if (memory.episodic === undefined) return;
+  const episodic = memory.episodic;
+  if (episodic === undefined) return;
+  const scope = scopeOf(agent, run);
   try {
-    await memory.episodic.append(scopeOf(agent, run), { role, content, metadata: { runId: run.runId } });
+    await episodic.append(scope, { role, content, metadata: { runId: run.runId } });
+    const limit = memory.summarizeAfter;
+    if (role === 'assistant' && limit !== undefined && (await episodic.count(scope)) > limit) {
+      const summarizer = modelSummarizer(agent.kit.router, run.config.model, {
+        budget: { agent: agent.budget.agent ?? agent.name, ...agent.budget },
+      });
+      await episodic.summarize(scope, summarizer, { keep: memory.turns });
+    }
   } catch (err) {
     // Memory is an aid: a store outage costs the turn, not the run.
     agent.kit.logger.warn('agent turn not stored in episodic memory', {

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { agentKit } from '../../agents/agent/index.js';
 import { retrievalTool, ToolRegistry } from '../../agents/tools/index.js';
 import { chromaStore, episodicMemory, hashingEmbedder, semanticMemory } from '../../memory/index.js';
-import { modelRouter } from '../../models/index.js';
-import { createSystem } from '../../runtime/index.js';
+import { budgetLedger, modelRouter } from '../../models/index.js';
+import { createSystem, memoryKeyValue } from '../../runtime/index.js';
 import {
   type LlmServer,
   type ServerProcess,
@@ -142,5 +142,52 @@ it('keeps the recalled context within the memory window', async () => {
     await router.close();
     await semantic.deleteCollection();
     await semantic.close();
+  }
+});
+
+it('summarises a long session through its own model, on its own budget', async () => {
+  const episodic = episodicMemory({ redis: redis.url, prefix: `s${Date.now()}` });
+  const budget = budgetLedger({
+    store: memoryKeyValue(),
+    limits: [{ scope: 'agent', id: 'keeper', window: 'hour', maxTokens: 100_000 }],
+  });
+  const router = modelRouter({ groups: { g: { deployments: [on(server, 'k')] } }, budget });
+  const kit = agentKit({ router });
+  const system = await createSystem({ nodeId: 'mem3' });
+  try {
+    const agent = system.spawn(
+      kit.defineAgent({
+        name: 'keeper',
+        model: 'g',
+        instructions: '',
+        memory: { episodic, turns: 2, summarizeAfter: 4 },
+      }),
+      { name: 'keeper' },
+    );
+    server.script('k', ['a1', 'a2', 'a3', 'the user asked three things']);
+    for (const q of ['q1', 'q2', 'q3']) await agent.ask({ type: 'run', input: q, session: 'long' });
+    const kCalls = () => server.requests.filter((r) => r.endpoint === 'chat' && r.model === 'k');
+    // The answer goes out first; the turn is stored and the session summarised after it.
+    const deadline = Date.now() + 5000;
+    while ((await episodic.recent({ agent: 'keeper', session: 'long' }, 10))[0]?.summary === undefined) {
+      if (Date.now() > deadline) throw new Error('no summary turn');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(kCalls()).toHaveLength(4); // three answers, then the summary
+    const summaryBody = kCalls()[3]?.body as { messages: Msg[] } | undefined;
+    expect(text(summaryBody?.messages ?? [])).toContain('Summarise this conversation');
+    const turns = await episodic.recent({ agent: 'keeper', session: 'long' }, 10);
+    expect(turns[0]?.summary?.turns).toBe(4);
+    expect(turns[0]?.content).toBe('the user asked three things');
+    expect(turns.slice(1).map((t) => t.content)).toEqual(['q3', 'a3']);
+    // The summary's tokens were charged to the agent like its other calls.
+    const billed = server.billed.byModel.k;
+    expect((await budget.usage('agent', 'keeper'))?.tokens).toBe(
+      (billed?.inputTokens ?? 0) + (billed?.outputTokens ?? 0),
+    );
+  } finally {
+    await system.close();
+    await router.close();
+    await episodic.close();
   }
 });
