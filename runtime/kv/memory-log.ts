@@ -57,6 +57,19 @@ class MemoryAppendLog implements AppendLog {
     return record.seq;
   }
 
+  async appendIf(key: string, data: string, expectedSeq: number): Promise<number> {
+    this.#check();
+    assertLogKey(key, false);
+    const last = this.#byKey.get(key)?.at(-1)?.seq ?? 0;
+    if (last !== expectedSeq)
+      throw new AppendLogError(
+        AppendLogErrorCode.SequenceMismatch,
+        `the last record of ${key} is ${last}, not the expected ${expectedSeq}`,
+        { data: { key, expectedSeq, last } },
+      );
+    return this.append(key, data);
+  }
+
   async read(key: string, options?: LogReadOptions): Promise<LogRecord[]> {
     this.#check();
     assertLogKey(key, true);

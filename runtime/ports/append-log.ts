@@ -14,6 +14,8 @@ export const AppendLogErrorCode = {
   InvalidKey: 'LOG_INVALID_KEY',
   /** A record larger than the log's `maxRecordBytes`. */
   RecordTooLarge: 'LOG_RECORD_TOO_LARGE',
+  /** `appendIf` found another record appended under the key since the expected one: someone else wrote first. */
+  SequenceMismatch: 'LOG_SEQUENCE_MISMATCH',
 } as const;
 
 export type AppendLogErrorCode = (typeof AppendLogErrorCode)[keyof typeof AppendLogErrorCode];
@@ -49,6 +51,12 @@ export interface LogReadOptions {
 export interface AppendLog {
   /** Appends `data` under `key` (e.g. a run id); resolves once stored, with the record's sequence (increasing per log). */
   append(key: string, data: string): Promise<number>;
+  /**
+   * Appends only if the last record of `key` has sequence `expectedSeq` (0: the key has no record), for
+   * optimistic concurrency; rejects with `LOG_SEQUENCE_MISMATCH` otherwise. Optional: logs without it cannot
+   * host writers that race.
+   */
+  appendIf?(key: string, data: string, expectedSeq: number): Promise<number>;
   /** The records of `key` (or of every key when `key` is '*'), oldest first, from `fromSeq` (inclusive). */
   read(key: string, options?: LogReadOptions): Promise<LogRecord[]>;
   /** Drops every record of `key` before `beforeSeq` (compaction), or all of them without it. */

@@ -38,6 +38,8 @@ import { DEFAULT_NAMESPACE } from './options.js';
 export const DEFAULT_LOG_OP_TIMEOUT_MS = 2000;
 /** Records fetched per pull while reading. */
 const READ_BATCH = 1000;
+/** JetStream's error code for a publish whose expected last subject sequence did not match. */
+const WRONG_LAST_SEQUENCE = 10071;
 
 /** Options of {@link natsAppendLog}: give exactly one of `transport`, `servers` or `connection`. */
 export interface NatsAppendLogOptions {
@@ -146,6 +148,37 @@ class NatsAppendLog implements AppendLog {
         assertLogRecord(data, this.#maxBytes);
       },
       async ({ js }) => (await js.publish(this.#subject(key), data, { timeout: this.#timeoutMs })).seq,
+    );
+  }
+
+  appendIf(key: string, data: string, expectedSeq: number): Promise<number> {
+    return this.#op(
+      'append',
+      key,
+      () => {
+        assertLogKey(key, false);
+        assertLogRecord(data, this.#maxBytes);
+        if (!Number.isInteger(expectedSeq) || expectedSeq < 0)
+          throw new InvalidOptionsError('expectedSeq', 'expected a non-negative integer');
+      },
+      async ({ js }) => {
+        try {
+          const ack = await js.publish(this.#subject(key), data, {
+            timeout: this.#timeoutMs,
+            expect: { lastSubjectSequence: expectedSeq },
+          });
+          return ack.seq;
+        } catch (err) {
+          // 10071: JetStream's "wrong last sequence", the server's compare-and-set refusal.
+          if ((err as { code?: unknown }).code === WRONG_LAST_SEQUENCE)
+            throw new AppendLogError(
+              AppendLogErrorCode.SequenceMismatch,
+              `the last record of ${key} is not the expected ${expectedSeq}: ${(err as Error).message}`,
+              { cause: err, data: { key, expectedSeq } },
+            );
+          throw err;
+        }
+      },
     );
   }
 

@@ -1,0 +1,4 @@
+// The workflows layer: graphs whose nodes are functions, agents (by address) or subgraphs.
+
+export * from './events/index.js';
+export * from './graph/index.js';
