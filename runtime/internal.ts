@@ -10,6 +10,7 @@ export {
   VIRTUAL_NODE,
   virtualAddress,
 } from './cluster/virtual.js';
+export { withDeadline } from './core/deadline.js';
 export { Deque } from './core/deque.js';
 export type { Delivery, Envelope } from './core/envelope.js';
 export {

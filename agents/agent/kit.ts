@@ -5,12 +5,12 @@ import type { z } from 'zod';
 import type { ModelRouter, ModelTelemetry } from '../../models/index.js';
 import type { AppendLog, KeyValueStore, Logger } from '../../runtime/index.js';
 import { loggerOption } from '../../runtime/internal.js';
-import { type JournalEntry, RunJournal } from '../journal/index.js';
+import { RunJournal } from '../journal/index.js';
 import type { AgentRegistry } from '../registry/index.js';
 import { type AuditLog, executeTool, type ToolRegistry } from '../tools/index.js';
 import { agentCards } from './cards.js';
 import { type AgentDefinition, type AgentSpec, defineAgentWith } from './define.js';
-import type { LoopEntry, LoopJournal, LoopTool, ToolOutcome } from './ports.js';
+import type { LoopJournal, LoopTool, ToolOutcome } from './ports.js';
 import type { KitParts, ModelAuditRecord, ToolAccess } from './runtime.js';
 import { Semaphore } from './semaphore.js';
 
@@ -122,8 +122,8 @@ async function openJournal(
 ): Promise<LoopJournal> {
   const j = await RunJournal.open(stores.log, stores.blobs, runId, { agent: owner, fresh });
   return {
-    load: async () => j.entries() as LoopEntry[],
-    append: (entry) => j.append(entry as JournalEntry),
+    load: async () => j.entries(),
+    append: (entry) => j.append(entry),
     close: async () => {
       await j.close();
     },

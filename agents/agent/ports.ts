@@ -2,8 +2,8 @@
 // written against these, and `kit.ts` adapts agents/tools and agents/journal to them.
 
 import type { z } from 'zod';
-import type { ChatMessage, ToolCall, Usage } from '../../models/index.js';
-import type { AgentConfigChange } from './protocol.js';
+import type { ToolCall } from '../../models/index.js';
+import type { JournalEntry } from '../journal/index.js';
 
 /** A tool call's result as the loop sees it (agents/tools' `ToolOutcome`). */
 export type ToolOutcome =
@@ -32,22 +32,8 @@ export interface StepConfig {
   temperature?: number;
 }
 
-/** A journal entry with its content resolved (no blob references). */
-export type LoopEntry =
-  | { kind: 'started'; runId: string; agent: string; input: string | ChatMessage[]; config: StepConfig }
-  | { kind: 'model'; step: number; message: AssistantMessageLike; usage?: Usage; model?: string }
-  | { kind: 'tool'; step: number; callId: string; name: string; outcome: ToolOutcome }
-  | {
-      kind: 'approval';
-      step: number;
-      callId: string;
-      state: 'requested' | 'approved' | 'rejected';
-      by?: string;
-      reason?: string;
-    }
-  | { kind: 'config'; step: number; changes: AgentConfigChange }
-  | { kind: 'finished'; output: unknown }
-  | { kind: 'failed'; code: string; message: string };
+/** A journal entry with its content resolved (no blob references): the journal's own type. */
+export type LoopEntry = JournalEntry;
 
 /** One run's journal: read once when the run is loaded, appended to before each effect is acted on. */
 export interface LoopJournal {

@@ -2,7 +2,7 @@
 
 import pg from 'pg';
 import { InvalidOptionsError, StateError, StateErrorCode, type StateStore } from '../../runtime/index.js';
-import { assertStateKey, assertStateValue } from '../../runtime/internal.js';
+import { assertStateKey, assertStateValue, withDeadline } from '../../runtime/internal.js';
 import { type PersistenceFromOptions, persistenceFrom, type StatePersistence } from '../state.js';
 
 /** Options of {@link postgresStateStore}: give `url` or `pool`. */
@@ -130,27 +130,18 @@ class PostgresStateStore implements StateStore {
         throw this.#wrap(err, what, key);
       }
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StateError(
-              StateErrorCode.Unavailable,
-              `PostgreSQL ${what} of ${key} got no answer in ${this.#timeoutMs} ms`,
-            ),
-          ),
-        this.#timeoutMs,
-      );
-    });
     try {
-      const work = fn(this.#pool);
-      work.catch(() => {});
-      return await Promise.race([work, deadline]);
+      return await withDeadline(
+        fn(this.#pool),
+        this.#timeoutMs,
+        () =>
+          new StateError(
+            StateErrorCode.Unavailable,
+            `PostgreSQL ${what} of ${key} got no answer in ${this.#timeoutMs} ms`,
+          ),
+      );
     } catch (err) {
       throw this.#wrap(err, what, key);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -30,6 +30,7 @@ import {
   assertValidName,
   maxRecordBytesOption,
   readBounds,
+  withDeadline,
 } from '../../runtime/internal.js';
 import { connectionSource } from './connection-source.js';
 import { DEFAULT_NAMESPACE } from './options.js';
@@ -273,23 +274,16 @@ class NatsAppendLog implements AppendLog {
     const nc = this.#current();
     if (nc?.isClosed())
       throw new AppendLogError(AppendLogErrorCode.Unavailable, 'the NATS connection is closed');
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new AppendLogError(
-              AppendLogErrorCode.Unavailable,
-              `log ${what} of ${key} on ${this.#stream} got no answer in ${this.#timeoutMs} ms`,
-            ),
-          ),
-        this.#timeoutMs,
-      );
-    });
     try {
-      const work = this.open().then(fn);
-      work.catch(() => {});
-      return await Promise.race([work, deadline]);
+      return await withDeadline(
+        this.open().then(fn),
+        this.#timeoutMs,
+        () =>
+          new AppendLogError(
+            AppendLogErrorCode.Unavailable,
+            `log ${what} of ${key} on ${this.#stream} got no answer in ${this.#timeoutMs} ms`,
+          ),
+      );
     } catch (err) {
       if (err instanceof AppendLogError || err instanceof InvalidOptionsError) throw err;
       throw new AppendLogError(
@@ -297,8 +291,6 @@ class NatsAppendLog implements AppendLog {
         `log ${what} of ${key} on ${this.#stream} failed: ${(err as Error).message}`,
         { cause: err },
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

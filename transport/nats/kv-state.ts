@@ -18,6 +18,7 @@ import {
   assertStateKey,
   assertStateValue,
   assertValidName,
+  withDeadline,
 } from '../../runtime/internal.js';
 import { connectionSource } from './connection-source.js';
 import { DEFAULT_STATE_BUCKET } from './subjects.js';
@@ -159,23 +160,16 @@ class NatsKvStateStore implements StateStore {
     check(key);
     if (this.#current()?.isClosed())
       throw new StateError(StateErrorCode.Unavailable, 'the NATS connection is closed');
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StateError(
-              StateErrorCode.Unavailable,
-              `NATS KV ${what} of ${key} got no answer in ${this.#timeoutMs} ms`,
-            ),
-          ),
-        this.#timeoutMs,
-      );
-    });
     try {
-      const work = this.kv().then((kv) => fn(kv, keyOf(key)));
-      work.catch(() => {});
-      return await Promise.race([work, deadline]);
+      return await withDeadline(
+        this.kv().then((kv) => fn(kv, keyOf(key))),
+        this.#timeoutMs,
+        () =>
+          new StateError(
+            StateErrorCode.Unavailable,
+            `NATS KV ${what} of ${key} got no answer in ${this.#timeoutMs} ms`,
+          ),
+      );
     } catch (err) {
       if (err instanceof StateError) throw err;
       throw new StateError(
@@ -183,8 +177,6 @@ class NatsKvStateStore implements StateStore {
         `NATS KV ${what} of ${key} failed: ${(err as Error).message}`,
         { cause: err },
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

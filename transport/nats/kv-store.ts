@@ -12,7 +12,7 @@ import {
   KvErrorCode,
   type Transport,
 } from '../../runtime/index.js';
-import { assertKvKey, assertOptionsObject, assertValidName } from '../../runtime/internal.js';
+import { assertKvKey, assertOptionsObject, assertValidName, withDeadline } from '../../runtime/internal.js';
 import { connectionSource } from './connection-source.js';
 
 /** Default bucket of {@link natsKeyValue}. */
@@ -221,23 +221,16 @@ class NatsKeyValue implements KeyValueStore {
     check(key);
     const nc = this.#current();
     if (nc?.isClosed()) throw new KeyValueError(KvErrorCode.Unavailable, 'the NATS connection is closed');
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new KeyValueError(
-              KvErrorCode.Unavailable,
-              `NATS KV ${what} of ${key} got no answer in ${this.#timeoutMs} ms`,
-            ),
-          ),
-        this.#timeoutMs,
-      );
-    });
     try {
-      const work = this.kv().then((kv) => fn(kv, this.#prefix + key));
-      work.catch(() => {});
-      return await Promise.race([work, deadline]);
+      return await withDeadline(
+        this.kv().then((kv) => fn(kv, this.#prefix + key)),
+        this.#timeoutMs,
+        () =>
+          new KeyValueError(
+            KvErrorCode.Unavailable,
+            `NATS KV ${what} of ${key} got no answer in ${this.#timeoutMs} ms`,
+          ),
+      );
     } catch (err) {
       if (err instanceof KeyValueError) throw err;
       throw new KeyValueError(
@@ -245,8 +238,6 @@ class NatsKeyValue implements KeyValueStore {
         `NATS KV ${what} of ${key} failed: ${(err as Error).message}`,
         { cause: err },
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
