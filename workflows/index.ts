@@ -2,3 +2,4 @@
 
 export * from './events/index.js';
 export * from './graph/index.js';
+export * from './runs/index.js';

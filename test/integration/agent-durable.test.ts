@@ -3,7 +3,6 @@
 // run resumed on another process from its journal: the same model calls as a run without the crash, the same
 // answer, no tokens billed twice.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +21,7 @@ import { type LlmServer, type ServerProcess, startLlmServer, startNats } from '.
 import { natsAppendLog, natsKeyValue, natsTransport } from '../../transport/index.js';
 import { until } from '../helpers/fixtures.js';
 import { on } from '../helpers/models.js';
+import { type NodeProcess, startNodeProcess, stopNodeProcess } from '../helpers/node-process.js';
 
 let nats: ServerProcess;
 let server: LlmServer;
@@ -129,36 +129,18 @@ describe('approval', () => {
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/agent-node.mjs', import.meta.url));
 
-interface NodeProcess {
-  child: ChildProcess;
-  out: string[];
-}
-
 function startNode(ns: string, nodeId: string, block: boolean): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [FIXTURE], {
-    env: {
-      ...process.env,
-      NATS_URL: nats.url,
-      LLM_URL: server.url,
-      NS: ns,
-      NODE_ID: nodeId,
-      AGENT_BLOCK: block ? '1' : '0',
-      TROUPE_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const out: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => out.push(...d.toString().split('\n').filter(Boolean)));
-  return until(() => out.includes('READY'), 15_000, `node ${nodeId} ready`).then(() => ({ child, out }));
+  const env = {
+    NATS_URL: nats.url,
+    LLM_URL: server.url,
+    NS: ns,
+    NODE_ID: nodeId,
+    AGENT_BLOCK: block ? '1' : '0',
+  };
+  return startNodeProcess(FIXTURE, env, `node ${nodeId}`);
 }
 
-function stopNode(n: NodeProcess, signal: NodeJS.Signals): Promise<void> {
-  if (n.child.exitCode !== null || n.child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    n.child.once('exit', () => resolve());
-    n.child.kill(signal);
-  });
-}
+const stopNode = stopNodeProcess;
 
 /** Deterministic replies: the step is the number of tool results in the conversation so far. */
 function scriptDesk(): void {

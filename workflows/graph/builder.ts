@@ -6,6 +6,7 @@ import type {
   CondEdge,
   ConditionalEdgeOptions,
   EdgeOptions,
+  NodeOptions,
   NodeSpec,
   PlainEdge,
   Router,
@@ -16,6 +17,7 @@ import { validateGraph } from './validate.js';
 export class GraphBuilder<S> {
   readonly #state: StateSpec<S>;
   readonly #nodes: [string, NodeSpec<S>][] = [];
+  readonly #options = new Map<string, NodeOptions>();
   readonly #edges: PlainEdge[] = [];
   readonly #conds: CondEdge<S>[] = [];
 
@@ -24,8 +26,9 @@ export class GraphBuilder<S> {
   }
 
   /** A node: a function returning a partial update, `{ agent: address }`, or a built subgraph over the same state. */
-  addNode(name: string, node: NodeSpec<S>): this {
+  addNode(name: string, node: NodeSpec<S>, options?: NodeOptions): this {
     this.#nodes.push([name, node]);
+    if (options !== undefined) this.#options.set(name, options);
     return this;
   }
 
@@ -71,13 +74,47 @@ export class GraphBuilder<S> {
           },
         );
     }
+    for (const [name, options] of this.#options) checkNodeOptions(name, options);
+    // Error edges count as plain edges for reachability and cycles.
+    const errorEdges: PlainEdge[] = [...this.#options]
+      .filter(([, o]) => o.onError !== undefined)
+      .map(([name, o]) => ({ from: [name], to: o.onError as string, maxLoops: undefined }));
     validateGraph(
       this.#nodes.map(([n]) => n),
-      this.#edges,
+      [...this.#edges, ...errorEdges],
       this.#conds as CondEdge<unknown>[],
     );
-    return new CompiledGraph<S>(this.#state, new Map(this.#nodes), [...this.#edges], [...this.#conds]);
+    return new CompiledGraph<S>(
+      this.#state,
+      new Map(this.#nodes),
+      new Map(this.#options),
+      [...this.#edges],
+      [...this.#conds],
+    );
   }
+}
+
+function checkNodeOptions(name: string, options: NodeOptions): void {
+  const bad = (what: string) =>
+    new WorkflowError(WorkflowErrorCode.Invalid, `node "${name}": ${what}`, { data: { node: name } });
+  if (typeof options !== 'object' || options === null) throw bad('options must be an object');
+  const { retry, timeoutMs, onError } = options;
+  const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  if (retry !== undefined) {
+    if (
+      typeof retry !== 'object' ||
+      retry === null ||
+      !Number.isInteger(retry.attempts) ||
+      retry.attempts < 1
+    )
+      throw bad('retry.attempts must be a positive integer');
+    if (retry.backoffMs !== undefined && !(positive(retry.backoffMs) || retry.backoffMs === 0))
+      throw bad('retry.backoffMs must be a non-negative number');
+    if (retry.maxBackoffMs !== undefined && !positive(retry.maxBackoffMs))
+      throw bad('retry.maxBackoffMs must be a positive number');
+  }
+  if (timeoutMs !== undefined && !positive(timeoutMs)) throw bad('timeoutMs must be a positive number');
+  if (onError !== undefined && typeof onError !== 'string') throw bad('onError must name a node or END');
 }
 
 /** Starts a graph over state `S`, one reducer (or `{ reducer, default }`) per field. */

@@ -17,6 +17,16 @@ export const WorkflowErrorCode = {
   LoopLimit: 'GRAPH_LOOP_LIMIT',
   /** A node threw; `cause` is its error, `data.node` its name. */
   NodeFailed: 'GRAPH_NODE_FAILED',
+  /** A node attempt ran past its `timeoutMs`. */
+  NodeTimeout: 'GRAPH_NODE_TIMEOUT',
+  /** A node asked for human input (`ctx.interrupt`) in a run that cannot wait for it (an in-process `run()`). */
+  Interrupted: 'GRAPH_INTERRUPTED',
+  /** No durable run has this id (or no checkpoint this step, for a fork). */
+  RunNotFound: 'GRAPH_RUN_NOT_FOUND',
+  /** `resume` of a run that is not waiting at an interrupt, or a run id reused for another graph. */
+  RunState: 'GRAPH_RUN_STATE',
+  /** The run was cancelled. */
+  Cancelled: 'GRAPH_CANCELLED',
   /** The run's signal was aborted. */
   Aborted: 'GRAPH_ABORTED',
   /** An agent node ran without an `invokeAgent` to call the agent with. */

@@ -12,10 +12,52 @@ export type Channel<T> = Reducer<T> | { reducer?: Reducer<T>; default?: () => T 
 
 export type StateSpec<S> = { [K in keyof S]-?: Channel<S[K]> };
 
+/** A node's failure as a run records it (and hands it to the node its `onError` edge leads to). */
+export interface NodeFailure {
+  readonly node: string;
+  readonly code: string;
+  readonly message: string;
+}
+
 export interface NodeContext {
+  /** Aborted when the run is, when a sibling branch fails, or at the node's `timeoutMs`. */
   readonly signal: AbortSignal;
   /** The node's name. */
   readonly node: string;
+  /** The superstep this node runs in (1 for the first). */
+  readonly step: number;
+  /** The attempt (1 for the first; more under a `retry` policy). */
+  readonly attempt: number;
+  /** The durable run's id; undefined for an in-process `run()`. */
+  readonly runId: string | undefined;
+  /** For the target of an `onError` edge: the failure that led here. */
+  readonly error: NodeFailure | undefined;
+  /**
+   * Asks for human input: in a durable run the run stops here (status `interrupted`) until `resume(value)`;
+   * then the node runs again and `interrupt` returns that value. An in-process `run()` has nowhere to keep the
+   * run, so it rejects with `GRAPH_INTERRUPTED` rather than lose it silently.
+   */
+  interrupt<T = unknown>(payload?: unknown): T;
+}
+
+/** Per node: retries, a timeout and where a failure goes. */
+export interface NodeOptions {
+  /** Runs the node again after a failure (not after an interrupt or an abort). */
+  retry?: {
+    /** Attempts in all, the first included. */
+    attempts: number;
+    /** Wait before the second attempt, doubled after each. @defaultValue 100 */
+    backoffMs?: number;
+    /** @defaultValue 10000 */
+    maxBackoffMs?: number;
+  };
+  /** Each attempt is aborted and fails with `GRAPH_NODE_TIMEOUT` after this long. */
+  timeoutMs?: number;
+  /**
+   * The error-recovery edge: once its attempts are spent, a failing node routes here (a node or END) instead of
+   * failing the run; that node sees the failure as `ctx.error`. The node's other edges are not taken.
+   */
+  onError?: string;
 }
 
 /** A function node: returns a partial update, merged through the reducers. */
@@ -24,9 +66,17 @@ export type NodeFn<S> = (
   ctx: NodeContext,
 ) => Partial<S> | undefined | Promise<Partial<S> | undefined>;
 
-/** An agent node: the executor hands the state to `RunOptions.invokeAgent(address, ...)`. */
-export interface AgentNode {
+/**
+ * An agent node. In-process runs hand the state to `RunOptions.invokeAgent`; durable runs ask the agent at
+ * `agent` to `run` with a run id derived from the graph run's (`<runId>.<node>.<step>`), so a journaled agent
+ * resumed after a crash makes no model call twice.
+ */
+export interface AgentNode<S = unknown> {
   readonly agent: string;
+  /** The agent's input (text or chat messages) from the state. @defaultValue the state as JSON */
+  readonly input?: (state: Readonly<S>) => unknown;
+  /** The update from the agent's answer. @defaultValue the answer itself, which must then be an object */
+  readonly output?: (answer: unknown, state: Readonly<S>) => Partial<S> | undefined;
 }
 
 /** What `compiled.run` resolves with and what a subgraph node reports to its parent. */
@@ -35,7 +85,7 @@ export interface Runnable<S> {
   updates(input: Partial<S>, options: RunOptions<S>): Promise<Partial<S>[]>;
 }
 
-export type NodeSpec<S> = NodeFn<S> | AgentNode | Runnable<S>;
+export type NodeSpec<S> = NodeFn<S> | AgentNode<S> | Runnable<S>;
 
 /** A conditional edge's router: the next node, several (fan-out), or END. */
 export type Router<S> = (state: Readonly<S>) => string | readonly string[];
