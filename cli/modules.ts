@@ -25,7 +25,7 @@ export function typescriptHelp(spec: string, reason: string): string {
 }
 
 /** Imports `spec` (a path or file: URL); a TypeScript module that fails to load gets a helpful error. */
-async function importModule(spec: string): Promise<Record<string, unknown>> {
+export async function importModule(spec: string): Promise<Record<string, unknown>> {
   const url = spec.startsWith('file:') ? spec : pathToFileURL(resolve(spec)).href;
   const isTs = TS_EXTENSIONS.has(extname(new URL(url).pathname));
   try {

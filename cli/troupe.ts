@@ -12,6 +12,7 @@ Run:
   demo                           four agents, a crash resumed from the journal, a budget stop (offline)
   bench [scenario...]            run the benchmarks next to their raw-library baselines
   llm-server [--port P]          an offline OpenAI-compatible model server (scripted replies, faults)
+  graph run <def.json>           run a graph from a JSON definition as a durable run (resumable with --nats)
 Look:
   ps [--watch] [--tasks]         every actor with its node, supervisor, state, restarts and mailbox depth
   nodes                          the live nodes (and, with --redis, the task workers)
@@ -75,6 +76,8 @@ async function dispatch(command: string, rest: string[]): Promise<number | undef
       return (await import('./llm-server.js')).main(rest);
     case 'state':
       return (await import('./state.js')).main(rest);
+    case 'graph':
+      return (await import('./graph.js')).main(rest);
     default:
       return undefined;
   }

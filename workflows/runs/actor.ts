@@ -159,9 +159,15 @@ export function graphRunActor<S>(
     }
   };
 
-  const schedule = (ctx: Ctx<S>, step: number): Promise<void> =>
-    // The message id makes a repeated schedule of one step (a replay, a retry) one stored message.
-    ctx.self.send({ type: '$step', step }, { messageId: `${name}:${idOf(ctx.self.address)}:${step}` });
+  const schedule = (ctx: Ctx<S>, step: number): Promise<void> => {
+    // The id makes a repeated schedule from one point of the log (a redelivery, a retry) one stored message,
+    // while a step scheduled again after more records (a resume re-runs the interrupted step) is a new one.
+    const records = ctx.state.view?.records ?? 0;
+    return ctx.self.send(
+      { type: '$step', step },
+      { messageId: `${name}:${idOf(ctx.self.address)}:${step}:${records}` },
+    );
+  };
 
   const invokeAgentOf =
     (ctx: Ctx<S>, runId: string, node: string, step: number) =>
