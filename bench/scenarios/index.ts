@@ -7,6 +7,7 @@ import { agentStep } from './agent-step.js';
 import { durableTell } from './durable-tell.js';
 import { failoverScenario } from './failover.js';
 import { fanout10k } from './fanout-10k.js';
+import { graphStep } from './graph-step.js';
 import { localAsk } from './local-ask.js';
 import { localTell } from './local-tell.js';
 import { memoryScenario } from './memory.js';
@@ -41,6 +42,7 @@ export const SCENARIOS: readonly Scenario[] = [
   modelCall,
   agentStep,
   memoryScenario,
+  graphStep,
 ];
 
 /** The scenario called `name`; throws `BENCH_UNKNOWN_SCENARIO` listing the known ones. */

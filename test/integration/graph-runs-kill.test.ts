@@ -11,6 +11,7 @@ import { type LlmServer, type ServerProcess, startLlmServer, startNats } from '.
 import { natsAppendLog, natsTransport } from '../../transport/index.js';
 import { graphRuns, runKey } from '../../workflows/index.js';
 import { until } from '../helpers/fixtures.js';
+import { recordedNodes } from '../helpers/graph-runs.js';
 import { type NodeProcess, startNodeProcess, stopNodeProcess } from '../helpers/node-process.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/graph-node.mjs', import.meta.url));
@@ -102,8 +103,7 @@ describe('a graph run whose node is SIGKILLed mid-step', () => {
       const log = await natsAppendLog({ servers: nats.url, name: 'graph-runs', namespace: nsB });
       try {
         const records = (await log.read(runKey('pipeline', 'run-1'))).map((r) => JSON.parse(r.data));
-        const nodeRecords = records.filter((r) => r.k === 'node').map((r) => r.node);
-        expect(nodeRecords.sort()).toEqual(['a', 'b', 'c', 'e', 'slow', 'writer']);
+        expect(recordedNodes(records).sort()).toEqual(['a', 'b', 'c', 'e', 'slow', 'writer']);
         expect(records.filter((r) => r.k === 'end')).toHaveLength(1);
       } finally {
         await log.close();

@@ -23,13 +23,19 @@ import {
 } from '../graph/compiled.js';
 import { WorkflowError, WorkflowErrorCode } from '../graph/errors.js';
 import type { AgentNode, NodeContext } from '../graph/types.js';
-import type { GraphRunOptions } from './define.js';
+import type { GraphRunOptions } from './options.js';
 import { type RunFailure, type RunRecord, runKey } from './records.js';
 import { type Checkpoint, parseRecord, type RunStatusName, RunView } from './view.js';
 
 const DEFAULT_AGENT_TIMEOUT_MS = 300_000;
 const DEFAULT_MAX_STEPS = 1000;
 const RETRY_FIRST_MS = 100;
+const DEFAULT_STEP_SLICE_MS = 100;
+
+const recorded = (outcome: NodeOutcome) => ({
+  updates: outcome.updates,
+  ...(outcome.error === undefined ? {} : { error: outcome.error }),
+});
 const RETRY_MAX_MS = 5_000;
 
 type Bag = Record<string, unknown>;
@@ -96,6 +102,7 @@ export function graphRunActor<S>(
   const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
   const agentTimeoutMs = options.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
   const logger = options.logger ?? silentLogger;
+  const sliceMs = options.stepSliceMs ?? DEFAULT_STEP_SLICE_MS;
 
   const read = async (runId: string, keepStates = false): Promise<RunView | undefined> => {
     const records = await log.read(runKey(name, runId));
@@ -180,8 +187,13 @@ export function graphRunActor<S>(
         .ask({ type: 'run', input, runId: `${runId}.${node}.${step}` } as never, { timeout: agentTimeoutMs });
     };
 
-  /** Runs step `cursor.step + 1`: the nodes not yet recorded, then the step's cursor; then schedules the next. */
-  const runStep = async (ctx: Ctx<S>, view: RunView): Promise<void> => {
+  /**
+   * Runs step `cursor.step + 1`: the nodes not yet recorded, then the step's cursor. Resolves true when the run
+   * goes on (the caller runs the next step or schedules it). A step of one node records its update in the step's
+   * record (one append per step); the branches of a wider step are recorded each as it finishes, so a crash
+   * repeats only the ones cut short.
+   */
+  const runStep = async (ctx: Ctx<S>, view: RunView): Promise<boolean> => {
     const runId = idOf(ctx.self.address);
     const cursor: Cursor = view.cursor;
     const step = cursor.step + 1;
@@ -193,47 +205,57 @@ export function graphRunActor<S>(
       ...(view.resumes.has(node) ? { resume: { value: view.resumes.get(node) } } : {}),
       invokeAgent: invokeAgentOf(ctx, runId, node, step),
     });
+    const single = todo.length === 1;
     const record = async (node: string, outcome: NodeOutcome) => {
-      await write(ctx, view, {
-        k: 'node',
-        step,
-        node,
-        updates: outcome.updates,
-        ...(outcome.error === undefined ? {} : { error: outcome.error }),
-      });
+      if (single) return;
+      await write(ctx, view, { k: 'node', step, node, ...recorded(outcome) });
     };
+    let fresh = new Map<string, NodeOutcome>();
     try {
       if (todo.length > 0)
-        await compiled.runStep(view.state, cursor, { signal: ctx.signal }, call, todo, record);
+        fresh = await compiled.runStep(view.state, cursor, { signal: ctx.signal }, call, todo, record);
     } catch (err) {
       if (err instanceof GraphInterrupt) {
         await write(ctx, view, { k: 'interrupt', step, node: err.node, payload: err.payload ?? null });
         logger.info('graph run interrupted', { graph: name, runId, node: err.node, step });
-        return settle(ctx, view);
+        settle(ctx, view);
+        return false;
       }
       if (unavailable(err) || ctx.signal.aborted) throw err;
-      return fail(ctx, view, step, err);
+      await fail(ctx, view, step, err);
+      return false;
     }
     let next: Cursor;
     try {
-      next = compiled.advance(structuredClone(view.state), cursor, view.outcomes);
+      next = compiled.advance(structuredClone(view.state), cursor, new Map([...view.outcomes, ...fresh]));
     } catch (err) {
-      return fail(ctx, view, step, err);
+      await fail(ctx, view, step, err);
+      return false;
     }
-    await write(ctx, view, { k: 'step', step, cursor: next, at: ctx.clock.now() });
+    const { ran: _ran, ...nextCursor } = next;
+    await write(ctx, view, {
+      k: 'step',
+      step,
+      cursor: nextCursor,
+      at: ctx.clock.now(),
+      ...(single ? { nodes: [...fresh].map(([node, outcome]) => ({ node, ...recorded(outcome) })) } : {}),
+    });
     if (next.active.length === 0) {
       await write(ctx, view, { k: 'end', step, at: ctx.clock.now() });
       logger.info('graph run done', { graph: name, runId, steps: step });
-      return settle(ctx, view);
+      settle(ctx, view);
+      return false;
     }
-    if (next.step >= maxSteps)
-      return fail(
+    if (next.step >= maxSteps) {
+      await fail(
         ctx,
         view,
         step,
         new WorkflowError(WorkflowErrorCode.LoopLimit, `graph run exceeded maxSteps (${maxSteps})`),
       );
-    await schedule(ctx, next.step + 1);
+      return false;
+    }
+    return true;
   };
 
   const fail = async (ctx: Ctx<S>, view: RunView, step: number, err: unknown): Promise<void> => {
@@ -306,8 +328,7 @@ export function graphRunActor<S>(
               );
             const state = structuredClone(source.states[at]) as Bag;
             if (update !== undefined) compiled.apply(state, update, 'fork update');
-            // The cursor after `step`: from its step record (or the start record).
-            const cursor = await cursorAt(from, step);
+            const cursor = source.cursors?.[at];
             start = {
               k: 'start',
               graph: name,
@@ -347,7 +368,12 @@ export function graphRunActor<S>(
           // A step already done (a redelivery after its successor was stored, maybe not): make sure the run goes on.
           if (msg.step < current) return schedule(ctx, current);
           if (msg.step > current) return;
-          await runStep(ctx, view);
+          // Steps go on under this message (still unacknowledged, so a crash brings the run back) for a slice of
+          // time; then the next step is a message of its own, so asks to the run (status, cancel) get a turn.
+          const until = ctx.clock.now() + sliceMs;
+          while (await runStep(ctx, view)) {
+            if (ctx.clock.now() >= until || ctx.signal.aborted) return schedule(ctx, view.cursor.step + 1);
+          }
         });
       },
       resume: (msg, ctx) =>
@@ -418,14 +444,4 @@ export function graphRunActor<S>(
         }),
     },
   });
-
-  /** The cursor a run had after `step` steps: its start's, or the one its step record holds. */
-  async function cursorAt(runId: string, step: number): Promise<Cursor | undefined> {
-    for (const r of await log.read(runKey(name, runId))) {
-      const record = parseRecord(r.data);
-      if (record.k === 'start' && record.cursor.step === step) return record.cursor;
-      if (record.k === 'step' && record.step === step) return record.cursor;
-    }
-    return undefined;
-  }
 }

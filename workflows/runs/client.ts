@@ -1,6 +1,6 @@
 // The caller's side of durable graph runs: typed asks to the run actors of one graph, from any node.
 
-import { type ActorSystem, InvalidOptionsError } from '../../runtime/index.js';
+import { type ActorRef, type ActorSystem, InvalidOptionsError } from '../../runtime/index.js';
 import type { GraphRunOutcome, GraphRunProtocol, GraphRunStatus } from './actor.js';
 import type { GraphRunType } from './define.js';
 import type { Checkpoint } from './view.js';
@@ -50,7 +50,10 @@ export interface GraphRuns<S> {
 export function graphRuns<S>(system: ActorSystem, type: GraphRunType<S> | string): GraphRuns<S> {
   if (typeof type !== 'string' && typeof type?.type !== 'string')
     throw new InvalidOptionsError('type', 'expected a type from defineGraphRun() or its name');
-  const ref = (runId: string) => system.virtual<GraphRunProtocol<S>>(type, runId);
+  const ref = (runId: string): ActorRef<GraphRunProtocol<S>> =>
+    typeof type === 'string'
+      ? system.virtual<GraphRunProtocol<S>>(type, runId)
+      : system.virtual<GraphRunProtocol<S>>(type as never, runId);
   const timeout = (o: GraphRunCallOptions | undefined) => ({ timeout: o?.timeout ?? DEFAULT_TIMEOUT_MS });
   const runs: GraphRuns<S> = {
     start: (runId, input, o) =>

@@ -1,38 +1,12 @@
 // A graph's durable runs as a virtual actor type: one actor per run id, its records in an AppendLog, its steps
 // driven by durable messages to itself, so a run whose node died is picked up by the shard's next owner.
 
-import {
-  type AppendLog,
-  defineVirtual,
-  InvalidOptionsError,
-  type Logger,
-  type VirtualType,
-} from '../../runtime/index.js';
+import { defineVirtual, InvalidOptionsError, type VirtualType } from '../../runtime/index.js';
 import type { CompiledGraph } from '../graph/compiled.js';
-import type { AgentNode, NodeContext } from '../graph/types.js';
 import { type GraphRunProtocol, graphRunActor, type RunCell } from './actor.js';
+import type { GraphRunOptions } from './options.js';
 
-export interface GraphRunOptions<S> {
-  /** Where each run's records go: `natsAppendLog` for a fleet, `memoryAppendLog` embedded. */
-  log: AppendLog;
-  /**
-   * Calls an agent node. Default: ask the agent at `node.agent` to `run` with the node's input and the run id
-   * `<runId>.<node>.<step>` (a journaled agent answers a repeated run id from its journal, paying nothing twice).
-   */
-  invokeAgent?: (node: AgentNode<S>, state: Readonly<S>, ctx: NodeContext) => Promise<unknown>;
-  /** How long the default agent call waits. @defaultValue 300000 */
-  agentTimeoutMs?: number;
-  /** Most supersteps per run. @defaultValue 1000 */
-  maxSteps?: number;
-  /**
-   * Keep each step's mail in the durable store (JetStream), so a run resumes when its node dies. Without a
-   * durable transport it has no effect. @defaultValue true
-   */
-  durable?: boolean;
-  /** Idle runs leave memory after this long (they reload from the log). @defaultValue the runtime's */
-  passivateAfterMs?: number;
-  logger?: Logger;
-}
+export type { GraphRunOptions };
 
 /** A graph's run type: register it on the nodes that run graphs, and reach runs through {@link graphRuns}. */
 export type GraphRunType<S> = VirtualType<GraphRunProtocol<S>, RunCell> & {
@@ -57,6 +31,9 @@ export function defineGraphRun<S>(
     if (v !== undefined && !(Number.isInteger(v) && v > 0))
       throw new InvalidOptionsError(key, 'expected a positive integer');
   }
+  const slice = options.stepSliceMs;
+  if (slice !== undefined && !(Number.isInteger(slice) && slice >= 0))
+    throw new InvalidOptionsError('stepSliceMs', 'expected a non-negative integer');
   const definition = graphRunActor(name, graph, options);
   const type = defineVirtual(name, definition, {
     durable: options.durable ?? true,

@@ -24,8 +24,18 @@ export type RunRecord =
     }
   /** One node of step `step` finished: the updates it made (a delta), or the failure its error edge routes. */
   | { k: 'node'; step: number; node: string; updates: unknown[]; error?: NodeFailure }
-  /** Step `step` finished: the cursor of the next one (so a replay never calls a router). */
-  | { k: 'step'; step: number; cursor: Cursor; at: number }
+  /**
+   * Step `step` finished: the cursor of the next one (so a replay never calls a router), without the nodes run
+   * so far, which a replay adds up itself (so a record does not grow with the run).
+   */
+  | {
+      k: 'step';
+      step: number;
+      cursor: Omit<Cursor, 'ran'>;
+      at: number;
+      /** The outcomes of nodes not recorded on their own (a step of one node). */
+      nodes?: { node: string; updates: unknown[]; error?: NodeFailure }[];
+    }
   /** A node of step `step` asked for input. */
   | { k: 'interrupt'; step: number; node: string; payload: unknown }
   /** The input a node of step `step` asked for. */

@@ -37,6 +37,8 @@ export class RunView {
   readonly checkpoints: Checkpoint[] = [];
   /** State at each checkpoint, kept only when asked for (time travel reads it; a live run does not need it). */
   readonly states: Bag[] | undefined;
+  /** The cursor at each checkpoint, kept with the states (a fork starts from one). */
+  readonly cursors: Cursor[] | undefined;
   /** Records folded (the log's record count for this run). */
   records = 0;
 
@@ -51,6 +53,7 @@ export class RunView {
       start.state !== undefined ? structuredClone(start.state) : compiled.initial(start.input as Bag);
     this.cursor = structuredClone(start.cursor);
     this.states = keepStates ? [structuredClone(this.state)] : undefined;
+    this.cursors = keepStates ? [structuredClone(this.cursor)] : undefined;
     this.checkpoints.push({ step: this.cursor.step, ran: [], next: [...this.cursor.active], at: start.at });
     this.records = 1;
     if (this.cursor.active.length === 0) this.status = 'done';
@@ -83,11 +86,16 @@ export class RunView {
         return;
       case 'step': {
         if (record.step !== current) return;
+        for (const n of record.nodes ?? [])
+          this.outcomes.set(n.node, {
+            updates: n.updates as Bag[],
+            ...(n.error === undefined ? {} : { error: n.error }),
+          });
         const ran = this.cursor.active;
         for (const name of ran)
           for (const update of this.outcomes.get(name)?.updates ?? [])
             this.compiled.apply(this.state, update, name);
-        this.cursor = structuredClone(record.cursor);
+        this.cursor = { ...structuredClone(record.cursor), ran: [...new Set([...this.cursor.ran, ...ran])] };
         this.outcomes = new Map();
         this.interrupts = new Map();
         this.resumes = new Map();
@@ -98,6 +106,7 @@ export class RunView {
           at: record.at,
         });
         this.states?.push(structuredClone(this.state));
+        this.cursors?.push(structuredClone(this.cursor));
         return;
       }
       case 'end':
