@@ -20,6 +20,12 @@ const RUN_BY: Record<string, string> = {
   'walkthrough/tasks.mjs': 'walkthrough.test.ts',
   'walkthrough/actors.mjs': 'walkthrough.test.ts',
   'walkthrough/client.mjs': 'walkthrough.test.ts',
+  'teams/sequential.mjs': 'integration/teams-examples.test.ts',
+  'teams/parallel.mjs': 'integration/teams-examples.test.ts',
+  'teams/orchestrator.mjs': 'integration/teams-examples.test.ts',
+  'teams/debate.mjs': 'integration/teams-examples.test.ts',
+  'teams/peer-review.mjs': 'integration/teams-examples.test.ts',
+  'teams/hierarchical.mjs': 'integration/teams-examples.test.ts',
 };
 
 function exampleFiles(dir = examples): string[] {
