@@ -4,3 +4,4 @@ export * from './events/index.js';
 export * from './graph/index.js';
 export * from './runs/index.js';
 export * from './teams/index.js';
+export * from './enrichment/index.js';

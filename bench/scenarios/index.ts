@@ -5,6 +5,7 @@ import type { Scenario } from '../scenario.js';
 import { agentFleet } from './agent-fleet.js';
 import { agentStep } from './agent-step.js';
 import { durableTell } from './durable-tell.js';
+import { eventSourced } from './event-sourced.js';
 import { failoverScenario } from './failover.js';
 import { fanout10k } from './fanout-10k.js';
 import { graphStep } from './graph-step.js';
@@ -35,6 +36,7 @@ export const SCENARIOS: readonly Scenario[] = [
   tracingCost,
   virtualAsk,
   durableTell,
+  eventSourced,
   failoverScenario,
   tasksThroughput,
   tasksLatency,

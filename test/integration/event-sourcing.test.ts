@@ -9,6 +9,7 @@ import {
   createSystem,
   type KeyValueStore,
   memoryAppendLog,
+  memoryKeyValue,
   TroupeError,
 } from '../../runtime/index.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
@@ -123,7 +124,7 @@ describe('event sourcing', () => {
       expect(snap?.state).toEqual({ balance: 21, ops: 6 });
       const full = await replayEntity(def, { log: first.log }, 'c', { useSnapshot: false });
       const fromSnap = await replayEntity(def, { log: first.log, snapshots: kv }, 'c');
-      expect(fromSnap).toEqual({ state: full.state, seq: full.seq, sinceSnapshot: 2 });
+      expect(fromSnap).toEqual({ state: full.state, seq: full.seq, sinceSnapshot: 2, ids: new Map() });
       expect(full.state).toEqual({ balance: 36, ops: 8 });
       await first.system.drain();
 
@@ -223,4 +224,100 @@ describe('event sourcing', () => {
       await server.stop();
     }
   }, 30_000);
+
+  it('decides a refused command again against the log when its cached state was stale (another writer)', async () => {
+    const def = account();
+    const logName = rand('log');
+    let refusals = 0;
+    const counted = defineEventSourced<Account, Command, Event>({
+      ...def,
+      decide: (state, c) => {
+        try {
+          return def.decide(state, c);
+        } catch (err) {
+          refusals++;
+          throw err;
+        }
+      },
+    });
+    const one = await node(rand('ns'), counted, logName);
+    const two = await node(rand('ns'), counted, logName);
+    try {
+      await cmd(one.system, 'h', { kind: 'deposit', amount: 10 }); // one caches balance 10
+      await cmd(two.system, 'h', { kind: 'deposit', amount: 20 }); // the log now says 30
+      // Against one's cache (10) this is refused; against the log (30) it is valid.
+      const r = await cmd(one.system, 'h', { kind: 'withdraw', amount: 25 });
+      expect(r.state).toEqual({ balance: 5, ops: 3 });
+      expect(refusals).toBe(1);
+      // A refusal that holds against the latest state is final: one catch-up read, no loop.
+      await expect(cmd(one.system, 'h', { kind: 'withdraw', amount: 6 })).rejects.toMatchObject({
+        code: 'INSUFFICIENT_FUNDS',
+      });
+      expect(refusals).toBe(2);
+      const live = await one.system.virtual<Proto>('account', 'h').ask({ type: 'state' });
+      expect((await replayEntity(def, { log: one.log }, 'h')).state).toEqual(live.state);
+    } finally {
+      await one.system.drain();
+      await two.system.drain();
+    }
+  });
+
+  it('stores a command with an id once: a repeat is answered from its record, also after a move', async () => {
+    const def = defineEventSourced<Account, Command, Event>({ ...account(2), dedupeWindow: 3 });
+    const log = memoryAppendLog();
+    const kv = memoryKeyValue();
+    const host = async () => {
+      const system = await createSystem({ transport: localTransport() });
+      system.register(def.type, eventSourcedActor(def, { log, snapshots: kv }), { passivateAfterMs: 0 });
+      return system;
+    };
+    const send = (system: ActorSystem, id: string, amount: number) =>
+      system
+        .virtual<Proto>('account', 'k')
+        .ask({ type: 'command', command: { kind: 'deposit', amount }, id });
+    const first = await host();
+    const a = await send(first, 'cmd-1', 5);
+    expect(a.duplicate).toBeUndefined();
+    const again = await send(first, 'cmd-1', 5);
+    expect(again).toEqual({ events: a.events, state: a.state, seq: a.seq, duplicate: true });
+    for (const [id, amount] of [
+      ['cmd-2', 1],
+      ['cmd-3', 2],
+    ] as const)
+      await send(first, id, amount);
+    await first.drain();
+    // A new activation (snapshot after 2 events + the tail) still knows the ids.
+    const second = await host();
+    try {
+      const b = await send(second, 'cmd-2', 1);
+      expect(b).toMatchObject({
+        duplicate: true,
+        events: [{ kind: 'deposited', amount: 1 }],
+        state: { balance: 8 },
+      });
+      await send(second, 'cmd-4', 4); // pushes cmd-1 out of the window of 3
+      expect((await send(second, 'cmd-1', 5)).duplicate).toBeUndefined();
+      const records = await log.read(entityKey('account', 'k'));
+      expect(records.map((r) => JSON.parse(r.data).id)).toEqual([
+        'cmd-1',
+        'cmd-2',
+        'cmd-3',
+        'cmd-4',
+        'cmd-1',
+      ]);
+      expect((await readEvents(def, log, 'k')).map((e) => e.event.amount)).toEqual([5, 1, 2, 4, 5]);
+      expect((await replayEntity(def, { log }, 'k', { useSnapshot: false })).state).toEqual({
+        balance: 17,
+        ops: 5,
+      });
+      await expect(
+        second
+          .virtual<Proto>('account', 'k')
+          .ask({ type: 'command', command: { kind: 'deposit', amount: 1 }, id: '' }),
+      ).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+      expect(() => defineEventSourced({ ...def, dedupeWindow: 0 })).toThrow(/dedupeWindow/);
+    } finally {
+      await second.drain();
+    }
+  });
 });

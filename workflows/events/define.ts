@@ -6,6 +6,9 @@ import { InvalidOptionsError, kvToken } from '../../runtime/index.js';
 // A name that is a virtual actor type, a plain log key prefix and a KV key token at once.
 const TYPE = /^[-_a-zA-Z0-9]{1,64}$/;
 
+/** How many command ids an entity remembers by default. */
+export const DEFAULT_DEDUPE_WINDOW = 1000;
+
 /** What {@link defineEventSourced} takes. `S` must survive JSON (snapshots and replies are JSON). */
 export interface EventSourcedSpec<S, C, E> {
   /** The entity type: the virtual actor type and the prefix of its log keys and snapshot keys. */
@@ -18,6 +21,12 @@ export interface EventSourcedSpec<S, C, E> {
   apply: (state: S, event: E) => S;
   /** Writes a snapshot after this many events since the last one; 0 never does. @defaultValue 0 */
   snapshotEvery?: number;
+  /**
+   * How many of the latest command ids an entity remembers (kept in its snapshots too): a command sent again
+   * with a remembered `id` (a durable redelivery after a crash, a client's retry) is answered from its record
+   * instead of being stored twice. @defaultValue 1000
+   */
+  dedupeWindow?: number;
 }
 
 /** A validated {@link EventSourcedSpec}. */
@@ -27,6 +36,7 @@ export interface EventSourced<S, C, E> {
   readonly decide: (state: S, command: C) => E[];
   readonly apply: (state: S, event: E) => S;
   readonly snapshotEvery: number;
+  readonly dedupeWindow: number;
 }
 
 /** Defines an event-sourced entity type; throws `INVALID_NAME` / `INVALID_OPTIONS` at once. */
@@ -39,12 +49,16 @@ export function defineEventSourced<S, C, E>(spec: EventSourcedSpec<S, C, E>): Ev
   const snapshotEvery = spec.snapshotEvery ?? 0;
   if (!Number.isInteger(snapshotEvery) || snapshotEvery < 0)
     throw new InvalidOptionsError('snapshotEvery', 'expected a non-negative integer');
+  const dedupeWindow = spec.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW;
+  if (!Number.isInteger(dedupeWindow) || dedupeWindow < 1)
+    throw new InvalidOptionsError('dedupeWindow', 'expected a positive integer');
   return Object.freeze({
     type: spec.type,
     initial: spec.initial,
     decide: spec.decide,
     apply: spec.apply,
     snapshotEvery,
+    dedupeWindow,
   });
 }
 

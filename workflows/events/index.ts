@@ -3,7 +3,7 @@
 export type { CommandResult, EventSourcedProtocol } from './actor.js';
 export { eventSourcedActor } from './actor.js';
 export type { EventSourced, EventSourcedSpec } from './define.js';
-export { defineEventSourced, entityKey, snapshotKey } from './define.js';
+export { DEFAULT_DEDUPE_WINDOW, defineEventSourced, entityKey, snapshotKey } from './define.js';
 export type {
   EntityReplayOptions,
   EntitySnapshot,

@@ -16,6 +16,8 @@ export interface EntitySnapshot<S> {
   readonly seq: number;
   readonly state: S;
   readonly at: number;
+  /** The latest command ids and the sequences of their records (the dedupe window), oldest first. */
+  readonly ids?: readonly (readonly [string, number])[];
 }
 
 /** One stored event with the sequence and time (ms) of the command record that holds it. */
@@ -31,6 +33,8 @@ export interface LoadedEntity<S> {
   seq: number;
   /** Events applied since the snapshot it started from. */
   sinceSnapshot: number;
+  /** Ids of the latest commands that gave an id, with their record's sequence: a redelivery is not stored twice. */
+  ids: Map<string, number>;
 }
 
 export interface EntityReplayOptions {
@@ -40,7 +44,48 @@ export interface EntityReplayOptions {
   useSnapshot?: boolean;
 }
 
-const eventsOf = <E>(record: LogRecord): E[] => JSON.parse(record.data) as E[];
+/**
+ * @internal A stored record: one command's events, as a bare array (no command id) or `{ id, events }`.
+ */
+export function parseRecord<E>(record: LogRecord): { id: string | undefined; events: E[] } {
+  const data = JSON.parse(record.data) as E[] | { id: string; events: E[] };
+  return Array.isArray(data) ? { id: undefined, events: data } : { id: data.id, events: data.events };
+}
+
+/** @internal The record text of one command's events. */
+export const recordOf = <E>(id: string | undefined, events: readonly E[]): string =>
+  JSON.stringify(id === undefined ? events : { id, events });
+
+const eventsOf = <E>(record: LogRecord): E[] => parseRecord<E>(record).events;
+
+/** @internal Remembers command `id` at `seq`, forgetting the oldest beyond `window` ids. */
+export function rememberId(ids: Map<string, number>, id: string, seq: number, window: number): void {
+  ids.delete(id);
+  ids.set(id, seq);
+  while (ids.size > window) ids.delete(ids.keys().next().value as string);
+}
+
+/** @internal Folds `records` (the entity's, in order, after `loaded.seq`) into a copy of `loaded`. */
+export function foldRecords<S, C, E>(
+  def: EventSourced<S, C, E>,
+  loaded: LoadedEntity<S>,
+  records: readonly LogRecord[],
+  until?: number,
+): LoadedEntity<S> {
+  let { state, seq, sinceSnapshot } = loaded;
+  const ids = new Map(loaded.ids);
+  for (const r of records) {
+    if (until !== undefined && r.at > until) break;
+    const { id, events } = parseRecord<E>(r);
+    for (const event of events) {
+      state = def.apply(state, event);
+      sinceSnapshot++;
+    }
+    if (id !== undefined) rememberId(ids, id, r.seq, def.dedupeWindow);
+    seq = r.seq;
+  }
+  return { state, seq, sinceSnapshot, ids };
+}
 
 /** The stored events of entity `id`, oldest first, from `fromSeq` and within `[since, until]` (ms). */
 export async function readEvents<S, C, E>(
@@ -88,26 +133,20 @@ export async function replayEntity<S, C, E>(
   options: EntityReplayOptions = {},
 ): Promise<LoadedEntity<S>> {
   const { until } = options;
-  let state = structuredClone(def.initial);
-  let seq = 0;
+  let start: LoadedEntity<S> = {
+    state: structuredClone(def.initial),
+    seq: 0,
+    sinceSnapshot: 0,
+    ids: new Map(),
+  };
   if (options.useSnapshot !== false) {
     // A snapshot that cannot be read only makes the replay longer.
     const snap = await readSnapshot<S>(stores.snapshots, def.type, id).catch(() => undefined);
-    if (snap !== undefined && (until === undefined || snap.at <= until)) {
-      state = snap.state;
-      seq = snap.seq;
-    }
+    if (snap !== undefined && (until === undefined || snap.at <= until))
+      start = { state: snap.state, seq: snap.seq, sinceSnapshot: 0, ids: new Map(snap.ids ?? []) };
   }
-  let sinceSnapshot = 0;
-  for (const r of await stores.log.read(entityKey(def.type, id), { fromSeq: seq + 1 })) {
-    if (until !== undefined && r.at > until) break;
-    for (const event of eventsOf<E>(r)) {
-      state = def.apply(state, event);
-      sinceSnapshot++;
-    }
-    seq = r.seq;
-  }
-  return { state, seq, sinceSnapshot };
+  const records = await stores.log.read(entityKey(def.type, id), { fromSeq: start.seq + 1 });
+  return foldRecords(def, start, records, until);
 }
 
 /** Options of {@link projectEvents}. */
