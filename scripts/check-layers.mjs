@@ -57,10 +57,11 @@ const LAYERS = {
     imports: ['runtime', 'supervisor', 'actors', 'models', 'memory', 'telemetry', 'agents'],
     packages: [],
   },
-  // An HTTP framework joins its packages once the gateway is written.
+  // fastify: the HTTP framework (route schemas validate every request and feed the OpenAPI document through
+  // @fastify/swagger); jose: API tokens (JWT) with scopes.
   gateway: {
     imports: ['runtime', 'supervisor', 'actors', 'models', 'memory', 'telemetry', 'agents', 'workflows'],
-    packages: [],
+    packages: ['fastify', '@fastify/swagger', 'jose'],
   },
   load: {
     imports: [
