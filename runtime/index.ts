@@ -49,6 +49,8 @@ export { createLogger, silentLogger } from './core/logger.js';
 export { memoryKeyValue } from './kv/memory.js';
 export type { MemoryAppendLogOptions } from './kv/memory-log.js';
 export { memoryAppendLog } from './kv/memory-log.js';
+export type { MemoryTopicBusOptions } from './kv/memory-topics.js';
+export { memoryTopicBus } from './kv/memory-topics.js';
 export type { AppendLog, LogReadOptions, LogRecord } from './ports/append-log.js';
 export {
   ALL_LOG_KEYS,
@@ -93,6 +95,28 @@ export type {
   SupervisorHooks,
 } from './ports/supervision.js';
 export { DEFAULT_MAX_ATTEMPTS } from './ports/supervision.js';
+export type {
+  PublishAck,
+  PublishOptions,
+  SubscribeOptions,
+  TopicBus,
+  TopicDeadLetter,
+  TopicHandler,
+  TopicMessage,
+  TopicStart,
+  TopicSubscription,
+} from './ports/topics.js';
+export {
+  assertTopic,
+  assertTopicData,
+  DEFAULT_MAX_TOPIC_EVENT_BYTES,
+  DEFAULT_TOPIC_MAX_ATTEMPTS,
+  patternCovers,
+  TOPIC_DEAD_LETTER_BUFFER,
+  TopicError,
+  TopicErrorCode,
+  topicMatches,
+} from './ports/topics.js';
 export type {
   ActorTrace,
   OutgoingTrace,

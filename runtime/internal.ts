@@ -37,6 +37,8 @@ export {
 } from './core/options.js';
 export { OrderedSteps } from './core/steps.js';
 export { isPromiseLike } from './core/thenable.js';
+// The topic buses' shared parts: the NATS bus delivers and retries like the memory one.
+export { SerialDelivery } from './kv/memory-topics.js';
 export {
   assertBeforeSeq,
   assertLogKey,
@@ -48,6 +50,15 @@ export {
 export type { Codec } from './ports/codec.js';
 export { assertKvKey } from './ports/kv.js';
 export { assertStateKey, assertStateValue } from './ports/state.js';
+export type { ResolvedSubscribeOptions } from './ports/topics.js';
+export {
+  DeadLetterBuffer,
+  durablePatternsOption,
+  handlerFailed,
+  maxEventBytesOption,
+  resolveSubscribeOptions,
+  topicBackoff,
+} from './ports/topics.js';
 export { tracingOption } from './ports/tracing.js';
 export type { HostedType, Rejected, TransportSink } from './ports/transport.js';
 export { NODE_SEGMENT } from './system/address.js';

@@ -22,5 +22,12 @@ export { DEFAULT_SHARED_BUCKET, natsKeyValue } from './nats/kv-store.js';
 export type { NatsMembershipOptions } from './nats/membership.js';
 export { listNatsNodes, natsMembership } from './nats/membership.js';
 export type { NatsClusterOptions, NatsTransportOptions } from './nats/options.js';
+export type { NatsTopicBusOptions } from './nats/topics.js';
+export {
+  DEFAULT_TOPIC_ACK_WAIT_MS,
+  DEFAULT_TOPIC_MAX_AGE_MS,
+  DEFAULT_TOPIC_OP_TIMEOUT_MS,
+  natsTopicBus,
+} from './nats/topics.js';
 export type { NatsTransport } from './nats/transport.js';
 export { natsTransport } from './nats/transport.js';

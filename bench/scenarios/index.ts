@@ -5,6 +5,8 @@ import type { Scenario } from '../scenario.js';
 import { agentFleet } from './agent-fleet.js';
 import { agentStep } from './agent-step.js';
 import { durableTell } from './durable-tell.js';
+import { durableTopic } from './durable-topic.js';
+import { eventPipeline } from './event-pipeline.js';
 import { eventSourced } from './event-sourced.js';
 import { failoverScenario } from './failover.js';
 import { fanout10k } from './fanout-10k.js';
@@ -37,6 +39,8 @@ export const SCENARIOS: readonly Scenario[] = [
   virtualAsk,
   durableTell,
   eventSourced,
+  durableTopic,
+  eventPipeline,
   failoverScenario,
   tasksThroughput,
   tasksLatency,
