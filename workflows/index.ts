@@ -5,3 +5,5 @@ export * from './graph/index.js';
 export * from './runs/index.js';
 export * from './teams/index.js';
 export * from './enrichment/index.js';
+export * from './triggers/index.js';
+export * from './topics/index.js';

@@ -20,6 +20,8 @@ const RUN_BY: Record<string, string> = {
   'walkthrough/tasks.mjs': 'walkthrough.test.ts',
   'walkthrough/actors.mjs': 'walkthrough.test.ts',
   'walkthrough/client.mjs': 'walkthrough.test.ts',
+  'topics/support-desk.mjs': 'integration/topics-example.test.ts',
+  'triggers/reminders.mjs': 'integration/triggers-example.test.ts',
   'enrichment/leads.mjs': 'integration/enrichment-examples.test.ts',
   'graphs/decision.mjs': 'integration/enrichment-examples.test.ts',
   'graphs/parallel-evaluation.mjs': 'integration/enrichment-examples.test.ts',
