@@ -113,4 +113,42 @@ describe('a graph run whose node is SIGKILLed mid-step', () => {
       await Promise.all(nodes.map((n) => stopNode(n, 'SIGKILL')));
     }
   }, 90_000);
+
+  it('a durable subgraph cut short resumes where it was, not from its beginning', async () => {
+    const nodes: NodeProcess[] = [];
+    const clients: ActorSystem[] = [];
+    try {
+      const ns = `gsub${randomBytes(3).toString('hex')}`;
+      const doomed = await startNode(ns, 'doomed', true);
+      nodes.push(doomed);
+      const c = await client(ns);
+      clients.push(c);
+      const runs = graphRuns(c, 'outer');
+      const calls = chats();
+      await runs.start('o1', {}, { timeout: 20_000 });
+      await until(() => doomed.out.includes('BLOCKING'), 15_000, 'the slow node of the child run');
+      await stopNode(doomed, 'SIGKILL');
+      expect(ran(doomed).sort()).toEqual(['a', 'b', 'before', 'c', 'slow']);
+      const heir = await startNode(ns, 'heir', false);
+      nodes.push(heir);
+      const outcome = await runs.result('o1', { timeout: 30_000 });
+      expect(outcome).toMatchObject({ status: 'done' });
+      const state = (outcome as { state: { log: string[]; text: string } }).state;
+      expect(state.log).toEqual([
+        'before',
+        'a',
+        'b',
+        'c',
+        'slow',
+        expect.stringMatching(/^e after /),
+        'after',
+      ]);
+      // The child went on from its checkpoint: only the node cut short ran again, then the rest.
+      expect(ran(heir).sort()).toEqual(['after', 'e', 'slow']);
+      expect(chats() - calls).toBe(1);
+    } finally {
+      await Promise.all(clients.map((x) => x.close()));
+      await Promise.all(nodes.map((n) => stopNode(n, 'SIGKILL')));
+    }
+  }, 90_000);
 });

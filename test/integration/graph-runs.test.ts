@@ -300,6 +300,58 @@ describe('durable graph runs, embedded', () => {
     expect((await rejection(runs.result('r1'))).code).toBe(WorkflowErrorCode.Cancelled);
   });
 
+  it('runs a durable subgraph as a child run: its interrupt stops the parent, and nothing in it starts over', async () => {
+    const calls: Record<string, number> = {};
+    const count = (n: string) => {
+      calls[n] = (calls[n] ?? 0) + 1;
+    };
+    const inner = graph<S>({ state: state() })
+      .addNode('x', () => {
+        count('x');
+        return { log: ['x'] };
+      })
+      .addNode('ask', (_s, ctx) => {
+        count('ask');
+        return { note: ctx.interrupt<string>('inner question') };
+      })
+      .addNode('y', (s) => {
+        count('y');
+        return { log: [`y after ${s.note}`] };
+      })
+      .addEdge(START, 'x')
+      .addEdge('x', 'ask')
+      .addEdge('ask', 'y')
+      .addEdge('y', END)
+      .build();
+    const outer = graph<S>({ state: state() })
+      .addNode('prep', () => ({ log: ['prep'] }))
+      .addNode('sub', { run: 'inner', input: () => ({}), output: (child) => ({ log: (child as S).log }) })
+      .addEdge(START, 'prep')
+      .addEdge('prep', 'sub')
+      .addEdge('sub', END)
+      .build();
+    system.register(defineGraphRun('inner', inner, { log }));
+    const type = defineGraphRun('outer', outer, { log });
+    system.register(type);
+    const runs = graphRuns(system, type);
+    const first = await runs.run('p1');
+    expect(first).toMatchObject({
+      status: 'interrupted',
+      interrupts: [{ node: 'sub', payload: { subgraph: 'inner', runId: 'p1:sub:2' } }],
+    });
+    expect(calls).toEqual({ x: 1, ask: 1 });
+    // The child is a run of its own, waiting too.
+    expect((await graphRuns(system, 'inner').status('p1:sub:2')).status).toBe('interrupted');
+    await runs.resume('p1', 'go');
+    expect(await runs.result('p1')).toMatchObject({
+      status: 'done',
+      state: { log: ['prep', 'x', 'y after go'] },
+    });
+    // x ran once: resuming the parent re-ran its node, which found the child where it stopped.
+    expect(calls).toEqual({ x: 1, ask: 2, y: 1 });
+    expect((await rejection(outer.run({}))).code).toBe(WorkflowErrorCode.Unsupported);
+  });
+
   it('rejects a run id used by another graph', async () => {
     const g = graph<S>({ state: state() })
       .addNode('x', () => undefined)

@@ -64,11 +64,12 @@ export class GraphBuilder<S> {
         (typeof node === 'object' &&
           node !== null &&
           (typeof (node as { agent?: unknown }).agent === 'string' ||
+            typeof (node as { run?: unknown }).run === 'string' ||
             typeof (node as { updates?: unknown }).updates === 'function'));
       if (!ok)
         throw new WorkflowError(
           WorkflowErrorCode.Invalid,
-          `node "${name}" is not a function, agent or subgraph`,
+          `node "${name}" is not a function, agent, subgraph or { run }`,
           {
             data: { node: name },
           },

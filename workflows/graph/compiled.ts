@@ -18,6 +18,7 @@ import {
   type RunOptions,
   START,
   type StateSpec,
+  type SubgraphRunNode,
 } from './types.js';
 
 const DEFAULT_MAX_STEPS = 1000;
@@ -68,6 +69,8 @@ export interface NodeCall {
   resume?: { value: unknown };
   /** Calls an agent node (a durable run asks the agent actor). */
   invokeAgent?: (node: AgentNode<unknown>, state: Readonly<Bag>, ctx: NodeContext) => Promise<unknown>;
+  /** Runs a durable subgraph node to its end; resolves with the child's final state. */
+  invokeRun?: (node: SubgraphRunNode<unknown>, state: Readonly<Bag>, ctx: NodeContext) => Promise<unknown>;
 }
 
 const failureOf = (node: string, err: unknown): NodeFailure => {
@@ -411,6 +414,18 @@ export class CompiledGraph<S> implements Runnable<S> {
     const work = (async (): Promise<Partial<S>[]> => {
       if (typeof node === 'function') {
         const update = await node(state, ctx);
+        return update === undefined ? [] : [update];
+      }
+      if (typeof (node as SubgraphRunNode<S>).run === 'string') {
+        const sub = node as SubgraphRunNode<S>;
+        if (call.invokeRun === undefined)
+          throw new WorkflowError(
+            WorkflowErrorCode.Unsupported,
+            `node "${name}" runs the durable graph "${sub.run}": only a durable run (defineGraphRun) can host it`,
+            { data: { node: name } },
+          );
+        const child = await call.invokeRun(sub as SubgraphRunNode<unknown>, state as Bag, ctx);
+        const update = sub.output ? sub.output(child, state) : (child as Partial<S>);
         return update === undefined ? [] : [update];
       }
       if (typeof (node as AgentNode<S>).agent === 'string') {

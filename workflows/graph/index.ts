@@ -26,4 +26,5 @@ export {
   type RunOptions,
   START,
   type StateSpec,
+  type SubgraphRunNode,
 } from './types.js';

@@ -85,7 +85,21 @@ export interface Runnable<S> {
   updates(input: Partial<S>, options: RunOptions<S>): Promise<Partial<S>[]>;
 }
 
-export type NodeSpec<S> = NodeFn<S> | AgentNode<S> | Runnable<S>;
+/**
+ * A durable subgraph: in a durable run, the node starts a run of the registered graph run type `run` with the id
+ * `<runId>:<node>:<step>` and waits for it. The child is a durable run of its own, so a crash of the parent's node
+ * resumes the child where it was (not from its beginning), and an interrupt inside it stops the parent until
+ * the parent is resumed. In-process `run()` cannot host it (`GRAPH_UNSUPPORTED_NODE`).
+ */
+export interface SubgraphRunNode<S = unknown> {
+  readonly run: string;
+  /** The child run's input from the state. @defaultValue the state */
+  readonly input?: (state: Readonly<S>) => unknown;
+  /** The update from the child's final state. @defaultValue the child's final state itself */
+  readonly output?: (childState: unknown, state: Readonly<S>) => Partial<S> | undefined;
+}
+
+export type NodeSpec<S> = NodeFn<S> | AgentNode<S> | SubgraphRunNode<S> | Runnable<S>;
 
 /** A conditional edge's router: the next node, several (fan-out), or END. */
 export type Router<S> = (state: Readonly<S>) => string | readonly string[];

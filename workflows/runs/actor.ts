@@ -3,6 +3,7 @@
 // stored. A node that dies mid-step leaves its `$step` unacknowledged; the next owner of the shard gets it again,
 // replays the log and runs only the nodes whose records are missing. Completed nodes never run again.
 
+import { createHash } from 'node:crypto';
 import {
   type ActorContext,
   type ActorDefinition,
@@ -22,7 +23,7 @@ import {
   type NodeOutcome,
 } from '../graph/compiled.js';
 import { WorkflowError, WorkflowErrorCode } from '../graph/errors.js';
-import type { AgentNode, NodeContext } from '../graph/types.js';
+import type { AgentNode, NodeContext, SubgraphRunNode } from '../graph/types.js';
 import type { GraphRunOptions } from './options.js';
 import { type RunFailure, type RunRecord, runKey } from './records.js';
 import { type Checkpoint, parseRecord, type RunStatusName, RunView } from './view.js';
@@ -86,6 +87,18 @@ export interface RunCell {
 }
 
 type Ctx<S> = ActorContext<GraphRunProtocol<S>, RunCell>;
+
+/** A child run's id: `<runId>:<node>:<step>`, hashed when over the 128 characters an actor id may have. */
+function childRunId(runId: string, node: string, step: number): string {
+  const id = `${runId}:${node}:${step}`;
+  return id.length <= 128 && /^[-\w:+=@~]+$/.test(id)
+    ? id
+    : `sub-${createHash('sha256')
+        .update(id)
+        .digest('base64url')
+        .slice(0, 43)
+        .replace(/[^-\w]/g, '_')}`;
+}
 
 const idOf = (address: string): string => address.slice(address.lastIndexOf('/') + 1);
 const unavailable = (err: unknown): boolean =>
@@ -188,6 +201,33 @@ export function graphRunActor<S>(
     };
 
   /**
+   * A durable subgraph node: starts (idempotently) the child run `<runId>:<node>:<step>` and waits for its end. An
+   * interrupt in the child stops this run too (its payload names the child); once this run is resumed, the value
+   * goes to the child. The child runs on by itself meanwhile, crashes included, so it never starts over.
+   */
+  const invokeRunOf =
+    (ctx: Ctx<S>, runId: string, node: string, step: number) =>
+    async (sub: SubgraphRunNode<unknown>, state: Readonly<Bag>, nodeCtx: NodeContext): Promise<unknown> => {
+      const childId = childRunId(runId, node, step);
+      const child = ctx.refFor(`$v/${sub.run}/${childId}`);
+      const input = sub.input !== undefined ? sub.input(state) : state;
+      await child.ask({ type: 'start', input } as never, { timeout: agentTimeoutMs });
+      let resumed = false;
+      for (;;) {
+        const out = (await child.ask({ type: 'result' } as never, {
+          timeout: agentTimeoutMs,
+        })) as GraphRunOutcome<unknown>;
+        if (out.status === 'done') return out.state;
+        const payload = { subgraph: sub.run, runId: childId, interrupts: out.interrupts };
+        // Resumed once already in this attempt: the child asks again, so this run waits again.
+        if (resumed) throw new GraphInterrupt(node, payload);
+        const value = nodeCtx.interrupt(payload);
+        await child.ask({ type: 'resume', value } as never, { timeout: agentTimeoutMs });
+        resumed = true;
+      }
+    };
+
+  /**
    * Runs step `cursor.step + 1`: the nodes not yet recorded, then the step's cursor. Resolves true when the run
    * goes on (the caller runs the next step or schedules it). A step of one node records its update in the step's
    * record (one append per step); the branches of a wider step are recorded each as it finishes, so a crash
@@ -204,6 +244,7 @@ export function graphRunActor<S>(
       error: cursor.errors[node],
       ...(view.resumes.has(node) ? { resume: { value: view.resumes.get(node) } } : {}),
       invokeAgent: invokeAgentOf(ctx, runId, node, step),
+      invokeRun: invokeRunOf(ctx, runId, node, step),
     });
     const single = todo.length === 1;
     const record = async (node: string, outcome: NodeOutcome) => {
