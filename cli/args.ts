@@ -63,6 +63,7 @@ const FLAG_KEYS: [ConfigKey, string][] = [
   ['logLevel', 'log-level'],
   ['logFormat', 'log-format'],
   ['metricsPort', 'metrics-port'],
+  ['metricsHost', 'metrics-host'],
 ];
 
 /**

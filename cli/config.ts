@@ -24,6 +24,8 @@ export interface TroupeConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
   metricsPort: number | undefined;
+  /** Interface the telemetry server binds: loopback by default, `0.0.0.0` in a container. */
+  metricsHost: string;
 }
 export type ConfigKey = keyof TroupeConfig;
 
@@ -97,6 +99,11 @@ const KEYS: Record<ConfigKey, KeySpec> = {
   logLevel: { flag: '--log-level', env: 'TROUPE_LOG_LEVEL', parse: oneOf(LEVELS) },
   logFormat: { flag: '--log-format', env: 'TROUPE_LOG_FORMAT', parse: oneOf(FORMATS) },
   metricsPort: { flag: '--metrics-port', env: 'TROUPE_METRICS_PORT', parse: port },
+  metricsHost: {
+    flag: '--metrics-host',
+    env: 'TROUPE_METRICS_HOST',
+    parse: name(/^[A-Za-z0-9.:-]{1,253}$/, 'a host name or IP address'),
+  },
 };
 export const CONFIG_KEYS = Object.keys(KEYS) as ConfigKey[];
 
@@ -188,6 +195,7 @@ export function resolveConfig(layers: ConfigLayers): ResolvedConfig {
     logLevel: (values.logLevel as LogLevel | undefined) ?? defaults.logLevel ?? 'warn',
     logFormat: (values.logFormat as LogFormat | undefined) ?? defaults.logFormat ?? 'auto',
     metricsPort: (values.metricsPort as number | undefined) ?? defaults.metricsPort,
+    metricsHost: (values.metricsHost as string | undefined) ?? defaults.metricsHost ?? '127.0.0.1',
   };
   if (sources.prefix.kind === 'default' && sources.namespace.kind !== 'default')
     sources.prefix = { kind: 'default', from: `from namespace ${namespace}` };

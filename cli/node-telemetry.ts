@@ -40,10 +40,11 @@ export async function startNodeTelemetry(
   port: number | undefined,
   logger: Logger,
   state: NodeState,
+  host = '127.0.0.1',
 ): Promise<NodeTelemetry> {
   const tracing = otelTracing();
   if (port === undefined) return { tracing, metrics: undefined, url: undefined, close: async () => {} };
-  const server = await startTelemetryServer({ port, logger, ready: () => readinessOf(state) });
+  const server = await startTelemetryServer({ port, host, logger, ready: () => readinessOf(state) });
   return {
     tracing,
     metrics: otelMetrics({ meterProvider: server.meterProvider }),

@@ -35,6 +35,8 @@ Options:
                            off the default namespace, so namespaces keep their task queues apart)
   --role R                 a cluster role placement can pin actor types to (repeatable)
   --node-id ID             node id on NATS, and worker name stored on the jobs it runs (default: generated)
+  --metrics-host H         interface of the --metrics-port server (env TROUPE_METRICS_HOST; default 127.0.0.1,
+                           0.0.0.0 in a container so probes and Prometheus reach it)
   --metrics-port P         serve /metrics (Prometheus), /healthz and /readyz on 127.0.0.1:P (env TROUPE_METRICS_PORT;
                            0 picks a free port)
   --lock-duration MS       job lock; a dead node's jobs move on after about this long (default: 30000)
@@ -115,6 +117,7 @@ export async function main(argv: string[]): Promise<number> {
       prefix: { type: 'string' },
       'node-id': { type: 'string' },
       'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       'lock-duration': { type: 'string' },
       'stalled-interval': { type: 'string' },
       threads: { type: 'string' },
@@ -149,7 +152,12 @@ export async function main(argv: string[]): Promise<number> {
   const log = logger.child({ component: 'node' });
   const state: NodeState = { system: undefined, hasRunner: useRedis, draining: false, started: false };
   // Before the system: the metrics it records go to the server's meter provider.
-  const telemetry = await startNodeTelemetry(config.values.metricsPort, logger, state);
+  const telemetry = await startNodeTelemetry(
+    config.values.metricsPort,
+    logger,
+    state,
+    config.values.metricsHost,
+  );
   let runner: BullmqTaskRunner | undefined;
   let system: ActorSystem | undefined;
   let detachRunner: (() => void) | undefined;
