@@ -195,7 +195,7 @@ function observe(result: BatchObservableResult, i: Instruments, stats: NodeStats
  * | `troupe.actor.messages.out` (`_total`)              | counter   | `troupe.actor.type`                      |
  * | `troupe.actor.failures`, `.restarts` (`_total`)     | counter   | `troupe.actor.type`                      |
  * | `troupe.actor.active`, `troupe.actor.mailbox.depth` | gauge     | `troupe.actor.type`                      |
- * | `troupe.actor.handle.duration` (`_seconds`)         | histogram | `troupe.actor.type` (sampled)            |
+ * | `troupe.actor.handle.duration` (seconds, no suffix) | histogram | `troupe.actor.type` (sampled)            |
  * | `troupe.dead_letters` (`_total`)                    | counter   | `error.type` (the reason code)           |
  * | `troupe.asks` (`_total`), `troupe.asks.pending`     | counter   | `troupe.ask.outcome`, `error.type`       |
  * | `troupe.transport.connected`, `.disconnects`        | gauge     |                                          |
