@@ -10,12 +10,15 @@ import { type LlmServer, startLlmServer } from '../testing/index.js';
 import { natsAppendLog, natsTransport } from '../transport/index.js';
 import {
   defineGraphRun,
+  fillTemplate,
   type GraphDefinition,
   type GraphRegistry,
   type GraphRunOutcome,
   graphFromJson,
   graphRuns,
   type JsonState,
+  stockNodes,
+  stringConfig,
 } from '../workflows/index.js';
 import { type Invocation, invocation, printJson, UsageError } from './args.js';
 import { isSet } from './config.js';
@@ -47,45 +50,18 @@ Options:
 Exit codes: 0 done, 3 waiting at an interrupt, 1 failed (the code is printed).
 `;
 
-type Bag = Record<string, unknown>;
-
-/** `{{a.b}}` placeholders filled from the state (missing paths become ''). */
-function fill(text: string, state: Readonly<Bag>): string {
-  return text.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (_, path: string) => {
-    let v: unknown = state;
-    for (const key of path.split('.')) {
-      if (typeof v !== 'object' || v === null || !Object.hasOwn(v, key)) return '';
-      v = (v as Bag)[key];
-    }
-    return typeof v === 'string' ? v : JSON.stringify(v);
-  });
-}
-
-const configOf = (config: unknown, name: string, keys: string[]): Record<string, string> => {
-  const c = config as Record<string, unknown>;
-  for (const k of keys)
-    if (typeof c?.[k] !== 'string') throw new UsageError(`node "${name}": config.${k} must be a string`);
-  return c as Record<string, string>;
-};
-
 /** The stock node types, plus the modules' own. */
 async function registryOf(
   modules: string[],
   model: () => Promise<(prompt: string) => Promise<string>>,
 ): Promise<GraphRegistry> {
   const nodes: GraphRegistry['nodes'] = {
-    set: (config) => () => structuredClone(config as Bag),
-    template: (config, name) => {
-      const { field, text } = configOf(config, name, ['field', 'text']);
-      return (state) => ({ [field as string]: fill(text as string, state) });
-    },
-    input: (config, name) => {
-      const { field, question } = configOf(config, name, ['field', 'question']);
-      return (state, ctx) => ({ [field as string]: ctx.interrupt(fill(question as string, state)) });
-    },
+    ...stockNodes(),
     llm: (config, name) => {
-      const { field, prompt } = configOf(config, name, ['field', 'prompt']);
-      return async (state) => ({ [field as string]: await (await model())(fill(prompt as string, state)) });
+      const { field, prompt } = stringConfig(config, name, ['field', 'prompt']);
+      return async (state) => ({
+        [field as string]: await (await model())(fillTemplate(prompt as string, state)),
+      });
     },
   };
   const reducers: NonNullable<GraphRegistry['reducers']> = {};

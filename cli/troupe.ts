@@ -12,6 +12,7 @@ Run:
   demo                           four agents, a crash resumed from the journal, a budget stop (offline)
   bench [scenario...]            run the benchmarks next to their raw-library baselines
   llm-server [--port P]          an offline OpenAI-compatible model server (scripted replies, faults)
+  gateway --port P               serve the fleet over HTTP (agents, graphs, actors, webhooks, SSE streams)
   graph run <def.json>           run a graph from a JSON definition as a durable run (resumable with --nats)
 Look:
   ps [--watch] [--tasks]         every actor with its node, supervisor, state, restarts and mailbox depth
@@ -78,6 +79,8 @@ async function dispatch(command: string, rest: string[]): Promise<number | undef
       return (await import('./state.js')).main(rest);
     case 'graph':
       return (await import('./graph.js')).main(rest);
+    case 'gateway':
+      return (await import('./gateway.js')).main(rest);
     default:
       return undefined;
   }

@@ -12,6 +12,7 @@ export {
 } from './expression.js';
 export { type GraphDefinition, type GraphRegistry, graphFromJson, type JsonState } from './json.js';
 export { append, merge, type Reducer, replace, sum } from './reducers.js';
+export { fillTemplate, stockNodes, stringConfig } from './stock-nodes.js';
 export {
   type AgentNode,
   type Channel,

@@ -1,0 +1,9 @@
+// The HTTP gateway: a fleet's agents, graphs, actors and webhooks over authenticated, schema-checked routes.
+
+export type { ApiKeyGrant, AuthOptions, JwtAuthOptions, Principal } from './auth.js';
+export { Authenticator, allows, authFromEnv, parseApiKeys } from './auth.js';
+export { errorAnswer, GatewayError, GatewayErrorCode, statusOf } from './errors.js';
+export type { Gateway, GatewayOptions } from './gateway.js';
+export { AUDIT_KEY, gateway } from './gateway.js';
+export { STOCK_NODES } from './graphs.js';
+export { STREAM_TYPE, streamKey } from './run-streams.js';
