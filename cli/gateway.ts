@@ -22,6 +22,7 @@ import {
 import { type Topics, topics } from '../workflows/index.js';
 import { invocation, UsageError } from './args.js';
 import { connectTo } from './connect.js';
+import { type NodeState, startNodeTelemetry } from './node-telemetry.js';
 
 const USAGE = `Usage: troupe gateway [--port P] [--host H] [--api-keys-file F] [--nats URL] [--namespace NS]
 
@@ -41,6 +42,8 @@ webhooks:<topic>, admin (everything).
 Options:
   --port P                 the port (default 8080; 0: any free port, printed on start)
   --host H                 the address to listen on (default 127.0.0.1)
+  --metrics-port P         serve /metrics, /healthz and /readyz of the gateway's node on P (env TROUPE_METRICS_PORT)
+  --metrics-host H         the address of that server (env TROUPE_METRICS_HOST; default 127.0.0.1)
   --bucket B               the KV bucket of the agents' cards (default ${DEFAULT_SHARED_BUCKET})
 
 SIGTERM or SIGINT stops it: open streams end, the node leaves, exit 0.
@@ -81,6 +84,8 @@ export async function main(argv: string[]): Promise<number> {
       host: { type: 'string' },
       'api-keys-file': { type: 'string' },
       bucket: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
     },
     USAGE,
   );
@@ -97,18 +102,35 @@ export async function main(argv: string[]): Promise<number> {
   let events: Topics | undefined;
   let store: KeyValueStore | undefined;
   let gw: Gateway | undefined;
+  // The gateway's own node: /metrics, /healthz and /readyz as a worker node serves them (--metrics-port).
+  const state: NodeState = { system: undefined, hasRunner: false, draining: false, started: false };
+  const telemetry = await startNodeTelemetry(
+    inv.config.values.metricsPort,
+    logger,
+    state,
+    inv.config.values.metricsHost,
+  );
   const closeAll = async (): Promise<void> => {
+    state.draining = true;
     await gw?.close();
     await events?.close();
     await bus?.close();
     for (const log of logs) await log.close().catch(() => {});
     await store?.close();
     await system?.close();
+    await telemetry.close();
   };
   try {
     system = await connectTo('NATS', nats, () =>
-      createSystem({ nodeId: `gateway-${process.pid}`, transport, logger }),
+      createSystem({
+        nodeId: `gateway-${process.pid}`,
+        transport,
+        logger,
+        tracing: telemetry.tracing,
+        ...(telemetry.metrics === undefined ? {} : { metrics: telemetry.metrics }),
+      }),
     );
+    state.system = system;
     const streams = await natsAppendLog({ transport, name: 'gateway-streams', namespace });
     logs.push(streams);
     const audit = await natsAppendLog({ transport, name: 'gateway-audit', namespace });
@@ -122,7 +144,9 @@ export async function main(argv: string[]): Promise<number> {
     const registry = agentRegistry({ store, heartbeatMs: 0, logger });
     gw = await gateway({ system, auth, registry, topics: events, streams, audit, logger });
     const url = await gw.listen(port, host);
+    state.started = true;
     process.stdout.write(`troupe gateway listening on ${url} (namespace ${namespace})\n`);
+    if (telemetry.url !== undefined) process.stdout.write(`telemetry on ${telemetry.url}\n`);
   } catch (err) {
     await closeAll();
     throw err;

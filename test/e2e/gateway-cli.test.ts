@@ -55,7 +55,10 @@ async function startGateway(): Promise<{ child: ChildProcess; url: string; outpu
   const script = `import(${JSON.stringify(ENTRY)}).then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c), (e) => { console.error(e); process.exit(1); })`;
   const child = spawn(
     process.execPath,
-    ['-e', script, '--', '--nats', nats.url, '--namespace', ns, '--port', '0', '--api-keys-file', keysFile],
+    [
+      ...['-e', script, '--', '--nats', nats.url, '--namespace', ns, '--port', '0'],
+      ...['--api-keys-file', keysFile, '--metrics-port', '0'],
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TROUPE_LOG_LEVEL: 'warn' } },
   );
   children.push(child);
@@ -111,6 +114,11 @@ describe('troupe gateway', () => {
     const nodes = await fetch(`${url}/nodes`, { headers: { 'x-api-key': KEY } });
     expect(nodes.status).toBe(200);
     expect(((await nodes.json()) as { nodes: string[] }).nodes).toContain('fleet');
+    // The gateway's node serves telemetry like a worker node (Prometheus scrapes it in the deploy configs).
+    const telemetry = /telemetry on (http:\/\/\S+)/.exec(output())?.[1];
+    expect(telemetry).toBeDefined();
+    expect((await fetch(`${telemetry}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${telemetry}/metrics`)).text()).toContain('troupe_asks');
     child.kill('SIGTERM');
     expect(await exited(child)).toEqual({ code: 0, signal: null });
     expect(output()).not.toContain(KEY); // the secret is never printed
