@@ -21,7 +21,7 @@ import {
 } from '../transport/index.js';
 import { type Topics, topics } from '../workflows/index.js';
 import { invocation, UsageError } from './args.js';
-import { connectTo } from './connect.js';
+import { connectTo, natsAuthOption } from './connect.js';
 import { type NodeState, startNodeTelemetry } from './node-telemetry.js';
 
 const USAGE = `Usage: troupe gateway [--port P] [--host H] [--api-keys-file F] [--nats URL] [--namespace NS]
@@ -42,6 +42,8 @@ webhooks:<topic>, admin (everything).
 Options:
   --port P                 the port (default 8080; 0: any free port, printed on start)
   --host H                 the address to listen on (default 127.0.0.1)
+  --trace-url U            trace page the fleet page links to, e.g. http://jaeger:16686/trace/{traceId}
+                           (GET /fleet is a live fleet page: open /fleet?key=KEY in a browser; scope fleet:read)
   --metrics-port P         serve /metrics, /healthz and /readyz of the gateway's node on P (env TROUPE_METRICS_PORT)
   --metrics-host H         the address of that server (env TROUPE_METRICS_HOST; default 127.0.0.1)
   --bucket B               the KV bucket of the agents' cards (default ${DEFAULT_SHARED_BUCKET})
@@ -86,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
       bucket: { type: 'string' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
+      'trace-url': { type: 'string' },
     },
     USAGE,
   );
@@ -95,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
   const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
   const auth = authOf(typeof values['api-keys-file'] === 'string' ? values['api-keys-file'] : undefined);
   const { nats, namespace } = inv.config.values;
-  const transport = natsTransport({ servers: nats, namespace, logger });
+  const transport = natsTransport({ servers: nats, namespace, logger, ...natsAuthOption(inv.config) });
   let system: ActorSystem | undefined;
   const logs: AppendLog[] = [];
   let bus: TopicBus | undefined;
@@ -142,7 +145,16 @@ export async function main(argv: string[]): Promise<number> {
       bucket: typeof values.bucket === 'string' ? values.bucket : DEFAULT_SHARED_BUCKET,
     });
     const registry = agentRegistry({ store, heartbeatMs: 0, logger });
-    gw = await gateway({ system, auth, registry, topics: events, streams, audit, logger });
+    gw = await gateway({
+      system,
+      auth,
+      registry,
+      topics: events,
+      streams,
+      audit,
+      logger,
+      fleet: typeof values['trace-url'] === 'string' ? { traceUrl: values['trace-url'] } : {},
+    });
     const url = await gw.listen(port, host);
     state.started = true;
     process.stdout.write(`troupe gateway listening on ${url} (namespace ${namespace})\n`);

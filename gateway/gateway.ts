@@ -18,6 +18,7 @@ import {
 import type { GraphDefinition, JsonState, Topics } from '../workflows/index.js';
 import { Authenticator, type AuthOptions, allows, type Principal } from './auth.js';
 import { errorAnswer, GatewayError, GatewayErrorCode } from './errors.js';
+import { type FleetOptions, fleetRoutes } from './fleet/index.js';
 import { CustomGraphs } from './graphs.js';
 import { RunStreams } from './run-streams.js';
 import * as S from './schemas.js';
@@ -49,6 +50,8 @@ export interface GatewayOptions {
   runTimeoutMs?: number;
   /** How often a stream reader polls the shared log for events another instance stored. @defaultValue 100 */
   streamPollMs?: number;
+  /** The live fleet page (GET /fleet, /fleet/snapshot, /fleet/events; scope fleet:read): trace links, interval. */
+  fleet?: FleetOptions;
 }
 
 export interface Gateway {
@@ -69,6 +72,8 @@ interface Route {
   url: string;
   summary: string;
   scope: Scope;
+  /** Also accept the API key as `?key=` (browser pages and EventSource cannot set headers). */
+  queryKey?: boolean;
   schema: Record<string, unknown>;
   handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
@@ -88,6 +93,8 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
   const clock = options.clock ?? systemClock;
   const askTimeout = options.askTimeoutMs ?? 5000;
   const runTimeout = options.runTimeoutMs ?? 120_000;
+  // Checks the fleet options before anything that would need closing is made.
+  const fleet = fleetRoutes({ system, registry: options.registry, logger, clock, options: options.fleet });
   const owned: AppendLog[] = [];
   const ownLog = (given: AppendLog | undefined): AppendLog => {
     if (given !== undefined) return given;
@@ -162,7 +169,12 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
         if (route.scope === 'public') return;
         let principal: Principal;
         try {
-          principal = await auth.authenticate(req.headers);
+          const key = route.queryKey === true ? (req.query as { key?: unknown } | undefined)?.key : undefined;
+          principal = await auth.authenticate(
+            typeof key === 'string' && req.headers['x-api-key'] === undefined
+              ? { ...req.headers, 'x-api-key': key }
+              : req.headers,
+          );
         } catch (err) {
           if (err instanceof GatewayError) return deny(req, reply, err, {});
           throw err;
@@ -457,6 +469,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
       });
     },
   });
+  for (const route of fleet.routes) add(route);
   await app.ready();
 
   let url: string | undefined;
@@ -464,6 +477,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       for (const ac of open) ac.abort();
+      fleet.close();
       await streams.close();
       await app.close();
       await Promise.allSettled(owned.map((log) => log.close()));

@@ -3,6 +3,16 @@
 export type { ApiKeyGrant, AuthOptions, JwtAuthOptions, Principal } from './auth.js';
 export { Authenticator, allows, authFromEnv, parseApiKeys } from './auth.js';
 export { errorAnswer, GatewayError, GatewayErrorCode, statusOf } from './errors.js';
+export type {
+  FleetActor,
+  FleetAgent,
+  FleetDeadLetter,
+  FleetNode,
+  FleetOptions,
+  FleetSnapshot,
+  TraceLinks,
+} from './fleet/index.js';
+export { FLEET_SCOPE, fleetPage, traceIdOf } from './fleet/index.js';
 export type { Gateway, GatewayOptions } from './gateway.js';
 export { AUDIT_KEY, gateway } from './gateway.js';
 export { STOCK_NODES } from './graphs.js';

@@ -368,6 +368,9 @@ describe('gateway routes', () => {
         'POST /actors/tell',
         'GET /dead-letters',
         'GET /nodes',
+        'GET /fleet',
+        'GET /fleet/snapshot',
+        'GET /fleet/events',
         'POST /webhooks/{topic}',
       ].sort(),
     );
