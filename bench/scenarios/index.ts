@@ -10,6 +10,7 @@ import { eventPipeline } from './event-pipeline.js';
 import { eventSourced } from './event-sourced.js';
 import { failoverScenario } from './failover.js';
 import { fanout10k } from './fanout-10k.js';
+import { gatewayTtft } from './gateway-ttft.js';
 import { graphStep } from './graph-step.js';
 import { localAsk } from './local-ask.js';
 import { localTell } from './local-tell.js';
@@ -49,6 +50,7 @@ export const SCENARIOS: readonly Scenario[] = [
   agentStep,
   memoryScenario,
   graphStep,
+  gatewayTtft,
 ];
 
 /** The scenario called `name`; throws `BENCH_UNKNOWN_SCENARIO` listing the known ones. */
