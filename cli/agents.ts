@@ -4,7 +4,7 @@
 import { type AgentCard, agentRegistry, blendedCost, DEFAULT_CARD_PREFIX } from '../agents/index.js';
 import { DEFAULT_SHARED_BUCKET, natsKeyValue } from '../transport/index.js';
 import { type Invocation, invocation, millis, printJson, table, UsageError } from './args.js';
-import { connectTo } from './connect.js';
+import { connectTo, natsAuthOption } from './connect.js';
 
 const USAGE = `Usage: troupe agents [--capability C] [--max-cost N] [--limit N] [--bucket B] [--kv-namespace NS]
                     [--stale-after MS] [--nats URL] [--json]
@@ -89,6 +89,7 @@ async function list(inv: Invocation<Record<string, unknown>>): Promise<number> {
   const store = await connectTo('NATS', nats, () =>
     natsKeyValue({
       servers: nats,
+      ...natsAuthOption(inv.config),
       bucket,
       ...(typeof kvNamespace === 'string' ? { namespace: kvNamespace } : {}),
       connectOptions: { reconnect: false },

@@ -21,6 +21,14 @@ export const COMMON_OPTIONS = {
   namespace: { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
+  'nats-user': { type: 'string' },
+  'nats-pass': { type: 'string' },
+  'nats-token': { type: 'string' },
+  'nats-nkey-seed-file': { type: 'string' },
+  'nats-creds-file': { type: 'string' },
+  'nats-tls-ca': { type: 'string' },
+  'nats-tls-cert': { type: 'string' },
+  'nats-tls-key': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
@@ -31,6 +39,13 @@ export const COMMON_HELP = `Common options:
   --redis URL              Redis (env REDIS_URL; default redis://127.0.0.1:6379)
   --namespace NS           cluster namespace (env TROUPE_NAMESPACE; default: default); also keeps task
                            queues apart: the BullMQ prefix is troupe.<NS> (troupe for the default one)
+  --nats-user U --nats-pass P   NATS user and password (env NATS_USER, NATS_PASS)
+  --nats-token T           NATS token (env NATS_TOKEN)
+  --nats-nkey-seed-file F  NATS nkey seed file (env NATS_NKEY_SEED_FILE)
+  --nats-creds-file F      NATS creds file: user JWT and seed (env NATS_CREDS)
+  --nats-tls-ca F          CA to trust the NATS server with (env NATS_TLS_CA); with tls:// URLs
+  --nats-tls-cert F --nats-tls-key F   client certificate for NATS (env NATS_TLS_CERT, NATS_TLS_KEY)
+                           Secrets are best given by environment or file: flags show in the process list.
   --config FILE            config file (default: ./troupe.config.json, .mjs or .js if present)
   --log-level LEVEL        trace|debug|info|warn|error|fatal|silent (env TROUPE_LOG_LEVEL)
   --log-format FORMAT      json|pretty|auto (env TROUPE_LOG_FORMAT; auto: pretty on a terminal)
@@ -64,6 +79,14 @@ const FLAG_KEYS: [ConfigKey, string][] = [
   ['logFormat', 'log-format'],
   ['metricsPort', 'metrics-port'],
   ['metricsHost', 'metrics-host'],
+  ['natsUser', 'nats-user'],
+  ['natsPass', 'nats-pass'],
+  ['natsToken', 'nats-token'],
+  ['natsNkeySeedFile', 'nats-nkey-seed-file'],
+  ['natsCredsFile', 'nats-creds-file'],
+  ['natsTlsCa', 'nats-tls-ca'],
+  ['natsTlsCert', 'nats-tls-cert'],
+  ['natsTlsKey', 'nats-tls-key'],
 ];
 
 /**

@@ -4,7 +4,7 @@
 import { AUDIT_LOG_NAME, type AuditEntry, auditLog } from '../agents/index.js';
 import { natsAppendLog } from '../transport/index.js';
 import { type Invocation, invocation, printJson, table, UsageError } from './args.js';
-import { connectTo } from './connect.js';
+import { connectTo, natsAuthOption } from './connect.js';
 
 const USAGE = `Usage: troupe audit [--agent A] [--tool T] [--kind tool|model] [--since TIME] [--limit N]
                    [--log NAME] [--nats URL] [--namespace NS] [--json]
@@ -67,6 +67,7 @@ async function list(inv: Invocation<Record<string, unknown>>): Promise<number> {
   const log = await connectTo('NATS', nats, () =>
     natsAppendLog({
       servers: nats,
+      ...natsAuthOption(inv.config),
       namespace,
       name,
       connectOptions: { reconnect: false },

@@ -26,6 +26,15 @@ export interface TroupeConfig {
   metricsPort: number | undefined;
   /** Interface the telemetry server binds: loopback by default, `0.0.0.0` in a container. */
   metricsHost: string;
+  /** NATS credentials (one kind at most) and TLS files; the secrets (`natsPass`, `natsToken`) print as `***`. */
+  natsUser: string | undefined;
+  natsPass: string | undefined;
+  natsToken: string | undefined;
+  natsNkeySeedFile: string | undefined;
+  natsCredsFile: string | undefined;
+  natsTlsCa: string | undefined;
+  natsTlsCert: string | undefined;
+  natsTlsKey: string | undefined;
 }
 export type ConfigKey = keyof TroupeConfig;
 
@@ -83,6 +92,22 @@ function port(raw: unknown, where: string): number {
   return n;
 }
 
+function text(raw: unknown, where: string): string {
+  if (typeof raw !== 'string' || raw === '')
+    throw new InvalidOptionsError(where, 'expected a non-empty string');
+  return raw;
+}
+
+/** A file that must exist now (credentials, certificates): a typo is named at start, not at connect. */
+function file(raw: unknown, where: string): string {
+  const path = text(raw, where);
+  if (!existsSync(path)) throw new InvalidOptionsError(where, `no such file: ${path}`);
+  return path;
+}
+
+/** Keys whose values are secrets: shown as `***`, never logged. */
+export const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(['natsPass', 'natsToken']);
+
 const KEYS: Record<ConfigKey, KeySpec> = {
   nats: { flag: '--nats', env: 'NATS_URL', parse: url(/^(nats|tls|ws|wss):\/\/\S+$/, DEFAULT_NATS_URL) },
   redis: { flag: '--redis', env: 'REDIS_URL', parse: url(/^rediss?:\/\/\S+$/, DEFAULT_REDIS_URL) },
@@ -104,6 +129,14 @@ const KEYS: Record<ConfigKey, KeySpec> = {
     env: 'TROUPE_METRICS_HOST',
     parse: name(/^[A-Za-z0-9.:-]{1,253}$/, 'a host name or IP address'),
   },
+  natsUser: { flag: '--nats-user', env: 'NATS_USER', parse: text },
+  natsPass: { flag: '--nats-pass', env: 'NATS_PASS', parse: text },
+  natsToken: { flag: '--nats-token', env: 'NATS_TOKEN', parse: text },
+  natsNkeySeedFile: { flag: '--nats-nkey-seed-file', env: 'NATS_NKEY_SEED_FILE', parse: file },
+  natsCredsFile: { flag: '--nats-creds-file', env: 'NATS_CREDS', parse: file },
+  natsTlsCa: { flag: '--nats-tls-ca', env: 'NATS_TLS_CA', parse: file },
+  natsTlsCert: { flag: '--nats-tls-cert', env: 'NATS_TLS_CERT', parse: file },
+  natsTlsKey: { flag: '--nats-tls-key', env: 'NATS_TLS_KEY', parse: file },
 };
 export const CONFIG_KEYS = Object.keys(KEYS) as ConfigKey[];
 
@@ -196,10 +229,48 @@ export function resolveConfig(layers: ConfigLayers): ResolvedConfig {
     logFormat: (values.logFormat as LogFormat | undefined) ?? defaults.logFormat ?? 'auto',
     metricsPort: (values.metricsPort as number | undefined) ?? defaults.metricsPort,
     metricsHost: (values.metricsHost as string | undefined) ?? defaults.metricsHost ?? '127.0.0.1',
+    natsUser: values.natsUser as string | undefined,
+    natsPass: values.natsPass as string | undefined,
+    natsToken: values.natsToken as string | undefined,
+    natsNkeySeedFile: values.natsNkeySeedFile as string | undefined,
+    natsCredsFile: values.natsCredsFile as string | undefined,
+    natsTlsCa: values.natsTlsCa as string | undefined,
+    natsTlsCert: values.natsTlsCert as string | undefined,
+    natsTlsKey: values.natsTlsKey as string | undefined,
   };
+  const kinds = (['natsUser', 'natsToken', 'natsNkeySeedFile', 'natsCredsFile'] as const).filter(
+    (k) => resolved[k] !== undefined,
+  );
+  if (kinds.length > 1)
+    throw new InvalidOptionsError(
+      kinds.map((k) => sources[k].from).join(', '),
+      'give one way to authenticate to NATS: user+password, token, nkey seed file or creds file',
+    );
+  if (resolved.natsPass !== undefined && resolved.natsUser === undefined)
+    throw new InvalidOptionsError(
+      sources.natsPass.from,
+      'a NATS password needs a user (--nats-user, NATS_USER)',
+    );
+  if ((resolved.natsTlsCert === undefined) !== (resolved.natsTlsKey === undefined))
+    throw new InvalidOptionsError(
+      resolved.natsTlsCert === undefined ? sources.natsTlsKey.from : sources.natsTlsCert.from,
+      'a client certificate needs both --nats-tls-cert and --nats-tls-key',
+    );
   if (sources.prefix.kind === 'default' && sources.namespace.kind !== 'default')
     sources.prefix = { kind: 'default', from: `from namespace ${namespace}` };
   return { values: resolved, sources, file: file?.path };
+}
+
+/** A URL as it may be shown: a password in it (`nats://u:p@host`) as `***`. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^/@:,\s]*:)[^/@,\s]*@/g, '$1***@');
+}
+
+/** A value as it may be shown: secrets as `***`, and passwords inside URLs. */
+export function shownValue(key: ConfigKey, value: unknown): unknown {
+  if (value === undefined) return value;
+  if (SECRET_KEYS.has(key)) return '***';
+  return (key === 'nats' || key === 'redis') && typeof value === 'string' ? redactUrl(value) : value;
 }
 
 /** True when the user set `key` (by flag, environment or file) rather than leaving it to its default. */

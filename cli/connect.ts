@@ -5,17 +5,18 @@
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import { type ActorSystem, createSystem, type Logger, TroupeError } from '../runtime/index.js';
-import { natsTransport } from '../transport/index.js';
-import type { ResolvedConfig } from './config.js';
+import { type NatsTransportOptions, natsTransport } from '../transport/index.js';
+import { type ResolvedConfig, redactUrl, type TroupeConfig } from './config.js';
 
 const CONNECT_FAILED = 'TRANSPORT_CONNECT_FAILED';
+type NatsAuth = NonNullable<NatsTransportOptions['auth']>;
 /** After this long without a connection, say what we are waiting for. */
 const SLOW_MS = 1000;
 /** Longest a probe waits for a TCP connection. */
 const PROBE_MS = 4000;
 
 const HINTS = {
-  NATS: 'is nats-server running? set --nats or NATS_URL',
+  NATS: 'is nats-server running? set --nats or NATS_URL (credentials: --nats-user/--nats-pass, --nats-token, --nats-nkey-seed-file, --nats-creds-file; TLS: --nats-tls-ca)',
   Redis: 'is redis-server running? set --redis or REDIS_URL',
 } as const;
 type Server = keyof typeof HINTS;
@@ -23,15 +24,73 @@ type Server = keyof typeof HINTS;
 function connectError(server: Server, url: string, reason: string, cause?: unknown): TroupeError {
   return new TroupeError(
     CONNECT_FAILED,
-    `could not connect to ${server} at ${url} (${reason}): ${HINTS[server]}`,
+    `could not connect to ${server} at ${redactUrl(url)} (${reason}): ${HINTS[server]}`,
     cause === undefined ? {} : { cause },
   );
+}
+
+/** The reason a NATS connect failed, named plainly: authorization or TLS, else the client's message. */
+function natsReason(err: unknown): string {
+  const all = chain(err);
+  if (AUTH.test(all)) return 'authorization violation: wrong or missing credentials';
+  if (TLS.test(all)) return `TLS: ${innermost(err)}`;
+  return innermost(err);
+}
+
+const AUTH = /authori[sz]ation violation|authentication (timeout|expired|failed)|user authentication/i;
+const TLS = /certificate|self[- ]signed|\btls\b|\bssl\b|handshake|EPROTO/i;
+const AUTH_OR_TLS = new RegExp(`${AUTH.source}|${TLS.source}`, 'i');
+
+/** The messages of an error and its causes, joined. */
+function chain(err: unknown): string {
+  const seen: string[] = [];
+  for (let e: unknown = err; e instanceof Error && seen.length < 5; e = (e as { cause?: unknown }).cause)
+    seen.push(e.message);
+  return seen.length === 0 ? String(err) : seen.join(': ');
+}
+
+function innermost(err: unknown): string {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e instanceof Error && (e as { cause?: unknown }).cause instanceof Error; i++)
+    e = (e as { cause?: unknown }).cause;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * NATS credentials and TLS from the configuration, for a transport's or store's \`auth\` option; undefined
+ * when none is set. Secrets stay in this object: nothing here logs them.
+ */
+export function natsAuth(config: ResolvedConfig | TroupeConfig): NatsAuth | undefined {
+  const v = 'values' in config ? config.values : config;
+  const tls =
+    v.natsTlsCa === undefined && v.natsTlsCert === undefined
+      ? undefined
+      : {
+          ...(v.natsTlsCa === undefined ? {} : { caFile: v.natsTlsCa }),
+          ...(v.natsTlsCert === undefined ? {} : { certFile: v.natsTlsCert }),
+          ...(v.natsTlsKey === undefined ? {} : { keyFile: v.natsTlsKey }),
+        };
+  const auth: NatsAuth = {
+    ...(v.natsUser === undefined ? {} : { user: v.natsUser }),
+    ...(v.natsPass === undefined ? {} : { pass: v.natsPass }),
+    ...(v.natsToken === undefined ? {} : { token: v.natsToken }),
+    ...(v.natsNkeySeedFile === undefined ? {} : { nkeySeedFile: v.natsNkeySeedFile }),
+    ...(v.natsCredsFile === undefined ? {} : { credsFile: v.natsCredsFile }),
+    ...(tls === undefined ? {} : { tls }),
+  };
+  return Object.keys(auth).length === 0 ? undefined : auth;
+}
+
+/** `{ auth }` to spread into a NATS transport's or store's options (nothing when no credentials are set). */
+export function natsAuthOption(config: ResolvedConfig | TroupeConfig): { auth?: NatsAuth } {
+  const auth = natsAuth(config);
+  return auth === undefined ? {} : { auth };
 }
 
 /** Runs `work`, printing "connecting to …" on stderr if it has not settled within a second. */
 export async function announced<T>(server: Server, url: string, work: () => Promise<T>): Promise<T> {
   const timer = setTimeout(
-    () => process.stderr.write(`troupe: connecting to ${server} at ${url}…\n`),
+    () => process.stderr.write(`troupe: connecting to ${server} at ${redactUrl(url)}…\n`),
     SLOW_MS,
   );
   try {
@@ -80,8 +139,12 @@ export async function connectTo<T>(server: Server, url: string, work: () => Prom
     try {
       return await work();
     } catch (err) {
-      if (TroupeError.is(err) && err.code === CONNECT_FAILED && !err.message.includes(url))
-        throw connectError(server, url, err.message, err);
+      if (TroupeError.is(err) && err.code === CONNECT_FAILED && !err.message.includes(redactUrl(url)))
+        throw connectError(server, url, server === 'NATS' ? natsReason(err) : err.message, err);
+      // A store or listNatsNodes connects with the client directly: its auth and TLS failures are connect
+      // failures too.
+      if (server === 'NATS' && !TroupeError.is(err) && AUTH_OR_TLS.test(chain(err)))
+        throw connectError(server, url, natsReason(err), err);
       throw err;
     }
   });
@@ -94,7 +157,13 @@ export function cliNode(config: ResolvedConfig, logger: Logger): Promise<ActorSy
     createSystem({
       nodeId: `cli-${randomBytes(4).toString('hex')}`,
       logger,
-      transport: natsTransport({ servers: nats, namespace, logger, connectOptions: { reconnect: false } }),
+      transport: natsTransport({
+        servers: nats,
+        namespace,
+        logger,
+        ...natsAuthOption(config),
+        connectOptions: { reconnect: false },
+      }),
     }),
   );
 }

@@ -22,7 +22,7 @@ import {
 } from '../workflows/index.js';
 import { type Invocation, invocation, printJson, UsageError } from './args.js';
 import { isSet } from './config.js';
-import { connectTo } from './connect.js';
+import { connectTo, natsAuthOption } from './connect.js';
 import { importModule } from './modules.js';
 
 const USAGE = `Usage: troupe graph run <def.json> [--input JSON] [--run-id ID] [--resume JSON] [--modules M]...
@@ -132,7 +132,12 @@ async function run(inv: Invocation<Record<string, unknown>>, file: string): Prom
   let log: AppendLog | undefined;
   try {
     if (distributed) {
-      const transport = natsTransport({ servers: nats, namespace, logger: inv.logger });
+      const transport = natsTransport({
+        servers: nats,
+        namespace,
+        logger: inv.logger,
+        ...natsAuthOption(inv.config),
+      });
       system = await connectTo('NATS', nats, () =>
         createSystem({ nodeId: `graph-${process.pid}`, transport, logger: inv.logger }),
       );

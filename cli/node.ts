@@ -8,7 +8,7 @@ import { attachTaskRunner } from '../telemetry/index.js';
 import { natsTransport } from '../transport/index.js';
 import { invocation, UsageError } from './args.js';
 import { isSet } from './config.js';
-import { connectTo } from './connect.js';
+import { connectTo, natsAuthOption } from './connect.js';
 import { loadModules } from './modules.js';
 import { type NodeState, startNodeTelemetry } from './node-telemetry.js';
 
@@ -188,6 +188,7 @@ export async function main(argv: string[]): Promise<number> {
             servers: nats,
             namespace,
             logger,
+            ...natsAuthOption(inv.config),
             ...(values.role === undefined ? {} : { cluster: { roles: list(values.role) } }),
           }),
           ...(runner === undefined ? {} : { tasks: runner }),

@@ -11,6 +11,7 @@ import type { StateStore } from '../runtime/index.js';
 import { natsKvStateStore } from '../transport/index.js';
 import { invocation, printJson, UsageError } from './args.js';
 import type { TroupeConfig } from './config.js';
+import { natsAuthOption } from './connect.js';
 
 const USAGE = `Usage: troupe state migrate --from kv|redis|postgres --to kv|redis|postgres [--nats URL] [--redis URL]
                              [--postgres URL] [--bucket B] [--table T] [--redis-prefix P] [--only PREFIX] [--json]
@@ -54,6 +55,7 @@ function open(kind: Backend, where: Where): Promise<StateStore> {
     case 'kv':
       return natsKvStateStore({
         servers: where.config.nats,
+        ...natsAuthOption(where.config),
         ...(where.bucket === undefined ? {} : { bucket: where.bucket }),
       });
     case 'redis':

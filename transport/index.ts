@@ -21,7 +21,13 @@ export type { NatsKeyValueOptions } from './nats/kv-store.js';
 export { DEFAULT_SHARED_BUCKET, natsKeyValue } from './nats/kv-store.js';
 export type { NatsMembershipOptions } from './nats/membership.js';
 export { listNatsNodes, natsMembership } from './nats/membership.js';
-export type { NatsClusterOptions, NatsTransportOptions } from './nats/options.js';
+export type { NatsAuthOptions, NatsClusterOptions, NatsTransportOptions } from './nats/options.js';
+export { natsAuthConnectOptions } from './nats/options.js';
+export type { NatsSecurityOptions } from './nats/security.js';
+export { SecurityErrorCode } from './nats/security.js';
+export type { AclKind, AclRule } from './nats/security-acl.js';
+export type { EncryptOptions } from './nats/security-encrypt.js';
+export type { KeyInput } from './nats/signing.js';
 export type { NatsTopicBusOptions } from './nats/topics.js';
 export {
   DEFAULT_TOPIC_ACK_WAIT_MS,

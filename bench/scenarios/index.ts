@@ -20,6 +20,7 @@ import { natsAskLatency } from './nats-ask-latency.js';
 import { natsAskPipelined } from './nats-ask-pipelined.js';
 import { natsTell } from './nats-tell.js';
 import { restartScenario } from './restart.js';
+import { signedTell } from './signed-tell.js';
 import { spawnScenario } from './spawn.js';
 import { tasksLatency } from './tasks-latency.js';
 import { tasksThroughput } from './tasks-throughput.js';
@@ -34,6 +35,7 @@ export const SCENARIOS: readonly Scenario[] = [
   spawnScenario,
   restartScenario,
   natsTell,
+  signedTell,
   natsAskLatency,
   natsAskPipelined,
   tracingCost,

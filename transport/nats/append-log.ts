@@ -33,6 +33,7 @@ import {
   withDeadline,
 } from '../../runtime/internal.js';
 import { connectionSource } from './connection-source.js';
+import type { NatsAuthOptions } from './options.js';
 import { DEFAULT_NAMESPACE } from './options.js';
 
 /** Default deadline of one log operation. */
@@ -50,6 +51,8 @@ export interface NatsAppendLogOptions {
   servers?: string | string[];
   /** Extra options for `connect()` with `servers`; reconnects forever, 500 ms apart, by default. */
   connectOptions?: Partial<NodeConnectionOptions>;
+  /** Credentials and TLS for `servers` (see NatsAuthOptions); `connectOptions` wins over it. */
+  auth?: NatsAuthOptions | undefined;
   /** A connection the caller owns and closes. */
   connection?: NatsConnection;
   /** The log's name (`journal`, `audit`): its stream is `TROUPE_LOG_<namespace>_<name>`. */

@@ -14,6 +14,7 @@ import { ActivationDirectory } from './directory.js';
 import { DurableMailboxes } from './durable.js';
 import { natsMembership } from './membership.js';
 import type { ResolvedNatsClusterOptions } from './options.js';
+import type { FrameSecurity } from './security.js';
 import { ShardOwner } from './shards.js';
 import type { StatusDispatcher } from './status.js';
 import { FailureSegment, type SubjectScheme, shardKey } from './subjects.js';
@@ -41,6 +42,8 @@ export interface JoinClusterOptions {
   hosted: HostedType[];
   /** The transport's logger: shard moves (info) and durable-store retries (warn, rate-limited). */
   log: Logger;
+  /** Set for a signed transport (durable mail is signed and verified too). */
+  security?: FrameSecurity | undefined;
 }
 
 /** Joins the namespace's cluster: heartbeats start, and this node takes its share of the shards. */
@@ -77,6 +80,8 @@ export async function joinCluster(o: JoinClusterOptions): Promise<NatsCluster> {
       onRetry: (shard, attempt, error) =>
         retries.note('consumer', 'durable store claim retried', () => ({ shard, attempt, error })),
       deliver: (envelope) => sink.deliver(envelope),
+      security: o.security,
+      refuse: (rejected) => sink.reject(rejected),
       reject: (subject, err) =>
         sink.reject({
           address: scheme.addressOf(subject),

@@ -5,6 +5,7 @@ import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-
 import { InvalidOptionsError, type Transport } from '../../runtime/index.js';
 import { assertOptionsObject } from '../../runtime/internal.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
+import { type NatsAuthOptions, natsAuthConnectOptions } from './options.js';
 
 /** The three ways to give a store its connection; exactly one must be set. */
 export interface ConnectionSourceOptions {
@@ -14,6 +15,8 @@ export interface ConnectionSourceOptions {
   servers?: string | string[];
   /** Extra options for `connect()` with `servers` (auth, TLS); reconnects forever, 500 ms apart, by default. */
   connectOptions?: Partial<NodeConnectionOptions>;
+  /** Credentials and TLS for `servers` as data (see {@link NatsAuthOptions}); `connectOptions` wins over it. */
+  auth?: NatsAuthOptions | undefined;
   /** A connection the caller owns (and closes). */
   connection?: NatsConnection;
 }
@@ -63,20 +66,44 @@ export async function connectionSource(
   )
     throw new InvalidOptionsError('servers', 'expected a URL or a non-empty array of URLs');
   if (options.connectOptions !== undefined) assertOptionsObject(options.connectOptions, 'connectOptions');
+  const auth = natsAuthConnectOptions(options.auth);
   try {
     const nc = await connect({
       servers,
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
+      ...auth,
       ...options.connectOptions,
     });
     return { current: () => nc, owned: nc };
   } catch (err) {
+    const reason = connectFailureReason(err);
     throw new TransportError(
       TransportErrorCode.Connect,
-      `cannot connect to NATS at ${String(servers)}: ${(err as Error).message}; is nats-server running there (with -js)?`,
+      `cannot connect to NATS at ${String(servers).replace(/(\/\/[^/@:,\s]*:)[^/@,\s]*@/g, '$1***@')}: ${reason}${reason === (err as Error).message ? '; is nats-server running there (with -js)?' : ''}`,
       { cause: err },
     );
   }
+}
+
+/**
+ * Why a connect failed, said plainly: an authorization violation (wrong or missing credentials) or TLS (a
+ * certificate the client does not trust, no client certificate), else the client's own message.
+ */
+export function connectFailureReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const name = err instanceof Error ? err.name : '';
+  if (name === 'AuthorizationError' || /authorization violation/i.test(message))
+    return `authorization violation: wrong or missing credentials (${message})`;
+  if (/certificate|self[- ]signed|\btls\b|\bssl\b|handshake|EPROTO/i.test(message)) return `TLS: ${message}`;
+  return message;
+}
+
+/** NATS URL(s) fit for a log line: the password of a `nats://user:pass@host` URL masked. */
+export function maskedServers(
+  servers: string | readonly string[] | undefined,
+): string | string[] | undefined {
+  const mask = (url: string) => url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+  return servers === undefined ? undefined : typeof servers === 'string' ? mask(servers) : servers.map(mask);
 }

@@ -217,7 +217,10 @@ export class ActivationDirectory {
     }
     if (this.#nc.isClosed()) return;
     const fwdId = this.#ring.add({ ...routed, shardKey, type, id, host: node });
+    const signed = routed.msg.headers;
     this.#nc.publish(this.#subjects.forwarded(node, type, id), routed.msg.data, {
+      // A signed frame keeps its sender's signature: the host verifies the sender, not this forwarder.
+      ...(signed && { headers: signed }),
       reply: this.#subjects.forwardReply(this.#membership.self.id, fwdId),
     });
   }

@@ -13,8 +13,9 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type DurableStats, ErrorCode, TroupeError } from '../../runtime/index.js';
-import type { Codec, Envelope } from '../../runtime/internal.js';
+import type { Codec, Envelope, Rejected } from '../../runtime/internal.js';
 import { decodeFrame } from '../codec.js';
+import type { FrameSecurity } from './security.js';
 import { durableConsumer, durableStream, SubjectScheme } from './subjects.js';
 
 function settleSafely(settle: () => void): void {
@@ -45,6 +46,10 @@ export interface DurableMailboxesOptions {
   lost: (type: string, shard: number) => Promise<unknown>;
   /** A claim of shard `type.shard` failed and is tried again (for the log). */
   onRetry?: ((shard: string, attempt: number, error: unknown) => void) | undefined;
+  /** Set for a signed transport: stored frames are signed, and verified before they are handled. */
+  security?: FrameSecurity | undefined;
+  /** Records a refused frame (with `security`). */
+  refuse?: ((rejected: Rejected) => void) | undefined;
 }
 
 /**
@@ -67,6 +72,8 @@ export class DurableMailboxes {
   readonly #onRetry: ((shard: string, attempt: number, error: unknown) => void) | undefined;
   #jsm: JetStreamManager | undefined;
   readonly #node: string;
+  readonly #security: FrameSecurity | undefined;
+  readonly #refuse: (rejected: Rejected) => void;
   #claims = 0;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
@@ -88,6 +95,8 @@ export class DurableMailboxes {
     this.#codec = options.codec;
     this.#deliver = options.deliver;
     this.#reject = options.reject;
+    this.#security = options.security;
+    this.#refuse = options.refuse ?? (() => undefined);
   }
 
   /** Subject of a durable message to virtual actor `type`/`id` in shard `shard`. */
@@ -128,7 +137,15 @@ export class DurableMailboxes {
 
   /** Stores a message; resolves once JetStream acknowledged it (deduplicated by `messageId`, when given). */
   publish(subject: string, frame: Uint8Array, messageId: string | undefined): Promise<void> {
-    const options = messageId === undefined ? undefined : { msgID: messageId };
+    const signed = this.#security?.headers(frame);
+    const options =
+      signed === undefined
+        ? messageId === undefined
+          ? undefined
+          : { msgID: messageId }
+        : messageId === undefined
+          ? { headers: signed }
+          : { msgID: messageId, headers: signed };
     // On the hot path the stream exists already: skip the extra await. Until every publish that waited for
     // the stream has gone out, later ones queue behind them on the same promise, or they would overtake.
     let stored: Promise<unknown>;
@@ -225,7 +242,18 @@ export class DurableMailboxes {
     this.#consuming.set(key, messages);
     void (async () => {
       for await (const m of messages) {
-        const envelope = decodeFrame(this.#codec, m.data);
+        const security = this.#security;
+        let signer: string | undefined;
+        if (security !== undefined) {
+          signer = security.verify(m, this.#subjects.addressOf(m.subject), this.#refuse);
+          if (signer === undefined) {
+            // Never handled, never redelivered.
+            m.term();
+            this.stats.terminated++;
+            continue;
+          }
+        }
+        let envelope = decodeFrame(this.#codec, m.data);
         if (envelope instanceof TroupeError) {
           // A frame that can never be handled: acknowledge it away and report it, rather than redeliver forever.
           m.term();
@@ -245,6 +273,15 @@ export class DurableMailboxes {
             ),
           );
           continue;
+        }
+        if (security !== undefined) {
+          const admitted = security.admit(signer!, envelope, this.#refuse);
+          if (admitted === undefined) {
+            m.term();
+            this.stats.terminated++;
+            continue;
+          }
+          envelope = admitted;
         }
         // A closed or draining connection makes ack/nak throw; JetStream redelivers what was not acked.
         const stats = this.stats;

@@ -3,8 +3,9 @@
 
 import type { Msg } from '@nats-io/transport-node';
 import { ErrorCode, TroupeError } from '../../runtime/index.js';
-import { type Envelope, type TransportSink, VIRTUAL_NODE } from '../../runtime/internal.js';
+import { type Envelope, type Rejected, type TransportSink, VIRTUAL_NODE } from '../../runtime/internal.js';
 import { type BatchCodec, decodeFrames, undecodable } from '../codec.js';
+import type { FrameSecurity } from './security.js';
 import type { StatusDispatcher } from './status.js';
 import type { NodeSubjects, SubjectScheme } from './subjects.js';
 
@@ -15,6 +16,8 @@ export interface InboundOptions {
   scheme: SubjectScheme;
   subjects: NodeSubjects;
   status: StatusDispatcher;
+  /** Set when frames must be signed: they are verified, access-checked and opened before delivery. */
+  security?: FrameSecurity | undefined;
 }
 
 const VIRTUAL_PREFIX = `${VIRTUAL_NODE}/`;
@@ -39,8 +42,11 @@ export class Inbound {
     }
   };
 
+  readonly #reject: (rejected: Rejected) => void;
+
   constructor(options: InboundOptions) {
     this.#o = options;
+    this.#reject = (rejected) => options.sink.reject(rejected);
   }
 
   #onFrame(msg: Msg): void {
@@ -49,10 +55,29 @@ export class Inbound {
       this.#o.status.dispatch(msg);
       return;
     }
+    const security = this.#o.security;
+    if (security !== undefined) {
+      this.#signedFrame(msg, security);
+      return;
+    }
     for (const decoded of decodeFrames(this.#o.codec, data)) {
       if (decoded instanceof TroupeError)
         this.#o.sink.reject(undecodable(this.#o.scheme.addressOf(msg.subject), decoded));
       else if (this.#admit(msg.subject, decoded)) this.#o.sink.deliver(decoded);
+    }
+  }
+
+  /** A frame of a signed transport: nothing in it is decoded before its signature verifies. */
+  #signedFrame(msg: Msg, security: FrameSecurity): void {
+    const signer = security.verify(msg, this.#o.scheme.addressOf(msg.subject), this.#reject);
+    if (signer === undefined) return;
+    for (const decoded of decodeFrames(this.#o.codec, msg.data)) {
+      if (decoded instanceof TroupeError)
+        this.#o.sink.reject(undecodable(this.#o.scheme.addressOf(msg.subject), decoded));
+      else if (this.#admit(msg.subject, decoded)) {
+        const admitted = security.admit(signer, decoded, this.#reject);
+        if (admitted !== undefined) this.#o.sink.deliver(admitted);
+      }
     }
   }
 

@@ -13,6 +13,7 @@ import {
 import { assertOptionsObject, assertValidName } from '../../runtime/internal.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
 import { connectionSource } from './connection-source.js';
+import type { NatsAuthOptions } from './options.js';
 import { DEFAULT_STATE_BUCKET } from './subjects.js';
 
 /**
@@ -29,6 +30,8 @@ export interface NatsKvPersistenceOptions {
   servers?: string | string[];
   /** Extra options for `connect()` with `servers` (auth, TLS); reconnects forever, 500 ms apart, by default. */
   connectOptions?: Partial<NodeConnectionOptions>;
+  /** Credentials and TLS for `servers` (see NatsAuthOptions); `connectOptions` wins over it. */
+  auth?: NatsAuthOptions | undefined;
   /** A connection the caller owns and closes. */
   connection?: NatsConnection;
   /**

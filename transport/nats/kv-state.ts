@@ -21,6 +21,7 @@ import {
   withDeadline,
 } from '../../runtime/internal.js';
 import { connectionSource } from './connection-source.js';
+import type { NatsAuthOptions } from './options.js';
 import { DEFAULT_STATE_BUCKET } from './subjects.js';
 
 /** Options of {@link natsKvStateStore}: give exactly one of `transport`, `servers` or `connection`. */
@@ -29,6 +30,8 @@ export interface NatsKvStateStoreOptions {
   /** Server URL(s): opens a connection of its own, closed by `close()`. */
   servers?: string | string[];
   connectOptions?: Partial<NodeConnectionOptions>;
+  /** Credentials and TLS for `servers` (see NatsAuthOptions); `connectOptions` wins over it. */
+  auth?: NatsAuthOptions | undefined;
   /** A connection the caller owns and closes. */
   connection?: NatsConnection;
   /** @defaultValue `troupe-state`, natsKvPersistence's bucket (created when missing) */

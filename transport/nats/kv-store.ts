@@ -14,6 +14,7 @@ import {
 } from '../../runtime/index.js';
 import { assertKvKey, assertOptionsObject, assertValidName, withDeadline } from '../../runtime/internal.js';
 import { connectionSource } from './connection-source.js';
+import type { NatsAuthOptions } from './options.js';
 
 /** Default bucket of {@link natsKeyValue}. */
 export const DEFAULT_SHARED_BUCKET = 'troupe-shared';
@@ -28,6 +29,8 @@ export interface NatsKeyValueOptions {
   servers?: string | string[];
   /** Extra options for `connect()` with `servers`; reconnects forever, 500 ms apart, by default. */
   connectOptions?: Partial<NodeConnectionOptions>;
+  /** Credentials and TLS for `servers` (see NatsAuthOptions); `connectOptions` wins over it. */
+  auth?: NatsAuthOptions | undefined;
   /** A connection the caller owns and closes. */
   connection?: NatsConnection;
   /** @defaultValue `troupe-shared` (created when missing) */

@@ -15,6 +15,7 @@ import { TransportError, TransportErrorCode } from '../errors.js';
 import { Inbound } from './inbound.js';
 import type { ResolvedNatsClusterOptions, ResolvedNatsTransportOptions } from './options.js';
 import { FailoverRetry } from './retry.js';
+import type { FrameSecurity } from './security.js';
 import { StatusDispatcher } from './status.js';
 import { type NodeSubjects, Segment, type SubjectScheme } from './subjects.js';
 import { TellBatcher } from './tell-batcher.js';
@@ -69,6 +70,8 @@ export interface Link {
   batcher: TellBatcher;
   retry: FailoverRetry;
   sub: Subscription;
+  /** Signs what this node publishes, when the transport is signed. */
+  security: FrameSecurity | undefined;
 }
 
 /** What {@link openLink} needs from the transport. */
@@ -82,11 +85,13 @@ export interface LinkOptions {
   cluster: ResolvedNatsClusterOptions;
   /** Subject of a virtual actor (by its shard), for asks sent again. */
   virtualSubject(type: string, id: string): string;
+  /** Set for a signed transport. */
+  security?: FrameSecurity | undefined;
 }
 
 /** Builds the receiving and sending sides and subscribes to `<node>.>`. */
 export function openLink(o: LinkOptions): Link {
-  const { connection: nc, subjects, codec, sink } = o;
+  const { connection: nc, subjects, codec, sink, security } = o;
   const { clock, tellRetryMs } = o.cluster;
   const ownReply = `${subjects.replyTo}/`;
   let batcher: TellBatcher | undefined;
@@ -122,13 +127,16 @@ export function openLink(o: LinkOptions): Link {
     }),
   );
   status.onRequest(Segment.Ping, (_rest, msg) => msg.respond());
-  const inbound = new Inbound({ codec, sink, scheme: o.scheme, subjects, status });
+  const inbound = new Inbound({ codec, sink, scheme: o.scheme, subjects, status, security });
   const retry = new FailoverRetry({
     clock,
     subjects,
     status,
     tellWindowMs: tellRetryMs,
-    publish: (subject, frame, reply) => nc.publish(subject, frame, { reply }),
+    publish:
+      security === undefined
+        ? (subject, frame, reply) => nc.publish(subject, frame, { reply })
+        : (subject, frame, reply) => nc.publish(subject, frame, { reply, headers: security.headers(frame) }),
     flush: () => nc.flush(),
     encodeAsk: (envelope) => {
       const virtual = parseVirtualAddress(envelope.target)!;
@@ -164,6 +172,7 @@ export function openLink(o: LinkOptions): Link {
     retry: tellRetryMs > 0 ? retry : undefined,
     reject: (rejected) => sink.reject(rejected),
     askFailed: (correlationId, error) => askFailed(subjects.replyTo, correlationId, error),
+    security,
   });
   batcher = tellBatcher;
   const sub = nc.subscribe(subjects.wildcard, {
@@ -180,7 +189,7 @@ export function openLink(o: LinkOptions): Link {
       inbound.onFrame(msg);
     },
   });
-  return { nc, subjects, status, inbound, batcher: tellBatcher, retry, sub };
+  return { nc, subjects, status, inbound, batcher: tellBatcher, retry, sub, security };
 }
 
 /**
@@ -189,12 +198,15 @@ export function openLink(o: LinkOptions): Link {
  */
 export function publishTo(link: Link, envelope: Envelope, frame: Uint8Array): void {
   const subject = link.subjects.subjectOf(envelope.target);
+  const signed = link.security === undefined ? undefined : link.security.headers(frame);
   if (envelope.kind === EnvelopeKind.Reply) {
-    link.nc.publish(subject, frame);
+    if (signed === undefined) link.nc.publish(subject, frame);
+    else link.nc.publish(subject, frame, { headers: signed });
     return;
   }
   const replyTo = envelope.replyTo;
   link.nc.publish(subject, frame, {
+    ...(signed && { headers: signed }),
     reply:
       replyTo === undefined
         ? link.subjects.noResponders(envelope.target)

@@ -7,6 +7,7 @@ import { type Clock, ErrorCode, TroupeError, type WireError } from '../../runtim
 import type { Rejected } from '../../runtime/internal.js';
 import { packBatch } from '../codec.js';
 import type { FailoverRetry } from './retry.js';
+import type { FrameSecurity } from './security.js';
 import type { StatusDispatcher } from './status.js';
 import { type NodeSubjects, parseNoResponders, Segment } from './subjects.js';
 import { UnconfirmedRing } from './unconfirmed.js';
@@ -49,6 +50,8 @@ export interface TellBatcherOptions {
   reject(rejected: Rejected): void;
   /** An ask made here, sent in a batch, found no subscriber (`error` unset) or could not be published. */
   askFailed(correlationId: string, error: WireError | undefined): void;
+  /** Signs each published batch, when the transport is signed. */
+  security?: FrameSecurity | undefined;
 }
 
 /**
@@ -157,7 +160,9 @@ export class TellBatcher {
     const data = n === 1 ? batch.frames[0]! : packBatch(batch.frames, batch.bytes);
     if (batch.mode === Mode.Replies) {
       // No reply subject: an asker that is gone has nothing to say to the node that answers it.
-      this.#o.connection.publish(batch.subject, data);
+      const security = this.#o.security;
+      if (security === undefined) this.#o.connection.publish(batch.subject, data);
+      else this.#o.connection.publish(batch.subject, data, { headers: security.headers(data) });
       return;
     }
     const retry = this.#o.retry;
@@ -182,7 +187,9 @@ export class TellBatcher {
         this.#unconfirmed.add({ tells: n - asks.length, asks }),
         batch.target,
       );
-    this.#o.connection.publish(batch.subject, data, { reply });
+    const security = this.#o.security;
+    if (security === undefined) this.#o.connection.publish(batch.subject, data, { reply });
+    else this.#o.connection.publish(batch.subject, data, { reply, headers: security.headers(data) });
   }
 
   /**

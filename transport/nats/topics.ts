@@ -367,7 +367,7 @@ export async function natsTopicBus(options: NatsTopicBusOptions): Promise<TopicB
   };
   // Only the connection's own keys go on: connectionSource tells `transport: undefined` from no transport.
   const source: Record<string, unknown> = {};
-  for (const key of ['transport', 'servers', 'connectOptions', 'connection'] as const)
+  for (const key of ['transport', 'servers', 'connectOptions', 'connection', 'auth'] as const)
     if (key in options) source[key] = options[key];
   const connection = await connectionSource(source as ConnectionSourceOptions, 'troupe:topics');
   return new NatsTopicBus(resolved, connection);

@@ -19,6 +19,7 @@ import {
 import { type BatchCodec, createCodec, DEFAULT_MAX_FRAME_BYTES } from '../codec.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
 import { joinCluster, type NatsCluster } from './cluster.js';
+import { maskedServers } from './connection-source.js';
 import { DurableSender } from './durable-sender.js';
 import { connectNats, type Link, nodeIdTaken, openLink, publishTo } from './link.js';
 import { transportLogger, type Watch, watchConnection, watchMembers } from './logging.js';
@@ -27,6 +28,7 @@ import {
   type ResolvedNatsTransportOptions,
   resolveNatsTransportOptions,
 } from './options.js';
+import { FrameSecurity } from './security.js';
 import { type BoundParts, drainParts, stopParts } from './shutdown.js';
 import { ConnectionState, transportStats } from './stats.js';
 import { SubjectScheme } from './subjects.js';
@@ -75,6 +77,8 @@ export class NatsTransportImpl implements NatsTransport {
   #handingOver = false;
   /** Set at bind: this transport's logger, or the binding system's. */
   #log: Logger | undefined;
+  /** Set at bind for a signed transport. */
+  #security: FrameSecurity | undefined;
   #watches: Watch[] = [];
   readonly #durable: DurableSender;
   /** What binding set up, for close and drain to stop in order. */
@@ -100,7 +104,8 @@ export class NatsTransportImpl implements NatsTransport {
       send: (envelope) => this.send(envelope),
       encode: (envelope) => {
         if (this.#link?.batcher.pending) this.#link.batcher.flush();
-        return this.#codec.encode(envelope);
+        const security = this.#security;
+        return this.#codec.encode(security === undefined ? envelope : security.seal(envelope));
       },
       reject: (rejected) => this.#sink?.reject(rejected),
       hosted: () => this.#hosted,
@@ -148,7 +153,7 @@ export class NatsTransportImpl implements NatsTransport {
     try {
       nc = await connectNats(this.#o, nodeId);
     } catch (err) {
-      log.error('NATS connect failed', { servers: this.#o.servers, error: err });
+      log.error('NATS connect failed', { servers: maskedServers(this.#o.servers), error: err });
       this.#finish((err as TransportError).cause as Error);
       throw err;
     }
@@ -158,6 +163,7 @@ export class NatsTransportImpl implements NatsTransport {
       const serverMax = nc.info?.max_payload ?? DEFAULT_MAX_FRAME_BYTES;
       if (this.#codec.maxFrameBytes > serverMax) this.#codec = createCodec({ maxFrameBytes: serverMax });
       const subjects = this.#scheme.node(nodeId);
+      if (this.#o.security !== undefined) this.#security = new FrameSecurity(this.#o.security, nodeId, log);
       if (await nodeIdTaken(nc, subjects)) {
         if (this.#owned) await nc.close();
         this.#finish(undefined);
@@ -175,6 +181,7 @@ export class NatsTransportImpl implements NatsTransport {
         sink,
         cluster: this.#o.cluster,
         virtualSubject: (type, id) => this.#cluster!.shards.subjectOf(type, id),
+        security: this.#security,
       });
       this.#link = link;
       this.#cluster = await joinCluster({
@@ -188,6 +195,7 @@ export class NatsTransportImpl implements NatsTransport {
         onFrame: link.inbound.onFrame,
         hosted: this.#hosted,
         log,
+        security: this.#security,
       });
       this.#durable.attach(this.#cluster);
       this.#boundAt = performance.now();
@@ -198,7 +206,7 @@ export class NatsTransportImpl implements NatsTransport {
         watchMembers(this.#cluster.membership, log),
       );
       log.info('NATS transport bound', {
-        servers: this.#o.connection === undefined ? this.#o.servers : nc.getServer(),
+        servers: this.#o.connection === undefined ? maskedServers(this.#o.servers) : nc.getServer(),
         namespace: this.#o.namespace,
         maxFrameBytes: this.#codec.maxFrameBytes,
       });
@@ -221,7 +229,8 @@ export class NatsTransportImpl implements NatsTransport {
         `NATS transport is ${this.#state === 'new' ? 'not bound' : 'closed'}`,
       );
     }
-    const frame = this.#codec.encode(envelope);
+    const security = this.#security;
+    const frame = this.#codec.encode(security === undefined ? envelope : security.seal(envelope));
     const target = envelope.target;
     const kind = envelope.kind;
     const replyTo = envelope.replyTo;

@@ -1,0 +1,202 @@
+// The signed transport: every frame a node publishes carries its Ed25519 signature and its node id in NATS
+// headers; a receiving node admits only frames signed by a node it knows, whose access list allows them, and
+// opens payloads sealed for it. Everything else is a dead letter and is never handled.
+
+import type { KeyObject } from 'node:crypto';
+import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
+import { InvalidOptionsError, type Logger } from '../../runtime/index.js';
+import { assertOptionsObject, type Envelope, type Rejected } from '../../runtime/internal.js';
+import { AccessList, type AclRule } from './security-acl.js';
+import { type EncryptOptions, PayloadCipher } from './security-encrypt.js';
+import {
+  type KeyInput,
+  loadPrivateKey,
+  loadPublicKey,
+  SIGNATURE_HEADER,
+  SIGNER_HEADER,
+  signFrame,
+  verifyFrame,
+} from './signing.js';
+
+/** Dead-letter codes of the signed transport. */
+export const SecurityErrorCode = {
+  UnsignedFrame: 'UNSIGNED_FRAME',
+  BadSignature: 'BAD_SIGNATURE',
+  UnknownSigner: 'UNKNOWN_SIGNER',
+  AclDenied: 'ACL_DENIED',
+  DecryptFailed: 'DECRYPT_FAILED',
+} as const;
+export type SecurityErrorCode = (typeof SecurityErrorCode)[keyof typeof SecurityErrorCode];
+
+/** Options of the signed transport (`natsTransport({ security })`). */
+export interface NatsSecurityOptions {
+  signing: {
+    /** This node's Ed25519 private key. */
+    privateKey: KeyInput;
+    /** Every node's public key by node id (this node's own included, to hear itself). */
+    publicKeys: Record<string, KeyInput>;
+  };
+  /** Who may tell or ask whom; unset: any verified signer may reach any address. */
+  acl?: AclRule[];
+  /** Payload encryption for named message types. */
+  encrypt?: EncryptOptions;
+}
+
+/** Resolved {@link NatsSecurityOptions}: keys loaded, rules compiled. */
+export interface ResolvedNatsSecurity {
+  privateKey: KeyObject;
+  publicKeys: ReadonlyMap<string, KeyObject>;
+  acl: AccessList | undefined;
+  cipher: PayloadCipher | undefined;
+}
+
+/** Checks and loads {@link NatsSecurityOptions}; throws `INVALID_OPTIONS` naming the field, never a key. */
+export function resolveSecurityOptions(
+  options: NatsSecurityOptions | undefined,
+): ResolvedNatsSecurity | undefined {
+  if (options === undefined) return undefined;
+  assertOptionsObject(options, 'security');
+  const signing = options.signing;
+  if (typeof signing !== 'object' || signing === null)
+    throw new InvalidOptionsError('security.signing', 'expected { privateKey, publicKeys }');
+  const privateKey = loadPrivateKey(signing.privateKey, 'security.signing.privateKey');
+  if (typeof signing.publicKeys !== 'object' || signing.publicKeys === null)
+    throw new InvalidOptionsError('security.signing.publicKeys', 'expected a map of node id to public key');
+  const publicKeys = new Map<string, KeyObject>();
+  for (const [node, key] of Object.entries(signing.publicKeys))
+    publicKeys.set(node, loadPublicKey(key, `security.signing.publicKeys.${node}`));
+  return {
+    privateKey,
+    publicKeys,
+    acl: options.acl === undefined ? undefined : new AccessList(options.acl),
+    cipher: options.encrypt === undefined ? undefined : new PayloadCipher(options.encrypt),
+  };
+}
+
+/** What {@link FrameSecurity.verify} reads of a message: a core NATS one or a JetStream one. */
+export interface SignedMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers?: MsgHdrs | undefined;
+}
+
+/** Between two lines about one kind of refused frame, at least this long. */
+const LOG_EVERY_MS = 60_000;
+
+/**
+ * @internal One node's signer and verifier. `headers` signs a frame about to be published; `verify` checks
+ * one that arrived (its signer, or a dead letter); `admit` applies the access list and opens sealed payloads.
+ */
+export class FrameSecurity {
+  readonly #s: ResolvedNatsSecurity;
+  readonly #nodeId: string;
+  /** Refused frames by code. */
+  readonly refused: Record<SecurityErrorCode, number> = {
+    UNSIGNED_FRAME: 0,
+    BAD_SIGNATURE: 0,
+    UNKNOWN_SIGNER: 0,
+    ACL_DENIED: 0,
+    DECRYPT_FAILED: 0,
+  };
+  readonly #loggedAt = new Map<SecurityErrorCode, number>();
+  #log: Logger | undefined;
+
+  constructor(resolved: ResolvedNatsSecurity, nodeId: string, log: Logger | undefined) {
+    this.#s = resolved;
+    this.#nodeId = nodeId;
+    this.#log = log;
+  }
+
+  /** NATS headers carrying `data`'s signature by this node. */
+  headers(data: Uint8Array): MsgHdrs {
+    const h = natsHeaders();
+    h.set(SIGNER_HEADER, this.#nodeId);
+    h.set(SIGNATURE_HEADER, signFrame(this.#s.privateKey, data).toString('base64'));
+    return h;
+  }
+
+  /** The envelope with its payload sealed when its type is named for encryption. */
+  seal(envelope: Envelope): Envelope {
+    const cipher = this.#s.cipher;
+    return cipher === undefined ? envelope : cipher.seal(envelope);
+  }
+
+  /** The signer of a frame that verifies; else records a dead letter at `address` and returns undefined. */
+  verify(msg: SignedMessage, address: string, reject: (r: Rejected) => void): string | undefined {
+    const h = msg.headers;
+    const signer = h?.get(SIGNER_HEADER);
+    const signature = h?.get(SIGNATURE_HEADER);
+    if (!signer || !signature) {
+      this.#refuse(
+        SecurityErrorCode.UnsignedFrame,
+        address,
+        `an unsigned frame on ${msg.subject}: dropped`,
+        reject,
+      );
+      return undefined;
+    }
+    const key = this.#s.publicKeys.get(signer);
+    if (key === undefined) {
+      this.#refuse(
+        SecurityErrorCode.UnknownSigner,
+        address,
+        `a frame on ${msg.subject} signed by unknown node ${signer.slice(0, 100)}: dropped`,
+        reject,
+      );
+      return undefined;
+    }
+    if (!verifyFrame(key, msg.data, Buffer.from(signature, 'base64'))) {
+      this.#refuse(
+        SecurityErrorCode.BadSignature,
+        address,
+        `a frame on ${msg.subject} does not match its signature by ${signer}: dropped`,
+        reject,
+      );
+      return undefined;
+    }
+    return signer;
+  }
+
+  /** The envelope to deliver (opened), or undefined when the access list denies it or it does not open. */
+  admit(signer: string, envelope: Envelope, reject: (r: Rejected) => void): Envelope | undefined {
+    const acl = this.#s.acl;
+    if (acl !== undefined && !acl.allows(signer, envelope)) {
+      this.#refuse(
+        SecurityErrorCode.AclDenied,
+        envelope.target,
+        `${signer} may not send this to ${envelope.target.slice(0, 300)}: dropped`,
+        reject,
+        envelope,
+      );
+      return undefined;
+    }
+    const cipher = this.#s.cipher;
+    if (cipher === undefined) return envelope;
+    const opened = cipher.open(envelope);
+    if (opened === undefined)
+      this.#refuse(
+        SecurityErrorCode.DecryptFailed,
+        envelope.target,
+        `a sealed payload from ${signer} to ${envelope.target.slice(0, 300)} does not open: dropped`,
+        reject,
+      );
+    return opened;
+  }
+
+  #refuse(
+    code: SecurityErrorCode,
+    address: string,
+    message: string,
+    reject: (r: Rejected) => void,
+    envelope?: Envelope,
+  ): void {
+    this.refused[code]++;
+    reject({ address, reason: code, error: { code, message }, ...(envelope && { envelope }) });
+    // The first of each kind, then one a minute with the count: a flood must not flood the log.
+    const now = Date.now();
+    const last = this.#loggedAt.get(code);
+    if (last !== undefined && now - last < LOG_EVERY_MS) return;
+    this.#loggedAt.set(code, now);
+    this.#log?.warn('refused a frame', { code, detail: message, refused: this.refused[code] });
+  }
+}
