@@ -1,12 +1,11 @@
 // `troupe nodes`: the live nodes of a cluster with their roles, hosted types and load, and the task-only
 // workers seen on Redis.
 
-import type { Logger, NodeInfo } from '../runtime/index.js';
 import { type BullmqWorkerInfo, listBullmqWorkers } from '../tasks-bullmq/index.js';
-import { listNatsNodes, type NatsTransport } from '../transport/index.js';
+import { listNatsNodes } from '../transport/index.js';
 import { invocation, millis, printJson, table } from './args.js';
-import { isSet, type ResolvedConfig } from './config.js';
-import { cliNode, connectTo, natsAuth } from './connect.js';
+import { isSet } from './config.js';
+import { connectTo, natsAuth } from './connect.js';
 
 const USAGE = `Usage: troupe nodes [--nats URL] [--namespace NS] [--redis URL [--prefix P]] [--wait MS] [--json]
 
@@ -37,25 +36,6 @@ function groupWorkers(workers: BullmqWorkerInfo[]): WorkerRow[] {
   return [...byKey.values()].sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0));
 }
 
-/**
- * With NATS credentials or TLS: listNatsNodes opens its connection without options, so list through a CLI
- * node's authenticated connection instead, leaving that node itself out.
- */
-async function listWithCredentials(
-  inv: { config: ResolvedConfig; logger: Logger },
-  waitMs: number,
-): Promise<NodeInfo[]> {
-  const system = await cliNode(inv.config, inv.logger);
-  try {
-    const connection = (system.transport as NatsTransport | undefined)?.connection;
-    if (connection === undefined) return [];
-    const nodes = await listNatsNodes(connection, inv.config.values.namespace, waitMs);
-    return nodes.filter((n) => n.id !== system.nodeId);
-  } finally {
-    await system.close();
-  }
-}
-
 /** Runs `troupe nodes`; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const inv = await invocation(argv, { wait: { type: 'string' }, prefix: { type: 'string' } }, USAGE);
@@ -64,9 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   const { nats, namespace, redis, prefix } = inv.config.values;
   const withRedis = isSet(inv.config, 'redis');
   const [nodes, workers] = await Promise.all([
-    natsAuth(inv.config) === undefined
-      ? connectTo('NATS', nats, () => listNatsNodes(nats, namespace, waitMs))
-      : listWithCredentials(inv, waitMs),
+    connectTo('NATS', nats, () => listNatsNodes(nats, namespace, waitMs, natsAuth(inv.config))),
     withRedis
       ? connectTo('Redis', redis, () => listBullmqWorkers({ redis, prefix, connectTimeoutMs: 3000 }))
       : undefined,

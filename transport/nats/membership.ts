@@ -12,6 +12,7 @@ import {
   type TimerHandle,
 } from '../../runtime/index.js';
 import { assertOptionsObject, assertValidName, intOption, nodeInfo } from '../../runtime/internal.js';
+import { type NatsAuthOptions, natsAuthConnectOptions } from './options.js';
 import { membersSubject } from './subjects.js';
 
 /** Options of {@link natsMembership}. */
@@ -233,13 +234,20 @@ export async function listNatsNodes(
   server: NatsConnection | string,
   namespace = 'default',
   waitMs = 500,
+  auth?: NatsAuthOptions,
 ): Promise<NodeInfo[]> {
   if (typeof server !== 'string' && typeof (server as NatsConnection | null)?.publish !== 'function')
     throw new InvalidOptionsError('server', 'expected a NATS URL or connection');
   assertValidName(namespace, 'namespace');
   intOption(waitMs, 'waitMs', 0, 0, 60_000);
   const connection =
-    typeof server === 'string' ? await connect({ servers: server, name: 'troupe observer' }) : server;
+    typeof server === 'string'
+      ? await connect({
+          servers: server,
+          name: 'troupe observer',
+          ...(auth === undefined ? {} : natsAuthConnectOptions(auth)),
+        })
+      : server;
   try {
     return await observe(connection, namespace, waitMs);
   } finally {
