@@ -8,7 +8,7 @@ const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 
 /**
  * One row per folder: the top folders it may import (besides itself) and the third-party packages it may use.
- * Dependencies point down: cli -> gateway/load/bench -> workflows -> agents -> memory/models -> actors/supervisor
+ * Dependencies point down: cli -> load -> bench -> gateway -> workflows -> agents -> memory/models -> actors/supervisor
  * -> runtime <- the adapters (transport, tasks-bullmq, telemetry). A subfolder row (memory/redis) only narrows
  * packages: its files follow their top folder's imports, and the longest matching row decides their packages.
  * `internal: true` may also import runtime/internal.ts, the adapter entry. Folders that do not exist yet are rules
@@ -63,13 +63,18 @@ const LAYERS = {
     imports: ['runtime', 'supervisor', 'actors', 'models', 'memory', 'telemetry', 'agents', 'workflows'],
     packages: ['fastify', '@fastify/swagger', 'jose'],
   },
+  // The load generator reuses the bench's histograms, charts and report pages; the bench measures it from outside
+  // (it runs `troupe load run` as a process), so bench never imports load.
   load: {
     imports: [
       ...['runtime', 'transport', 'tasks-bullmq', 'telemetry', 'supervisor', 'actors'],
-      ...['models', 'memory', 'agents', 'workflows', 'testing'],
+      ...['models', 'memory', 'agents', 'workflows', 'testing', 'bench'],
     ],
     packages: [],
+    internal: true,
   },
+  // undici: the HTTP target's connection pools (the client Node's own fetch is built on, without fetch's overhead).
+  'load/targets': { packages: ['undici'] },
   testing: { imports: [], packages: [] },
   cli: {
     imports: [
