@@ -2,8 +2,9 @@
 // subscribes a collector to the agent for that run, and the collector appends every event, in order, to the
 // log under `stream:<agent>:<runId>`. The collector is a virtual actor hosted by the gateways (one activation
 // per run, at a stable address the agent keeps telling), so when the gateway hosting it dies, the agent's next
-// events activate it on another gateway and the stream goes on to its end. Readers (on any instance) only ever tail that log: the events after
-// the client's last id first, then new ones as they are appended, so a reconnect loses and repeats nothing.
+// events activate it on another gateway and the stream goes on to its end. What a gateway appends it also hands
+// to its own readers at once (stream-handoff.ts); readers catch up from the log only after a gap or a quiet
+// spell (run-reader.ts), so a reconnect, on any instance, loses and repeats nothing.
 // The SSE id of an event is its log sequence (increasing per log, so per key too).
 
 import type { AgentEventMessage, AgentProtocol } from '../agents/index.js';
@@ -14,18 +15,17 @@ import {
   type Logger,
   type LogRecord,
 } from '../runtime/index.js';
+import { readRunStream } from './run-reader.js';
+import { handoffFor, type StreamHandoff } from './stream-handoff.js';
 
 /** The log key of a run's events. */
 export const streamKey = (agent: string, runId: string): string => `stream:${agent}:${runId}`;
 
 const TERMINAL = new Set(['finished', 'failed']);
-/** About 15 s of retries before an event is given up (logged). */
-const APPEND_ATTEMPTS = 12;
-
-const sleep = (ms: number) =>
-  new Promise<void>((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
+/** A run started here this recently counts as fresh for a reader from its start: no first read. */
+const FRESH_MS = 5000;
+/** Runs remembered as started here. */
+const MAX_FRESH = 1024;
 
 /** Whether a stored event ends its run's stream. */
 export function isTerminal(record: LogRecord): boolean {
@@ -88,12 +88,15 @@ export interface RunStreamsOptions {
 
 export class RunStreams {
   readonly #o: Required<RunStreamsOptions>;
-  /** Wakes local readers of a key as soon as this instance appended to it. */
-  readonly #waiters = new Map<string, Set<() => void>>();
-  #closed = false;
+  readonly #handoff: StreamHandoff;
+  /** Aborted on close: every reader ends. */
+  readonly #closing = new AbortController();
+  /** When this instance started each recent run, by log key (the oldest forgotten past {@link MAX_FRESH}). */
+  readonly #startedAt = new Map<string, number>();
 
   constructor(options: RunStreamsOptions) {
     this.#o = { pollMs: 100, runTimeoutMs: 600_000, ...options };
+    this.#handoff = handoffFor(options.log);
     const streams = hosts.get(options.system);
     if (streams === undefined) {
       hosts.set(options.system, [this]);
@@ -107,6 +110,10 @@ export class RunStreams {
     const key = streamKey(agent, runId);
     const agentRef = system.ref<AgentProtocol>(agent);
     const to = collectorAddress(agent, runId);
+    this.#startedAt.delete(key);
+    this.#startedAt.set(key, Date.now());
+    if (this.#startedAt.size > MAX_FRESH)
+      this.#startedAt.delete(this.#startedAt.keys().next().value as string);
     agentRef.tell({ type: 'subscribe', to, runId });
     agentRef.ask({ type: 'run', input, runId }, { timeout: this.#o.runTimeoutMs }).catch((err: unknown) => {
       const e = err as { code?: string; message?: string };
@@ -127,86 +134,39 @@ export class RunStreams {
     });
   }
 
-  /** @internal Stores one event of a run (the collector's job). */
+  /** @internal Stores one event of a run (the collector's job) and hands it to this process's readers. */
   async append(key: string, data: string): Promise<void> {
-    await this.#append(key, data);
-  }
-
-  async #append(key: string, data: string): Promise<void> {
-    // Ride out a log outage (a NATS restart) with backoff; the collector's mailbox keeps later events in order.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#o.log.append(key, data);
-        break;
-      } catch (err) {
-        if (attempt >= APPEND_ATTEMPTS || this.#closed) {
-          this.#o.logger.error('gateway: could not store a stream event', {
-            key,
-            code: (err as { code?: string }).code ?? 'ERROR',
-          });
-          return;
-        }
-        await sleep(Math.min(100 * 2 ** (attempt - 1), 2000));
-      }
-    }
-    for (const wake of this.#waiters.get(key) ?? []) wake();
+    // Rides out a log outage with backoff; the collector's mailbox keeps later events in order meanwhile.
+    await this.#handoff.append(key, data, {
+      closed: () => this.#closing.signal.aborted,
+      logger: this.#o.logger,
+    });
   }
 
   /** The records of a run after `afterSeq`, then new ones as they come, until the run's end or `signal`. */
-  async *events(
-    agent: string,
-    runId: string,
-    afterSeq: number,
-    signal: AbortSignal,
-  ): AsyncGenerator<LogRecord> {
+  events(agent: string, runId: string, afterSeq: number, signal: AbortSignal): AsyncGenerator<LogRecord> {
     const key = streamKey(agent, runId);
-    let last = afterSeq;
-    while (!signal.aborted && !this.#closed) {
-      let records: LogRecord[];
-      try {
-        records = await this.#o.log.read(key, { fromSeq: last + 1 });
-      } catch (err) {
-        // The log is out (LOG_UNAVAILABLE during a NATS restart): keep the client and try again.
-        this.#o.logger.debug('gateway: stream read failed, retrying', {
-          key,
-          code: (err as { code?: string }).code ?? 'ERROR',
-        });
-        await this.#wait(key, signal, Math.max(this.#o.pollMs, 250));
-        continue;
-      }
-      for (const record of records) {
-        if (record.seq <= last) continue;
-        last = record.seq;
-        yield record;
-        if (isTerminal(record)) return;
-      }
-      if (records.length === 0) await this.#wait(key, signal);
-    }
-  }
-
-  #wait(key: string, signal: AbortSignal, ms = this.#o.pollMs): Promise<void> {
-    return new Promise((resolve) => {
-      const set = this.#waiters.get(key) ?? new Set();
-      this.#waiters.set(key, set);
-      const finish = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', finish);
-        set.delete(finish);
-        if (set.size === 0) this.#waiters.delete(key);
-        resolve();
-      };
-      const timer = setTimeout(finish, ms);
-      timer.unref();
-      signal.addEventListener('abort', finish, { once: true });
-      set.add(finish);
+    const started = this.#startedAt.get(key);
+    return readRunStream({
+      log: this.#o.log,
+      handoff: this.#handoff,
+      key,
+      afterSeq,
+      // The GET that follows a POST here: its first read would find nothing yet, and costs the log a round trip
+      // while the run is starting.
+      fresh: afterSeq === 0 && started !== undefined && Date.now() - started < FRESH_MS,
+      signal: AbortSignal.any([signal, this.#closing.signal]),
+      pollMs: this.#o.pollMs,
+      logger: this.#o.logger,
+      isTerminal,
     });
   }
 
   /** Stops collecting; readers end. */
   async close(): Promise<void> {
-    this.#closed = true;
-    for (const set of this.#waiters.values()) for (const wake of set) wake();
+    this.#closing.abort();
     const streams = hosts.get(this.#o.system);
-    streams?.splice(streams.indexOf(this), 1);
+    const at = streams?.indexOf(this) ?? -1;
+    if (at >= 0) streams?.splice(at, 1);
   }
 }

@@ -1,6 +1,7 @@
 // The audit log: one record per tool call and per model call (who, what, an argument hash, the outcome, how long,
-// what it cost), appended to an AppendLog (a JetStream stream across the fleet) under the agent's name, and
-// queried by agent, tool, kind and time. `troupe audit` reads it.
+// what it cost), appended to an AppendLog (a JetStream stream across the fleet) under the agent's name, and one
+// per frame a node refused (kind `security`, under `security:<node>`: see audit-denials.ts); queried by agent,
+// tool, kind and time. `troupe audit` reads it.
 
 import { createHash } from 'node:crypto';
 import type { AppendLog, Logger } from '../../runtime/index.js';
@@ -46,16 +47,46 @@ export interface ModelAuditRecord {
   readonly tenant?: string;
 }
 
+/** An agent's call: what {@link AuditLog.query} returns unless asked for `kind: 'security'`. */
 export type AuditRecord = ToolAuditRecord | ModelAuditRecord;
+
+/**
+ * A frame a node refused (an envelope denial): unsigned, tampered, from an unknown signer, denied by the access
+ * list, or sealed with a key the node does not hold. Never the payload, never a key.
+ */
+export interface SecurityAuditRecord {
+  readonly kind: 'security';
+  /** When the node refused it (epoch ms). */
+  readonly at: number;
+  /** The node that refused it. */
+  readonly node: string;
+  /** UNSIGNED_FRAME, BAD_SIGNATURE, UNKNOWN_SIGNER, ACL_DENIED or DECRYPT_FAILED. */
+  readonly code: string;
+  /** The address it was for (from its subject when it could not be decoded). */
+  readonly target: string;
+  /** The NATS subject it arrived on, when known. */
+  readonly subject?: string;
+  /** The node it claims to come from (its signer header: not proven for the signature failures). */
+  readonly signer?: string;
+  /** The sender address its envelope names, when it was decoded. */
+  readonly sender?: string;
+  /** The node's description of the refusal. */
+  readonly detail?: string;
+  /** Refusals this record stands for: more than 1 when a flood was summed up. @defaultValue 1 */
+  readonly count?: number;
+}
 
 /** A stored record with its sequence in the log. */
 export type AuditEntry = AuditRecord & { readonly seq: number };
+/** A stored {@link SecurityAuditRecord} with its sequence in the log. */
+export type SecurityAuditEntry = SecurityAuditRecord & { readonly seq: number };
 
 /** What {@link AuditLog.query} selects; every field narrows. */
 export interface AuditQuery {
   readonly agent?: string;
   readonly tool?: string;
-  readonly kind?: 'tool' | 'model';
+  /** Unset: tool and model records (agents' calls); `security`: refused frames only. */
+  readonly kind?: 'tool' | 'model' | 'security';
   readonly runId?: string;
   /** Records at or after this time (epoch ms, a Date or an ISO string). */
   readonly since?: number | Date | string;
@@ -65,7 +96,9 @@ export interface AuditQuery {
 
 export interface AuditLog {
   /** Appends a record. Resolves once stored; {@link flush} waits for every record appended so far. */
-  record(record: AuditRecord): Promise<void>;
+  record(record: AuditRecord | SecurityAuditRecord): Promise<void>;
+  /** Refused frames, oldest first (the newest `limit` of them); waits for this log's own appends first. */
+  query(query: AuditQuery & { readonly kind: 'security' }): Promise<SecurityAuditEntry[]>;
   /** Matching records, oldest first (the newest `limit` of them); waits for this log's own appends first. */
   query(query?: AuditQuery): Promise<AuditEntry[]>;
   /** Resolves once every record appended so far is stored (or failed, which is logged). */
@@ -114,8 +147,15 @@ function sinceMs(since: AuditQuery['since']): number {
   return ms;
 }
 
-function matches(r: AuditRecord, q: AuditQuery, since: number): boolean {
-  if (q.kind !== undefined && r.kind !== q.kind) return false;
+/** The log key of a record: its agent's name, or `security:<node>` for a refused frame. */
+function keyOf(record: AuditRecord | SecurityAuditRecord): string {
+  return record.kind === 'security' ? `security:${record.node}` : record.agent;
+}
+
+function matches(r: AuditRecord | SecurityAuditRecord, q: AuditQuery, since: number): boolean {
+  if (q.kind === undefined ? r.kind === 'security' : r.kind !== q.kind) return false;
+  if (r.kind === 'security')
+    return q.agent === undefined && q.tool === undefined && q.runId === undefined && r.at >= since;
   if (q.tool !== undefined && (r.kind !== 'tool' || r.tool !== q.tool)) return false;
   if (q.agent !== undefined && r.agent !== q.agent) return false;
   if (q.runId !== undefined && r.runId !== q.runId) return false;
@@ -132,11 +172,12 @@ class AppendLogAudit implements AuditLog {
     this.#logger = logger;
   }
 
-  record(record: AuditRecord): Promise<void> {
-    const write = this.#log.append(record.agent, JSON.stringify(record)).then(
+  record(record: AuditRecord | SecurityAuditRecord): Promise<void> {
+    const key = keyOf(record);
+    const write = this.#log.append(key, JSON.stringify(record)).then(
       () => undefined,
       (err: unknown) => {
-        this.#logger.warn('audit record not stored', { kind: record.kind, agent: record.agent, error: err });
+        this.#logger.warn('audit record not stored', { kind: record.kind, key, error: err });
       },
     );
     this.#pending.add(write);
@@ -148,18 +189,20 @@ class AppendLogAudit implements AuditLog {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
 
-  async query(query: AuditQuery = {}): Promise<AuditEntry[]> {
+  query(query: AuditQuery & { readonly kind: 'security' }): Promise<SecurityAuditEntry[]>;
+  query(query?: AuditQuery): Promise<AuditEntry[]>;
+  async query(query: AuditQuery = {}): Promise<(AuditEntry | SecurityAuditEntry)[]> {
     const limit = query.limit ?? 100;
     if (!(Number.isInteger(limit) && limit > 0)) throw new TypeError('limit: expected a positive integer');
     const since = sinceMs(query.since);
     await this.flush();
     // An agent's records are under its own key; anything else reads every key.
     const records = await this.#log.read(query.agent ?? '*');
-    const out: AuditEntry[] = [];
+    const out: (AuditEntry | SecurityAuditEntry)[] = [];
     for (const rec of records) {
-      let parsed: AuditRecord;
+      let parsed: AuditRecord | SecurityAuditRecord;
       try {
-        parsed = JSON.parse(rec.data) as AuditRecord;
+        parsed = JSON.parse(rec.data) as AuditRecord | SecurityAuditRecord;
       } catch {
         continue;
       }

@@ -8,9 +8,13 @@ export type {
   AuditQuery,
   AuditRecord,
   ModelAuditRecord,
+  SecurityAuditEntry,
+  SecurityAuditRecord,
   ToolAuditRecord,
 } from './audit.js';
 export { AUDIT_LOG_NAME, argsHash, auditLog, canonicalJson } from './audit.js';
+export type { AuditDenialsOptions, DenialAudit } from './audit-denials.js';
+export { auditDenials, DEFAULT_MAX_PENDING_DENIALS, DENIAL_CODES, denialRecord } from './audit-denials.js';
 export type { AnyTool, Tool, ToolContext, ToolSpec } from './define.js';
 export { defineTool, needsApproval, parametersOf } from './define.js';
 export type { ToolCallContext, ToolCallRequest } from './execute.js';

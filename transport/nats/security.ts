@@ -132,6 +132,7 @@ export class FrameSecurity {
         address,
         `an unsigned frame on ${msg.subject}: dropped`,
         reject,
+        { subject: msg.subject, ...(signer ? { signer: signer.slice(0, 100) } : {}) },
       );
       return undefined;
     }
@@ -142,6 +143,7 @@ export class FrameSecurity {
         address,
         `a frame on ${msg.subject} signed by unknown node ${signer.slice(0, 100)}: dropped`,
         reject,
+        { subject: msg.subject, signer: signer.slice(0, 100) },
       );
       return undefined;
     }
@@ -151,6 +153,7 @@ export class FrameSecurity {
         address,
         `a frame on ${msg.subject} does not match its signature by ${signer}: dropped`,
         reject,
+        { subject: msg.subject, signer },
       );
       return undefined;
     }
@@ -166,6 +169,7 @@ export class FrameSecurity {
         envelope.target,
         `${signer} may not send this to ${envelope.target.slice(0, 300)}: dropped`,
         reject,
+        { signer },
         envelope,
       );
       return undefined;
@@ -179,6 +183,7 @@ export class FrameSecurity {
         envelope.target,
         `a sealed payload from ${signer} to ${envelope.target.slice(0, 300)} does not open: dropped`,
         reject,
+        { signer },
       );
     return opened;
   }
@@ -188,10 +193,12 @@ export class FrameSecurity {
     address: string,
     message: string,
     reject: (r: Rejected) => void,
+    // Where it came from, for the audit of denials: the subject and the claimed signer, never the payload.
+    data: { subject?: string; signer?: string },
     envelope?: Envelope,
   ): void {
     this.refused[code]++;
-    reject({ address, reason: code, error: { code, message }, ...(envelope && { envelope }) });
+    reject({ address, reason: code, error: { code, message, data }, ...(envelope && { envelope }) });
     // The first of each kind, then one a minute with the count: a flood must not flood the log.
     const now = Date.now();
     const last = this.#loggedAt.get(code);
