@@ -234,6 +234,10 @@ export type {
   NatsTopicBusOptions,
   NatsTransport,
   NatsTransportOptions,
+  RawNatsClient,
+  RawNatsClientOptions,
+  RawNatsReply,
+  RawRequestOptions,
 } from './transport/index.js';
 export {
   createCodec,
@@ -255,6 +259,8 @@ export {
   natsMembership,
   natsTopicBus,
   natsTransport,
+  RawNatsErrorCode,
+  rawNatsClient,
   SecurityErrorCode,
   TransportError,
   TransportErrorCode,

@@ -23,6 +23,13 @@ export type { NatsMembershipOptions } from './nats/membership.js';
 export { listNatsNodes, natsMembership } from './nats/membership.js';
 export type { NatsAuthOptions, NatsClusterOptions, NatsTransportOptions } from './nats/options.js';
 export { natsAuthConnectOptions } from './nats/options.js';
+export type {
+  RawNatsClient,
+  RawNatsClientOptions,
+  RawNatsReply,
+  RawRequestOptions,
+} from './nats/raw-client.js';
+export { RawNatsErrorCode, rawNatsClient } from './nats/raw-client.js';
 export type { NatsSecurityOptions } from './nats/security.js';
 export { SecurityErrorCode } from './nats/security.js';
 export type { AclKind, AclRule } from './nats/security-acl.js';
