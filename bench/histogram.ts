@@ -23,6 +23,19 @@ export interface Percentiles {
   max: number;
 }
 
+/**
+ * A histogram as plain JSON: sparse `[bucket index, count]` pairs, ascending, counts > 0, plus the exact count,
+ * sum, min and max, so it can travel between processes and merge exactly (`Histogram.fromJSON`).
+ */
+export interface HistogramJson {
+  bits: number;
+  buckets: Array<[number, number]>;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
 /** Largest value a histogram accepts: larger ones are clamped (2^53, beyond any latency in ns). */
 const MAX_EXPONENT = 53;
 
@@ -172,6 +185,53 @@ export class Histogram {
     if (other.#min < this.#min) this.#min = other.#min;
     if (other.#max > this.#max) this.#max = other.#max;
     return this;
+  }
+
+  /** The histogram as sparse JSON (only non-empty buckets); `Histogram.fromJSON` rebuilds it exactly. */
+  toJSON(): HistogramJson {
+    const buckets: Array<[number, number]> = [];
+    const counts = this.#counts;
+    for (let i = 0; i < counts.length; i++) {
+      const c = counts[i] ?? 0;
+      if (c !== 0) buckets.push([i, c]);
+    }
+    return { bits: this.bits, buckets, count: this.#count, sum: this.#sum, min: this.min, max: this.#max };
+  }
+
+  /** Rebuilds a histogram from {@link Histogram.toJSON}'s output; throws `BENCH_HISTOGRAM` for a malformed one. */
+  static fromJSON(data: HistogramJson): Histogram {
+    const bad = (why: string): BenchError =>
+      new BenchError(BenchErrorCode.Histogram, `malformed histogram data: ${why}`);
+    if (typeof data !== 'object' || data === null || !Array.isArray(data.buckets))
+      throw bad('expected an object with buckets');
+    const h = new Histogram({ bits: data.bits });
+    const counts = h.#counts;
+    let total = 0;
+    let last = -1;
+    for (const pair of data.buckets) {
+      const [index, count] = Array.isArray(pair) ? pair : [Number.NaN, Number.NaN];
+      if (!Number.isInteger(index) || index <= last || index >= counts.length)
+        throw bad(`bucket index ${index}`);
+      if (!(typeof count === 'number' && count > 0 && Number.isFinite(count)))
+        throw bad(`bucket count ${count}`);
+      counts[index] = count;
+      total += count;
+      last = index;
+    }
+    const { count, sum, min, max } = data;
+    if (count !== total) throw bad(`count ${count} is not the buckets' total ${total}`);
+    for (const [name, v] of [
+      ['sum', sum],
+      ['min', min],
+      ['max', max],
+    ] as const) {
+      if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw bad(`${name} ${v}`);
+    }
+    h.#count = count;
+    h.#sum = sum;
+    h.#min = count === 0 ? Number.POSITIVE_INFINITY : min;
+    h.#max = count === 0 ? 0 : max;
+    return h;
   }
 
   /** Forgets every value. */

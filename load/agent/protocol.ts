@@ -1,5 +1,6 @@
 // The messages between a run's coordinator and the load agent on each node, and the figures a node ships.
 
+import type { HistogramJson } from '../../bench/index.js';
 import type { Reply } from '../../runtime/index.js';
 import type { ExecutorSpec } from '../executors/spec.js';
 
@@ -8,16 +9,8 @@ export const LOAD_AGENT_NAME = 'troupe-load';
 /** The cluster role a node offers to take part in load runs (`troupe node --role load`). */
 export const LOAD_ROLE = 'load';
 
-/** A sparse, mergeable HDR histogram as it travels (see bench/histogram.ts `toJSON`/`fromJSON`). */
-export interface HistogramData {
-  bits: number;
-  /** [bucket index, count] pairs, ascending by index, counts > 0. */
-  buckets: Array<[number, number]>;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-}
+/** A sparse, mergeable HDR histogram as it travels (bench/histogram.ts `toJSON`/`fromJSON`). */
+export type HistogramData = HistogramJson;
 
 /**
  * A node's figures for one run, cumulative since it started: the newest replaces the previous, so a lost or
