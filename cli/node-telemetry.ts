@@ -3,13 +3,21 @@
 // meter provider the node's metrics go to.
 
 import type { ActorSystem, Logger, Metrics, Tracing } from '../runtime/index.js';
-import { nodeReadiness, otelMetrics, otelTracing, type Readiness } from '../telemetry/index.js';
+import {
+  nodeReadiness,
+  type otelLoadMetrics,
+  otelMetrics,
+  otelTracing,
+  type Readiness,
+} from '../telemetry/index.js';
 import { startTelemetryServer } from '../telemetry/sdk/index.js';
 
 export interface NodeTelemetry {
   readonly tracing: Tracing;
   /** Present with --metrics-port. */
   readonly metrics: Metrics | undefined;
+  /** The metrics server's meter provider, with --metrics-port (a load node's figures are recorded there too). */
+  readonly meterProvider: Parameters<typeof otelLoadMetrics>[0];
   /** The metrics server's URL, with --metrics-port. */
   readonly url: string | undefined;
   close(): Promise<void>;
@@ -43,11 +51,13 @@ export async function startNodeTelemetry(
   host = '127.0.0.1',
 ): Promise<NodeTelemetry> {
   const tracing = otelTracing();
-  if (port === undefined) return { tracing, metrics: undefined, url: undefined, close: async () => {} };
+  if (port === undefined)
+    return { tracing, metrics: undefined, meterProvider: undefined, url: undefined, close: async () => {} };
   const server = await startTelemetryServer({ port, host, logger, ready: () => readinessOf(state) });
   return {
     tracing,
     metrics: otelMetrics({ meterProvider: server.meterProvider }),
+    meterProvider: server.meterProvider,
     url: server.url,
     close: () => server.close(),
   };

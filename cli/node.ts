@@ -4,7 +4,7 @@
 import type { ActorSystem, Logger } from '../runtime/index.js';
 import { createSystem } from '../runtime/index.js';
 import { type BullmqTaskRunner, bullmqTaskRunner } from '../tasks-bullmq/index.js';
-import { attachTaskRunner } from '../telemetry/index.js';
+import { attachTaskRunner, otelLoadMetrics } from '../telemetry/index.js';
 import { natsTransport } from '../transport/index.js';
 import { invocation, UsageError } from './args.js';
 import { isSet } from './config.js';
@@ -14,6 +14,7 @@ import { type NodeState, startNodeTelemetry } from './node-telemetry.js';
 
 const USAGE = `Usage: troupe node --actors MODULE [--actors MODULE...] [--nats URL] [--redis URL] [options]
        troupe node --tasks MODULE [--tasks MODULE...] [--redis URL] [options]
+       troupe node --role load [--nats URL] [options]
 
 Hosts actors on NATS and/or runs tasks from BullMQ queues on Redis. An --actors MODULE exports
 start(system), which registers virtual actor types (system.register) or spawns actors. A --tasks MODULE
@@ -33,7 +34,9 @@ Options:
   --only NAME              run only this task (repeatable; default: all exported)
   --prefix P               BullMQ key prefix shared with the callers (default: troupe, or troupe.<namespace>
                            off the default namespace, so namespaces keep their task queues apart)
-  --role R                 a cluster role placement can pin actor types to (repeatable)
+  --role R                 a cluster role placement can pin actor types to (repeatable); --role load
+                           also runs the load agent: this node takes part in \`troupe load run --nats\`
+                           (caps: env TROUPE_LOAD_MAX_VUS, default 2000, and TROUPE_LOAD_MAX_RATE, default 50000/s)
   --node-id ID             node id on NATS, and worker name stored on the jobs it runs (default: generated)
   --metrics-host H         interface of the --metrics-port server (env TROUPE_METRICS_HOST; default 127.0.0.1,
                            0.0.0.0 in a container so probes and Prometheus reach it)
@@ -54,6 +57,9 @@ function positive(value: unknown, flag: string): number | undefined {
     throw new UsageError(`${flag} expects a positive integer, got ${String(value)}`);
   return n;
 }
+
+/** The role of load nodes (load/ LOAD_ROLE; the load layer is imported only by nodes that play it). */
+const LOAD_ROLE = 'load';
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : []);
 
@@ -130,10 +136,13 @@ export async function main(argv: string[]): Promise<number> {
   if (inv.positionals.length > 0) throw new UsageError(`unexpected argument ${inv.positionals[0]}`);
   const taskModules = list(values.tasks);
   const actorModules = list(values.actors);
-  const useNats = actorModules.length > 0 || isSet(config, 'nats');
+  const loadNode = list(values.role).includes(LOAD_ROLE);
+  const useNats = actorModules.length > 0 || isSet(config, 'nats') || loadNode;
   const useRedis = taskModules.length > 0 || isSet(config, 'redis');
-  if (taskModules.length === 0 && actorModules.length === 0)
-    throw new UsageError('give --actors MODULE (actors on NATS) and/or --tasks MODULE (tasks from Redis)');
+  if (taskModules.length === 0 && actorModules.length === 0 && !loadNode)
+    throw new UsageError(
+      `give --actors MODULE (actors on NATS) and/or --tasks MODULE (tasks from Redis), or --role ${LOAD_ROLE}`,
+    );
   const { nats, redis, namespace, prefix } = config.values;
   const nodeId = values['node-id'] as string | undefined;
 
@@ -195,6 +204,13 @@ export async function main(argv: string[]): Promise<number> {
         }),
       );
       state.system = system;
+      // The load agent, named troupe-load: `troupe load run --nats` finds it by this node's role. With
+      // --metrics-port its figures are exported while a run goes on.
+      if (loadNode)
+        (await import('../load/index.js')).startLoadAgent(
+          system,
+          telemetry.metrics === undefined ? {} : { metricsHook: otelLoadMetrics(telemetry.meterProvider) },
+        );
       for (const start of starts) await start(system);
     }
     // A task-only node has no system to count its runs: its runner is measured directly.
@@ -212,6 +228,7 @@ export async function main(argv: string[]): Promise<number> {
     system ? `nats ${nats} namespace ${namespace}` : 'no nats',
     runner ? `redis ${redis} prefix ${prefix}` : 'no redis',
     `actors ${actorModules.join(',') || 'none'}`,
+    ...(loadNode ? ['load agent'] : []),
     `tasks ${work.map((t) => t.name).join(',') || (runner ? 'none run here (queues only)' : 'none')}`,
     ...(telemetry.url === undefined ? [] : [`metrics ${telemetry.url}`]),
   ];

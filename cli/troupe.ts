@@ -11,6 +11,7 @@ Run:
   node --actors M [--tasks M]    run a node: host the actors module M starts, run the tasks modules export
   demo                           four agents, a crash resumed from the journal, a budget stop (offline)
   bench [scenario...]            run the benchmarks next to their raw-library baselines
+  load run <test.mjs>            load-test your services: virtual users as actors, over the load nodes
   llm-server [--port P]          an offline OpenAI-compatible model server (scripted replies, faults)
   gateway --port P               serve the fleet over HTTP (agents, graphs, actors, webhooks, SSE streams)
   graph run <def.json>           run a graph from a JSON definition as a durable run (resumable with --nats)
@@ -50,6 +51,8 @@ async function dispatch(command: string, rest: string[]): Promise<number | undef
       return (await import('./nodes.js')).main(rest);
     case 'bench':
       return (await import('../bench/cli.js')).main(rest);
+    case 'load':
+      return (await import('./load.js')).main(rest);
     case 'node':
       return (await import('./node.js')).main(rest);
     case 'ps':

@@ -12,6 +12,7 @@ import { failoverScenario } from './failover.js';
 import { fanout10k } from './fanout-10k.js';
 import { gatewayTtft } from './gateway-ttft.js';
 import { graphStep } from './graph-step.js';
+import { loadHttp } from './load-http.js';
 import { localAsk } from './local-ask.js';
 import { localTell } from './local-tell.js';
 import { memoryScenario } from './memory.js';
@@ -53,6 +54,7 @@ export const SCENARIOS: readonly Scenario[] = [
   memoryScenario,
   graphStep,
   gatewayTtft,
+  loadHttp,
 ];
 
 /** The scenario called `name`; throws `BENCH_UNKNOWN_SCENARIO` listing the known ones. */

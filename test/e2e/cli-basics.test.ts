@@ -70,6 +70,7 @@ const COMMANDS: [string, string[]][] = [
   ['dead-letters', ['--follow']],
   ['config', ['--config']],
   ['demo', ['--nats', '--redis']],
+  ['load', ['--nodes', '--vus', '--duration', '--rate', '--html', '--compare']],
 ];
 
 describe('troupe command surface', () => {

@@ -17,6 +17,7 @@ const bin = join(root, 'bin', 'troupe.js');
 /** Where each example runs; a new example without an entry fails the first test. */
 const RUN_BY: Record<string, string> = {
   'fleet.mjs': 'this file',
+  'load/http-api.mjs': 'load-cli.test.ts',
   'walkthrough/tasks.mjs': 'walkthrough.test.ts',
   'walkthrough/actors.mjs': 'walkthrough.test.ts',
   'walkthrough/client.mjs': 'walkthrough.test.ts',
