@@ -19,7 +19,7 @@ import { invocation, UsageError } from './args.js';
 import { isSet } from './config.js';
 import { natsAuth, probe } from './connect.js';
 
-const USAGE = `Usage: troupe load run <test.mjs> [--nats URL] [--nodes N] [--vus N] [--duration 30s] [--rate N]
+const USAGE = `Usage: troupe load run <test.mjs|test.ts> [--nats URL] [--nodes N] [--vus N] [--duration 30s] [--rate N]
                        [--json FILE] [--html FILE] [--compare OLD.json] [--quiet]
 
 Runs the load test a module defines (its default export, or export "test", made with defineLoad from
@@ -30,7 +30,9 @@ namespace: the module is shipped to them, each node runs its share, and their hi
 Every run stops by itself at its duration. Ctrl-C stops every node's VUs within a second and still writes the
 report. Targets aim at loopback only, unless the test lists a host in allowHosts. Hard caps come from the
 environment: TROUPE_LOAD_MAX_VUS (default 2000) and TROUPE_LOAD_MAX_RATE (iterations/s, default 50000).
-The module must be JavaScript (.mjs/.js): Node 20 cannot strip types, so compile a .ts test first.
+The module is JavaScript (.mjs/.js) or TypeScript (.ts/.mts): Node 20 cannot strip types, so a TypeScript test
+is compiled first with the typescript package of its project (types erased, not checked; one file, its relative
+imports are not compiled along).
 
 Options:
   --nodes N            wait for N load nodes and run on them (default: all seen once the view settles)

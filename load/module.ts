@@ -1,8 +1,11 @@
 // Loading a load test's module: read where the run starts, shipped to nodes by value, imported there by hash.
 
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModuleRef } from './agent/protocol.js';
 import { defineLoad, isDefinedLoad } from './define.js';
@@ -16,19 +19,25 @@ function sha256(text: string): string {
 }
 
 /**
- * Reads a load test module into a {@link ModuleRef} (absolute path, source, sha256). TypeScript is refused
- * with LOAD_MODULE: Node 20 cannot strip types, so compile it first (tsc) or run under a loader (tsx).
+ * Reads a load test module into a {@link ModuleRef} (absolute path, source, sha256). A TypeScript test (`.ts`,
+ * `.mts`) is compiled to an ES module first with the `typescript` its own project has (Node 20 cannot
+ * strip types): types are erased, not checked (`tsc` in the project does that), and the compiled source is what
+ * travels and is hashed. Its relative imports are not compiled along: keep a TypeScript test in one file, or
+ * compile the project and run the `.js`. Unreadable files and a missing `typescript` fail with LOAD_MODULE.
  *
  * @example
  * const ref = await readModuleRef('tests/checkout.mjs');
  */
 export async function readModuleRef(path: string): Promise<ModuleRef> {
   const absolute = resolve(path);
-  if (TYPESCRIPT.has(extname(absolute).toLowerCase()))
+  const extension = extname(absolute).toLowerCase();
+  if (extension === '.tsx' || extension === '.cts')
     throw new LoadError(
       LoadErrorCode.Module,
-      `${path} is TypeScript, which Node 20 cannot run as is: compile it to .mjs/.js first (e.g. tsc), or run troupe under a TypeScript loader such as tsx`,
-      { data: { path: absolute } },
+      `${path}: a load test is an ES module; name it .ts, .mts or .mjs`,
+      {
+        data: { path: absolute },
+      },
     );
   let source: string;
   try {
@@ -43,7 +52,88 @@ export async function readModuleRef(path: string): Promise<ModuleRef> {
       },
     );
   }
+  if (TYPESCRIPT.has(extension)) source = await compileTypeScript(absolute);
   return { path: absolute, source, sha256: sha256(source) };
+}
+
+/** Bounds on compiling one test file: a stuck compiler fails the run instead of holding it. */
+const COMPILE_TIMEOUT_MS = 60_000;
+const COMPILE_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+/** The `tsc` of the project the test is in, else the one installed beside troupe; undefined if neither. */
+function findTsc(file: string): string | undefined {
+  for (const from of [join(dirname(file), 'noop.js'), import.meta.url]) {
+    try {
+      const require = createRequire(from);
+      const manifest = require.resolve('typescript/package.json');
+      const bin = (require(manifest) as { bin?: Record<string, string> }).bin?.tsc;
+      if (typeof bin === 'string') return join(dirname(manifest), bin);
+    } catch {
+      // Not resolvable from there.
+    }
+  }
+  return undefined;
+}
+
+/** Compiles one TypeScript file to ES module source with `tsc` (no type check, imports left as written). */
+async function compileTypeScript(file: string): Promise<string> {
+  const tsc = findTsc(file);
+  if (tsc === undefined)
+    throw new LoadError(
+      LoadErrorCode.Module,
+      `${file} is TypeScript and no typescript package is installed to compile it (npm install -D typescript), or compile it to .mjs first`,
+      { data: { path: file } },
+    );
+  const out = await mkdtemp(join(tmpdir(), 'troupe-load-ts-'));
+  try {
+    const args = [
+      tsc,
+      file,
+      '--outDir',
+      out,
+      '--module',
+      'esnext',
+      '--target',
+      'es2022',
+      '--noCheck',
+      '--noResolve',
+      '--isolatedModules',
+      '--skipLibCheck',
+      '--declaration',
+      'false',
+      '--sourceMap',
+      'false',
+    ];
+    await new Promise<void>((done, fail) => {
+      execFile(
+        process.execPath,
+        args,
+        // From the empty output folder: tsc refuses a file argument beside a tsconfig.json in its working folder.
+        { cwd: out, timeout: COMPILE_TIMEOUT_MS, maxBuffer: COMPILE_OUTPUT_BYTES },
+        (error, stdout, stderr) => {
+          if (error === null) done();
+          else {
+            const said = `${stdout}${stderr}`.trim().slice(0, 2000);
+            fail(new Error(said === '' ? error.message : said));
+          }
+        },
+      );
+    });
+    // tsc names its output after the input: .ts → .js, .mts → .mjs.
+    const emitted = join(
+      out,
+      basename(file).replace(/\.(m?)ts$/i, (_, m: string) => `.${m}js`),
+    );
+    return await readFile(emitted, 'utf8');
+  } catch (cause) {
+    throw new LoadError(
+      LoadErrorCode.Module,
+      `cannot compile the TypeScript load test ${file}: ${(cause as Error).message}`,
+      { cause, data: { path: file } },
+    );
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
 }
 
 /**

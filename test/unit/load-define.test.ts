@@ -1,6 +1,11 @@
-// defineLoad checks every part of a test (the error names the field) and freezes it; readModuleRef refuses
-// TypeScript, which Node 20 cannot run as is.
+// defineLoad checks every part of a test (the error names the field) and freezes it; readModuleRef compiles a
+// TypeScript test with the typescript package (Node 20 cannot strip types) and names one that does not compile.
 
+import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineLoad } from '../../load/define.js';
 import { LoadErrorCode } from '../../load/errors.js';
@@ -69,10 +74,51 @@ describe('defineLoad', () => {
 });
 
 describe('readModuleRef', () => {
-  it.each(['test.ts', 'test.mts', 'test.cts'])('refuses %s: compile it or use a loader', async (file) => {
+  it.each(['test.tsx', 'test.cts'])('refuses %s: a load test is an ES module', async (file) => {
     await expect(readModuleRef(`/nowhere/${file}`)).rejects.toMatchObject({
       code: LoadErrorCode.Module,
-      message: expect.stringMatching(/Node 20 cannot .*compile/),
+      message: expect.stringContaining('ES module'),
     });
+  });
+
+  it('compiles a TypeScript test with the typescript package: types erased, enums kept, source hashed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'load-ts-'));
+    try {
+      const file = join(dir, 'checkout.mts');
+      await writeFile(
+        file,
+        [
+          'interface Item { sku: string }',
+          'enum Kind { Read = 2 }',
+          'const item: Item = { sku: "a" };',
+          "export default { name: ('ts-' + item.sku + '-' + Kind.Read) as string };",
+          '',
+        ].join('\n'),
+      );
+      const ref = await readModuleRef(file);
+      expect(ref.path).toBe(file);
+      expect(ref.source).not.toContain('interface');
+      expect(ref.source).not.toContain(': Item');
+      expect(ref.sha256).toBe(createHash('sha256').update(ref.source).digest('hex'));
+      const url = `data:text/javascript;base64,${Buffer.from(ref.source).toString('base64')}`;
+      const module = (await import(url)) as { default: { name: string } };
+      expect(module.default.name).toBe('ts-a-2');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names a TypeScript test that does not compile (LOAD_MODULE)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'load-ts-'));
+    try {
+      const file = join(dir, 'broken.ts');
+      await writeFile(file, 'export default {{{ ;\n');
+      await expect(readModuleRef(file)).rejects.toMatchObject({
+        code: LoadErrorCode.Module,
+        message: expect.stringMatching(/cannot compile .*broken\.ts.*error TS1\d+/s),
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
