@@ -7,6 +7,7 @@ import { RunJournal } from '../agents/index.js';
 import { type ActorSystem, createSystem, silentLogger, TroupeError } from '../runtime/index.js';
 import { describeError, invocation, printJson, UsageError } from './args.js';
 import { isSet } from './config.js';
+import { natsAuth } from './connect.js';
 import { CRASH_FREE_MODEL_CALLS, QUESTION } from './demo/fleet.js';
 import type { NodeConfig } from './demo/ipc.js';
 import {
@@ -58,8 +59,10 @@ export async function main(argv: string[]): Promise<number> {
   // The story is on stdout; the runtime's own logs (the crash and the budget stop, told as warnings and errors)
   // only when asked for with --log-level, TROUPE_LOG_LEVEL or the config file.
   const logs = isSet(inv.config, 'logLevel');
+  const auth = nats === undefined ? undefined : natsAuth(inv.config);
   const env = await demoEnv({
     nats,
+    auth,
     redis,
     openai,
     logger: logs ? inv.logger : silentLogger,
@@ -71,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
       ? undefined
       : {
           nats,
+          auth,
           redis,
           namespace: NAMESPACE,
           modelUrl: env.server?.url,

@@ -3,6 +3,10 @@
 // narrator needs to tell the story in order (the task starting, the supervisor's decision) and its commands.
 
 import type { LogLevel } from '../../runtime/index.js';
+import type { NatsAuthOptions } from '../../transport/index.js';
+
+/** The environment variable that carries a node process's NATS credentials (JSON): never on its command line. */
+export const AUTH_ENV = 'TROUPE_DEMO_NATS_AUTH';
 
 export type NodeRole = 'worker' | 'node-a' | 'node-b';
 
@@ -10,6 +14,8 @@ export type NodeRole = 'worker' | 'node-a' | 'node-b';
 export interface NodeConfig {
   role: NodeRole;
   nats: string;
+  /** NATS credentials and TLS files; they travel in {@link AUTH_ENV}, not in the JSON argument `ps` shows. */
+  auth?: NatsAuthOptions | undefined;
   redis: string | undefined;
   namespace: string;
   /** The demo process's offline model server; undefined with `openai`. */

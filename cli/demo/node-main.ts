@@ -6,7 +6,7 @@
 import { type ActorSystem, createLogger, silentLogger } from '../../runtime/index.js';
 import { describeError } from '../args.js';
 import { taskHooks } from './fleet.js';
-import type { DemoCommand, NodeConfig, NodeMessage } from './ipc.js';
+import { AUTH_ENV, type DemoCommand, type NodeConfig, type NodeMessage } from './ipc.js';
 import { cappedAgent, frontNode, workerNode } from './nodes.js';
 import { type DemoEnv, demoEnv } from './setup.js';
 
@@ -45,8 +45,10 @@ async function start(config: NodeConfig): Promise<void> {
     config.log === undefined
       ? silentLogger
       : createLogger({ ...config.log, bindings: { demoNode: config.role } });
+  const auth = process.env[AUTH_ENV];
   env = await demoEnv({
     nats: config.nats,
+    ...(auth === undefined || auth === '' ? {} : { auth: JSON.parse(auth) as NodeConfig['auth'] }),
     redis: config.redis,
     openai: config.openai,
     logger,

@@ -6,7 +6,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type ActorSystem, TroupeError } from '../../runtime/index.js';
-import type { DemoCommand, NodeConfig, NodeMessage, NodeRole } from './ipc.js';
+import { AUTH_ENV, type DemoCommand, type NodeConfig, type NodeMessage, type NodeRole } from './ipc.js';
 import type { AgentRef, CappedAgent, DemoNodes } from './nodes.js';
 
 const ENTRY = fileURLToPath(new URL('./node-main.js', import.meta.url));
@@ -22,8 +22,13 @@ class NodeProcess {
     readonly role: NodeRole,
     config: NodeConfig,
   ) {
-    // stdout stays the demo's (the story, or --json); the nodes' logs go to stderr.
-    this.child = fork(ENTRY, [JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    // stdout stays the demo's (the story, or --json); the nodes' logs go to stderr. Credentials go by the
+    // environment: a command line is visible to every user of the machine.
+    const { auth, ...visible } = config;
+    this.child = fork(ENTRY, [JSON.stringify(visible)], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, [AUTH_ENV]: auth === undefined ? '' : JSON.stringify(auth) },
+    });
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => resolve(signal ?? code));
     });

@@ -25,6 +25,7 @@ import { type LlmServer, startLlmServer } from '../../testing/index.js';
 import {
   createLocalHub,
   localTransport,
+  type NatsAuthOptions,
   natsAppendLog,
   natsKeyValue,
   natsTransport,
@@ -34,6 +35,8 @@ import { computeCost, GROUPS, scriptedModel, scriptFleet } from './fleet.js';
 
 export interface DemoSettings {
   nats: string | undefined;
+  /** NATS credentials and TLS, for the transport and every store (`--nats-user`, `NATS_CREDS`, ...). */
+  auth?: NatsAuthOptions | undefined;
   redis: string | undefined;
   /** A real model: `model` on OPENAI_BASE_URL (default api.openai.com) with OPENAI_API_KEY. */
   openai: { model: string } | undefined;
@@ -68,6 +71,7 @@ export const NAMESPACE = `demo${process.pid}`;
 
 export async function demoEnv(settings: DemoSettings): Promise<DemoEnv> {
   const { nats, redis, openai, logger, namespace = NAMESPACE, modelUrl, worksTasks = true } = settings;
+  const auth = settings.auth === undefined ? {} : { auth: settings.auth };
   const closers: (() => Promise<void>)[] = [];
   const close = async (): Promise<void> => {
     for (const c of closers.splice(0).reverse()) await c().catch(() => {});
@@ -113,18 +117,19 @@ export async function demoEnv(settings: DemoSettings): Promise<DemoEnv> {
 
     const hub = createLocalHub();
     const transport = (): Transport =>
-      nats ? natsTransport({ servers: nats, namespace, logger }) : localTransport({ hub });
+      nats ? natsTransport({ servers: nats, namespace, logger, ...auth }) : localTransport({ hub });
 
     // The journal: JetStream (a stream per log, runs by subject) and NATS KV for its blobs, or in memory.
     let journal: { log: AppendLog; blobs: KeyValueStore };
     let auditStore: AppendLog;
     if (nats) {
-      const log = await natsAppendLog({ servers: nats, name: 'journal', namespace: 'demo' });
+      const log = await natsAppendLog({ servers: nats, name: 'journal', namespace: 'demo', ...auth });
       closers.push(() => log.close());
-      auditStore = await natsAppendLog({ servers: nats, name: 'audit', namespace: 'demo' });
+      auditStore = await natsAppendLog({ servers: nats, name: 'audit', namespace: 'demo', ...auth });
       closers.push(() => auditStore.close());
       const blobs = await natsKeyValue({
         servers: nats,
+        ...auth,
         bucket: 'troupe-demo',
         namespace,
         maxAgeMs: 24 * 3600_000, // a demo's blobs and run index clean themselves up

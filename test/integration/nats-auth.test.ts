@@ -403,6 +403,25 @@ describe('troupe CLI with NATS credentials', () => {
     }
   }, 60_000);
 
+  it('troupe demo --nats with NATS_USER/NATS_PASS: every node process connects, journal on JetStream; a wrong password fails coded', async () => {
+    const env = { NATS_URL: userPass.url, NATS_USER: 'alice', NATS_PASS: PASS };
+    const demo = await troupe(['demo', '--json'], env);
+    expect(demo.code, demo.stderr).toBe(0);
+    const summary = JSON.parse(demo.stdout) as {
+      ok: boolean;
+      processes: { role: string }[];
+      crash: { modelCallsRepeated: number };
+    };
+    expect(summary.ok).toBe(true);
+    expect(summary.processes.map((p) => p.role)).toEqual(expect.arrayContaining(['worker', 'node-a', 'node-b']));
+    expect(summary.crash.modelCallsRepeated).toBe(0);
+    expect(demo.stdout + demo.stderr).not.toContain(PASS);
+    const wrong = await troupe(['demo'], { ...env, NATS_PASS: 'wr0ng-pa55-e2' });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/authorization violation/i);
+    expect(wrong.stdout + wrong.stderr).not.toContain('wr0ng-pa55-e2');
+  }, 60_000);
+
   it('token by flag, nkey seed file and TLS by environment; TLS without the CA names TLS', async () => {
     const node = await system('tok-1', tokenServer, { token: TOKEN }, 'cli2');
     const tnode = await system('tls-1', tlsServer, tlsAuth(), 'cli2');
