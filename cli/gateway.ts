@@ -47,6 +47,8 @@ Options:
   --metrics-port P         serve /metrics, /healthz and /readyz of the gateway's node on P (env TROUPE_METRICS_PORT)
   --metrics-host H         the address of that server (env TROUPE_METRICS_HOST; default 127.0.0.1)
   --bucket B               the KV bucket of the agents' cards (default ${DEFAULT_SHARED_BUCKET})
+  --stream-hours N         how long run streams stay resumable: JetStream drops their events after N hours
+                           (default 24; 0 keeps them forever)
 
 SIGTERM or SIGINT stops it: open streams end, the node leaves, exit 0.
 `;
@@ -69,6 +71,17 @@ function authOf(file: string | undefined): AuthOptions {
   return auth;
 }
 
+/** Run streams are read while a client may resume them: a day, by default, then JetStream drops them. */
+const DEFAULT_STREAM_HOURS = 24;
+
+function hoursOf(value: unknown): number {
+  if (value === undefined) return DEFAULT_STREAM_HOURS;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 24 * 365)
+    throw new UsageError(`--stream-hours expects a number of hours 0-8760, got ${String(value)}`);
+  return n;
+}
+
 function portOf(value: unknown): number {
   if (value === undefined) return 8080;
   const n = Number(value);
@@ -89,12 +102,14 @@ export async function main(argv: string[]): Promise<number> {
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
       'trace-url': { type: 'string' },
+      'stream-hours': { type: 'string' },
     },
     USAGE,
   );
   if (typeof inv === 'number') return inv;
   const { values, logger } = inv;
   const port = portOf(values.port);
+  const streamHours = hoursOf(values['stream-hours']);
   const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
   const auth = authOf(typeof values['api-keys-file'] === 'string' ? values['api-keys-file'] : undefined);
   const { nats, namespace } = inv.config.values;
@@ -134,7 +149,12 @@ export async function main(argv: string[]): Promise<number> {
       }),
     );
     state.system = system;
-    const streams = await natsAppendLog({ transport, name: 'gateway-streams', namespace });
+    const streams = await natsAppendLog({
+      transport,
+      name: 'gateway-streams',
+      namespace,
+      maxAgeMs: Math.round(streamHours * 3_600_000),
+    });
     logs.push(streams);
     const audit = await natsAppendLog({ transport, name: 'gateway-audit', namespace });
     logs.push(audit);

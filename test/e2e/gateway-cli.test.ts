@@ -3,6 +3,8 @@
 // goes on through another gateway of the namespace, after the client's Last-Event-ID, to its end.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,6 +121,15 @@ describe('troupe gateway', () => {
     expect(telemetry).toBeDefined();
     expect((await fetch(`${telemetry}/readyz`)).status).toBe(200);
     expect(await (await fetch(`${telemetry}/metrics`)).text()).toContain('troupe_asks');
+    // Run streams are kept a day (--stream-hours), not forever.
+    const nc = await connect({ servers: nats.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(`TROUPE_LOG_${ns}_gateway-streams`);
+      expect(info.config.max_age).toBe(24 * 3_600_000 * 1_000_000);
+    } finally {
+      await nc.close();
+    }
     child.kill('SIGTERM');
     expect(await exited(child)).toEqual({ code: 0, signal: null });
     expect(output()).not.toContain(KEY); // the secret is never printed

@@ -23,6 +23,15 @@ afterAll(() => nats.stop());
 
 const logName = () => `t${randomBytes(3).toString('hex')}`;
 
+/** Polls `check` every 100 ms until it holds; fails after `ms`. */
+async function eventually(check: () => Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function code(p: Promise<unknown>): Promise<string | undefined> {
   try {
     await p;
@@ -142,6 +151,27 @@ describe('natsAppendLog on a failing server', () => {
       'INVALID_OPTIONS',
     );
     expect(await code(natsAppendLog({ name: 'x' }))).toBe('INVALID_OPTIONS');
+  });
+
+  it('drops records past maxAgeMs, also on a stream created without one; refuses a bad maxAgeMs', async () => {
+    expect(await code(natsAppendLog({ servers: nats.url, name: 'x', maxAgeMs: -1 }))).toBe('INVALID_OPTIONS');
+    const name = logName();
+    const forever = await natsAppendLog({ servers: nats.url, name });
+    await forever.append('k', 'old');
+    const aging = await natsAppendLog({ servers: nats.url, name, maxAgeMs: 1000 });
+    try {
+      expect((await aging.read('k')).map((r) => r.data)).toEqual(['old']);
+      await eventually(async () => (await aging.read('k')).length === 0, 8000);
+      await aging.append('k', 'new');
+      expect((await forever.read('k')).map((r) => r.data)).toEqual(['new']);
+      // A log opened later without maxAgeMs leaves the stream's retention as it is.
+      const again = await natsAppendLog({ servers: nats.url, name });
+      await again.close();
+      await eventually(async () => (await aging.read('k')).length === 0, 8000);
+    } finally {
+      await forever.close();
+      await aging.close();
+    }
   });
 
   it("shares a system's NATS transport: unavailable until a system binds it, then the same log", async () => {

@@ -65,6 +65,12 @@ export interface NatsAppendLogOptions {
   opTimeoutMs?: number;
   /** Stream replicas on a clustered NATS. @defaultValue 1 */
   replicas?: number;
+  /**
+   * Records older than this are removed by the server (the stream's max age): for logs that are only read
+   * while fresh, such as a gateway's run streams; 0 keeps them forever. Given, it is applied to an existing
+   * stream too; not given, an existing stream keeps its own. @defaultValue keep forever
+   */
+  maxAgeMs?: number;
 }
 
 // A key is a subject token: plain keys stay readable, anything else (dots, spaces, `*`) is base64url behind `~`,
@@ -83,6 +89,8 @@ class NatsAppendLog implements AppendLog {
   readonly #maxBytes: number;
   readonly #timeoutMs: number;
   readonly #replicas: number;
+  /** Undefined: whatever the stream has (forever when this node creates it). */
+  readonly #maxAgeMs: number | undefined;
   #opening: Promise<{ js: JetStreamClient; jsm: JetStreamManager }> | undefined;
   #closed = false;
 
@@ -93,6 +101,7 @@ class NatsAppendLog implements AppendLog {
     maxBytes: number,
     timeoutMs: number,
     replicas: number,
+    maxAgeMs: number | undefined,
   ) {
     this.#current = connection.current;
     this.#owned = connection.owned;
@@ -101,6 +110,7 @@ class NatsAppendLog implements AppendLog {
     this.#maxBytes = maxBytes;
     this.#timeoutMs = timeoutMs;
     this.#replicas = replicas;
+    this.#maxAgeMs = maxAgeMs;
   }
 
   /** Creates the stream once (idempotent across nodes); a failed open is tried again by the next operation. */
@@ -121,10 +131,12 @@ class NatsAppendLog implements AppendLog {
         storage: StorageType.File,
         num_replicas: this.#replicas,
         max_msg_size: this.#maxBytes,
+        max_age: (this.#maxAgeMs ?? 0) * 1_000_000,
+        // The server's default deduplication window (2 min) may not outlast the records it deduplicates.
+        ...(this.#maxAgeMs ? { duplicate_window: Math.min(120_000, this.#maxAgeMs) * 1_000_000 } : {}),
       };
-      try {
-        await jsm.streams.info(this.#stream);
-      } catch {
+      const existing = await jsm.streams.info(this.#stream).catch(() => undefined);
+      if (existing === undefined) {
         try {
           await jsm.streams.add(config);
         } catch (err) {
@@ -133,6 +145,14 @@ class NatsAppendLog implements AppendLog {
             throw err;
           });
         }
+      } else if (this.#maxAgeMs !== undefined && existing.config.max_age !== config.max_age) {
+        // A retention asked for now holds for a stream an earlier version (or another node) created.
+        const window = existing.config.duplicate_window;
+        await jsm.streams.update(this.#stream, {
+          ...existing.config,
+          max_age: config.max_age,
+          ...(config.max_age > 0 && window > config.max_age ? { duplicate_window: config.max_age } : {}),
+        });
       }
       return { js, jsm };
     })();
@@ -317,8 +337,19 @@ export async function natsAppendLog(options: NatsAppendLogOptions): Promise<Appe
   const replicas = options.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 1)
     throw new InvalidOptionsError('replicas', 'expected a positive integer');
+  const maxAgeMs = options.maxAgeMs;
+  if (maxAgeMs !== undefined && (!Number.isInteger(maxAgeMs) || maxAgeMs < 0))
+    throw new InvalidOptionsError('maxAgeMs', 'expected a non-negative integer (0: keep forever)');
   const connection = await connectionSource(options, 'troupe:log');
-  const log = new NatsAppendLog(connection, namespace, options.name, maxBytes, timeoutMs, replicas);
+  const log = new NatsAppendLog(
+    connection,
+    namespace,
+    options.name,
+    maxBytes,
+    timeoutMs,
+    replicas,
+    maxAgeMs,
+  );
   if (connection.current() !== undefined) {
     try {
       await log.open();
