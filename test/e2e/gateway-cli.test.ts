@@ -3,11 +3,11 @@
 // goes on through another gateway of the namespace, after the client's Last-Event-ID, to its end.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentKit } from '../../agents/index.js';
 import { gateway, streamKey } from '../../gateway/index.js';

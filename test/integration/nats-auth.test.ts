@@ -413,7 +413,9 @@ describe('troupe CLI with NATS credentials', () => {
       crash: { modelCallsRepeated: number };
     };
     expect(summary.ok).toBe(true);
-    expect(summary.processes.map((p) => p.role)).toEqual(expect.arrayContaining(['worker', 'node-a', 'node-b']));
+    expect(summary.processes.map((p) => p.role)).toEqual(
+      expect.arrayContaining(['worker', 'node-a', 'node-b']),
+    );
     expect(summary.crash.modelCallsRepeated).toBe(0);
     expect(demo.stdout + demo.stderr).not.toContain(PASS);
     const wrong = await troupe(['demo'], { ...env, NATS_PASS: 'wr0ng-pa55-e2' });

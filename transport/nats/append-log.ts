@@ -341,15 +341,7 @@ export async function natsAppendLog(options: NatsAppendLogOptions): Promise<Appe
   if (maxAgeMs !== undefined && (!Number.isInteger(maxAgeMs) || maxAgeMs < 0))
     throw new InvalidOptionsError('maxAgeMs', 'expected a non-negative integer (0: keep forever)');
   const connection = await connectionSource(options, 'troupe:log');
-  const log = new NatsAppendLog(
-    connection,
-    namespace,
-    options.name,
-    maxBytes,
-    timeoutMs,
-    replicas,
-    maxAgeMs,
-  );
+  const log = new NatsAppendLog(connection, namespace, options.name, maxBytes, timeoutMs, replicas, maxAgeMs);
   if (connection.current() !== undefined) {
     try {
       await log.open();
