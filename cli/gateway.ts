@@ -23,6 +23,7 @@ import { type Topics, topics } from '../workflows/index.js';
 import { invocation, UsageError } from './args.js';
 import { connectTo, natsAuthOption } from './connect.js';
 import { type NodeState, startNodeTelemetry } from './node-telemetry.js';
+import { auditRefusals, SECURITY_HELP, SECURITY_OPTION, securityOption } from './security.js';
 
 const USAGE = `Usage: troupe gateway [--port P] [--host H] [--api-keys-file F] [--nats URL] [--namespace NS]
 
@@ -47,6 +48,8 @@ Options:
   --metrics-port P         serve /metrics, /healthz and /readyz of the gateway's node on P (env TROUPE_METRICS_PORT)
   --metrics-host H         the address of that server (env TROUPE_METRICS_HOST; default 127.0.0.1)
   --bucket B               the KV bucket of the agents' cards (default ${DEFAULT_SHARED_BUCKET})
+  --node-id ID             the gateway's node id (default gateway-<pid>)
+${SECURITY_HELP}
   --stream-hours N         how long run streams stay resumable: JetStream drops their events after N hours
                            (default 24; 0 keeps them forever)
 
@@ -103,6 +106,8 @@ export async function main(argv: string[]): Promise<number> {
       'metrics-host': { type: 'string' },
       'trace-url': { type: 'string' },
       'stream-hours': { type: 'string' },
+      'node-id': { type: 'string' },
+      ...SECURITY_OPTION,
     },
     USAGE,
   );
@@ -113,13 +118,26 @@ export async function main(argv: string[]): Promise<number> {
   const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
   const auth = authOf(typeof values['api-keys-file'] === 'string' ? values['api-keys-file'] : undefined);
   const { nats, namespace } = inv.config.values;
-  const transport = natsTransport({ servers: nats, namespace, logger, ...natsAuthOption(inv.config) });
+  const nodeId = typeof values['node-id'] === 'string' ? values['node-id'] : `gateway-${process.pid}`;
+  // A signing gateway is named by its key: its id is the one given (the default one would change each start).
+  const security = securityOption(
+    values['security-file'],
+    typeof values['node-id'] === 'string' ? nodeId : undefined,
+  );
+  const transport = natsTransport({
+    servers: nats,
+    namespace,
+    logger,
+    ...natsAuthOption(inv.config),
+    ...security,
+  });
   let system: ActorSystem | undefined;
   const logs: AppendLog[] = [];
   let bus: TopicBus | undefined;
   let events: Topics | undefined;
   let store: KeyValueStore | undefined;
   let gw: Gateway | undefined;
+  let refusals: { close(): Promise<void> } | undefined;
   // The gateway's own node: /metrics, /healthz and /readyz as a worker node serves them (--metrics-port).
   const state: NodeState = { system: undefined, hasRunner: false, draining: false, started: false };
   const telemetry = await startNodeTelemetry(
@@ -134,6 +152,7 @@ export async function main(argv: string[]): Promise<number> {
     await events?.close();
     await bus?.close();
     for (const log of logs) await log.close().catch(() => {});
+    await refusals?.close();
     await store?.close();
     await system?.close();
     await telemetry.close();
@@ -141,7 +160,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     system = await connectTo('NATS', nats, () =>
       createSystem({
-        nodeId: `gateway-${process.pid}`,
+        nodeId,
         transport,
         logger,
         tracing: telemetry.tracing,
@@ -149,6 +168,7 @@ export async function main(argv: string[]): Promise<number> {
       }),
     );
     state.system = system;
+    if (security.security !== undefined) refusals = await auditRefusals(system, namespace);
     const streams = await natsAppendLog({
       transport,
       name: 'gateway-streams',

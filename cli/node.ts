@@ -11,6 +11,7 @@ import { isSet } from './config.js';
 import { connectTo, natsAuthOption } from './connect.js';
 import { loadModules } from './modules.js';
 import { type NodeState, startNodeTelemetry } from './node-telemetry.js';
+import { auditRefusals, SECURITY_HELP, SECURITY_OPTION, securityOption } from './security.js';
 
 const USAGE = `Usage: troupe node --actors MODULE [--actors MODULE...] [--nats URL] [--redis URL] [options]
        troupe node --tasks MODULE [--tasks MODULE...] [--redis URL] [options]
@@ -45,6 +46,7 @@ Options:
   --lock-duration MS       job lock; a dead node's jobs move on after about this long (default: 30000)
   --stalled-interval MS    how often stalled jobs are looked for (default: 30000)
   --threads N              worker threads for sandboxed tasks (default: cores - 1, 1 to 4)
+${SECURITY_HELP}
 
 Logs go to stderr (--log-level, default info). SIGTERM or SIGINT drains: the node leaves the cluster,
 mailboxes empty, running jobs finish, then it exits 0. A second signal stops at once.
@@ -127,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
       'lock-duration': { type: 'string' },
       'stalled-interval': { type: 'string' },
       threads: { type: 'string' },
+      ...SECURITY_OPTION,
     },
     USAGE,
     { logLevel: 'info' },
@@ -145,6 +148,7 @@ export async function main(argv: string[]): Promise<number> {
     );
   const { nats, redis, namespace, prefix } = config.values;
   const nodeId = values['node-id'] as string | undefined;
+  const security = useNats ? securityOption(values['security-file'], nodeId) : {};
 
   const fromTasks = await loadModules(taskModules);
   const fromActors = await loadModules(actorModules);
@@ -170,6 +174,7 @@ export async function main(argv: string[]): Promise<number> {
   let runner: BullmqTaskRunner | undefined;
   let system: ActorSystem | undefined;
   let detachRunner: (() => void) | undefined;
+  let refusals: { close(): Promise<void> } | undefined;
   try {
     if (useRedis) {
       const r = bullmqTaskRunner({
@@ -198,12 +203,14 @@ export async function main(argv: string[]): Promise<number> {
             namespace,
             logger,
             ...natsAuthOption(inv.config),
+            ...security,
             ...(values.role === undefined ? {} : { cluster: { roles: list(values.role) } }),
           }),
           ...(runner === undefined ? {} : { tasks: runner }),
         }),
       );
       state.system = system;
+      if (security.security !== undefined) refusals = await auditRefusals(system, namespace);
       // The load agent, named troupe-load: `troupe load run --nats` finds it by this node's role. With
       // --metrics-port its figures are exported while a run goes on.
       if (loadNode)
@@ -218,6 +225,7 @@ export async function main(argv: string[]): Promise<number> {
       detachRunner = attachTaskRunner(telemetry.metrics, runner, nodeId ?? `pid-${process.pid}`);
     state.started = true;
   } catch (err) {
+    await refusals?.close();
     await system?.close();
     await runner?.close();
     await telemetry.close();
@@ -241,11 +249,12 @@ export async function main(argv: string[]): Promise<number> {
   );
 
   return untilSignal(
-    () => Promise.allSettled([system?.close(), runner?.close(), telemetry.close()]),
+    () => Promise.allSettled([refusals?.close(), system?.close(), runner?.close(), telemetry.close()]),
     async () => {
       state.draining = true;
       log.info(`node ${id} draining (mailboxes empty and running jobs finish first)`, { node: id });
       await system?.drain();
+      await refusals?.close();
       await runner?.drain();
       const error = (await system?.closed()) ?? (await runner?.closed());
       detachRunner?.();
