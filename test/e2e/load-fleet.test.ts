@@ -1,6 +1,7 @@
 // `troupe load run --nats` over two `troupe node --role load` processes on a test nats-server, against a local
-// HTTP server: the merged percentiles equal those of one histogram of every sample of both nodes, and a node
-// killed mid-run has its VUs moved to the survivor while the run completes.
+// HTTP server: the merged percentiles equal those of one histogram of every sample of both nodes, a node
+// killed mid-run has its VUs moved to the survivor while the run completes, Ctrl-C stops every node's VUs, and
+// the nodes of a coordinator that died stop by themselves.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -166,6 +167,53 @@ describe('troupe load run over a fleet of load nodes', () => {
     for (const t of after) expect(t.vus).toBe(8);
     expect(server.hits.filter((t) => t > killedAt + 3000).length).toBeGreaterThan(0);
   });
+
+  it("Ctrl-C stops every node's VUs within a second; a SIGKILLed coordinator's nodes stop by themselves", async () => {
+    server = await startCountingServer();
+    const ns = `l${randomBytes(3).toString('hex')}`;
+    const env = {
+      LOAD_TARGET_URL: server.url,
+      LOAD_EXECUTOR: 'vus',
+      LOAD_VUS: '6',
+      LOAD_DURATION_MS: '60000',
+      LOAD_THINK_MS: '5',
+    };
+    const nodes = await Promise.all([loadNode('ca', ns, env), loadNode('cb', ns, env)]);
+    const args = ['load', 'run', httpFixture, '--nats', nats.url, '--namespace', ns, '--nodes', '2'];
+    const json = join(dir, 'interrupted.json');
+    const p = troupe([...args, '--json', json], env);
+    running.push(p);
+    await until(() => server.hits.length > 200, 20_000, 'load on the server');
+    const signalled = Date.now();
+    p.child.kill('SIGINT');
+    const code = await Promise.race([
+      p.exited,
+      new Promise((r) => setTimeout(() => r('still running'), 5000)),
+    ]);
+    expect(code, p.stderr()).toBe(130);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(server.hits.filter((t) => t > signalled + 1000)).toEqual([]);
+    const report = readReport(json);
+    expect(report.interrupted).toBe(true);
+    expect(report.nodes.map((n) => n.id).sort()).toEqual(['ca', 'cb']);
+    // The nodes stay up for the next run.
+    for (const n of nodes) expect(n.child.exitCode).toBeNull();
+
+    // A coordinator that cannot say stop (SIGKILL): each node's dead-man switch ends the run (5 s of silence).
+    const orphaning = troupe(args, env);
+    running.push(orphaning);
+    const before = server.hits.length;
+    await until(() => server.hits.length > before + 200, 20_000, 'load on the server again');
+    kill(orphaning, 'SIGKILL');
+    const killedAt = Date.now();
+    await until(
+      () => server.hits.length > 0 && server.hits.at(-1)! < Date.now() - 1000,
+      15_000,
+      'the nodes to stop on their own',
+    );
+    expect(server.hits.at(-1)! - killedAt).toBeLessThan(7000);
+    for (const n of nodes) expect(n.child.exitCode).toBeNull();
+  }, 90_000);
 
   it('fails with LOAD_NO_NODES (exit 2) when too few load nodes are on the namespace', async () => {
     server = await startCountingServer();
