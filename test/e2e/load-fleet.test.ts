@@ -1,7 +1,7 @@
 // `troupe load run --nats` over two `troupe node --role load` processes on a test nats-server, against a local
 // HTTP server: the merged percentiles equal those of one histogram of every sample of both nodes, a node
-// killed mid-run has its VUs moved to the survivor while the run completes, Ctrl-C stops every node's VUs, and
-// the nodes of a coordinator that died stop by themselves.
+// killed mid-run has its VUs moved to the survivor while the run completes, a nats-server restart is ridden out,
+// Ctrl-C stops every node's VUs, and the nodes of a coordinator that died stop by themselves.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -213,6 +213,50 @@ describe('troupe load run over a fleet of load nodes', () => {
     );
     expect(server.hits.at(-1)! - killedAt).toBeLessThan(7000);
     for (const n of nodes) expect(n.child.exitCode).toBeNull();
+  }, 90_000);
+
+  it('rides out a nats-server restart mid-run: the nodes go on, the run completes with both nodes in its report', async () => {
+    const own = await startNats({ jetstream: false });
+    try {
+      server = await startCountingServer();
+      const ns = `l${randomBytes(3).toString('hex')}`;
+      const env = {
+        LOAD_TARGET_URL: server.url,
+        LOAD_EXECUTOR: 'vus',
+        LOAD_VUS: '4',
+        LOAD_DURATION_MS: '8000',
+        LOAD_THINK_MS: '10',
+      };
+      const start = (id: string) => {
+        const p = troupe(
+          ['node', '--role', 'load', '--nats', own.url, '--namespace', ns, '--node-id', id],
+          env,
+        );
+        running.push(p);
+        return until(() => p.stdout().includes(`actors on NATS as ${id}`), 20_000, `load node ${id}`);
+      };
+      await Promise.all([start('ra'), start('rb')]);
+      const json = join(dir, 'restart.json');
+      const p = troupe(
+        ['load', 'run', httpFixture, '--nats', own.url, '--namespace', ns, '--nodes', '2', '--json', json],
+        env,
+      );
+      running.push(p);
+      await until(() => server.hits.length > 100, 20_000, 'load on the server');
+      await own.restart(1000);
+      const back = Date.now();
+      expect(await p.exited, p.stderr()).toBe(0);
+      const report = readReport(json);
+      // A second without NATS is not a lost node: both keep their slots and their figures reach the report.
+      expect(report.nodes.map((n) => [n.id, n.lost, n.slots])).toEqual([
+        ['ra', false, [0, 2]],
+        ['rb', false, [1, 3]],
+      ]);
+      expect(report.counters.requests).toBe(server.hits.length);
+      expect(server.hits.filter((t) => t > back + 1000).length).toBeGreaterThan(0);
+    } finally {
+      await own.stop();
+    }
   }, 90_000);
 
   it('fails with LOAD_NO_NODES (exit 2) when too few load nodes are on the namespace', async () => {
