@@ -18,6 +18,7 @@ import {
 import { invocation, UsageError } from './args.js';
 import { isSet } from './config.js';
 import { natsAuth, probe } from './connect.js';
+import { SECURITY_HELP, SECURITY_OPTION, securityOption } from './security.js';
 
 const USAGE = `Usage: troupe load run <test.mjs|test.ts> [--nats URL] [--nodes N] [--vus N] [--duration 30s] [--rate N]
                        [--json FILE] [--html FILE] [--compare OLD.json] [--quiet]
@@ -44,6 +45,8 @@ Options:
   --html FILE          write the report as a self-contained HTML page
   --compare OLD.json   print the main figures of an earlier report next to this run's, with ratios
   --quiet              no progress line
+  --node-id ID         the coordinator's node id on NATS (a signing coordinator's names its key)
+${SECURITY_HELP}
 Exit codes: 0 every threshold met, 1 a threshold failed, 130 interrupted (Ctrl-C), 2 a usage or setup error.
 `;
 
@@ -113,6 +116,8 @@ export async function main(argv: string[]): Promise<number> {
       html: { type: 'string' },
       compare: { type: 'string' },
       quiet: { type: 'boolean' },
+      'node-id': { type: 'string' },
+      ...SECURITY_OPTION,
     },
     USAGE,
   );
@@ -131,11 +136,14 @@ export async function main(argv: string[]): Promise<number> {
   const progress = createProgressLine(process.stderr);
   const distributed = isSet(config, 'nats');
   const auth = distributed ? natsAuth(config) : undefined;
+  const nodeId = typeof values['node-id'] === 'string' ? values['node-id'] : undefined;
   const fleet = distributed
     ? {
         nats: config.values.nats,
         namespace: config.values.namespace,
         ...(auth === undefined ? {} : { auth }),
+        ...(nodeId === undefined ? {} : { nodeId }),
+        ...securityOption(values['security-file'], nodeId),
       }
     : {};
   let release: (() => void) | undefined;

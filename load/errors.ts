@@ -19,6 +19,11 @@ export const LoadErrorCode = {
   Module: 'LOAD_MODULE',
   /** No node offers the load role (or fewer than asked for) within the wait. */
   NoNodes: 'LOAD_NO_NODES',
+  /**
+   * A load node did not answer the coordinator: it went away, or it refuses the coordinator's frames (a
+   * signing fleet and an unsigned coordinator). Its own refusals of a run keep their codes.
+   */
+  NodeUnreachable: 'LOAD_NODE_UNREACHABLE',
   /** A run id unknown to the node that was asked. */
   UnknownRun: 'LOAD_UNKNOWN_RUN',
   /** The run was stopped (Ctrl-C, or its coordinator went silent). */

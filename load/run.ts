@@ -23,6 +23,10 @@ export interface RunLoadOptions extends ExecutorOverrides {
   namespace?: string;
   /** NATS credentials and TLS (as the transport takes them). */
   auth?: NatsTransportOptions['auth'];
+  /** Signed frames (as the transport takes them), for a fleet whose load nodes verify their senders. */
+  security?: NatsTransportOptions['security'];
+  /** The coordinator's node id; a signing coordinator's must name its key. @defaultValue `load-run-<random>` */
+  nodeId?: string;
   /** Wait for this many load nodes (and run on the first this many by id). Default: all seen once settled. */
   nodes?: number;
   /** How long to wait for the load nodes. @defaultValue 15000 */
@@ -60,13 +64,14 @@ export async function runLoad(path: string, options: RunLoadOptions = {}): Promi
       nodes = [system.nodeId];
     } else {
       system = await createSystem({
-        nodeId: `load-run-${randomBytes(3).toString('hex')}`,
+        nodeId: options.nodeId ?? `load-run-${randomBytes(3).toString('hex')}`,
         logger,
         transport: natsTransport({
           servers: options.nats,
           ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
           logger,
           ...(options.auth === undefined ? {} : { auth: options.auth }),
+          ...(options.security === undefined ? {} : { security: options.security }),
         }),
       });
       fleet = clusterFleet(system);

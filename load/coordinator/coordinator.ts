@@ -186,11 +186,13 @@ class LoadCoordinator {
     const failed = results.findIndex((r) => r.status === 'rejected');
     if (failed >= 0) {
       const err = (results[failed] as PromiseRejectedResult).reason as Error & { code?: string };
+      // The node's own refusal keeps its code; anything else (no answer) says the node was not reached.
+      const own = (err.code as LoadErrorCode | undefined)?.startsWith('LOAD_');
       throw new LoadError(
-        (err.code as LoadErrorCode | undefined)?.startsWith('LOAD_')
-          ? (err.code as LoadErrorCode)
-          : LoadErrorCode.Invalid,
-        `node ${nodes[failed]} refused the run: ${err.message}`,
+        own ? (err.code as LoadErrorCode) : LoadErrorCode.NodeUnreachable,
+        own
+          ? `node ${nodes[failed]} refused the run: ${err.message}`
+          : `node ${nodes[failed]} did not take the run (is it up, and does it accept this coordinator's credentials and signature?): ${err.message}`,
         { cause: err },
       );
     }

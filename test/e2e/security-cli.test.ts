@@ -6,6 +6,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +20,7 @@ import { natsTransport } from '../../transport/index.js';
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/troupe.js', import.meta.url));
 const actors = fileURLToPath(new URL('./fixtures/cli-actors.mjs', import.meta.url));
+const httpFixture = fileURLToPath(new URL('./fixtures/load-http.mjs', import.meta.url));
 const NS = 'signedcli';
 
 let nats: ServerProcess;
@@ -60,9 +63,15 @@ const env = (): NodeJS.ProcessEnv => ({
   TROUPE_SECURITY_FILE: '',
 });
 
-async function troupe(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function troupe(
+  args: string[],
+  extra: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { timeout: 30_000, env: env() });
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], {
+      timeout: 30_000,
+      env: { ...env(), ...extra },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -70,10 +79,10 @@ async function troupe(args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-function startNode(args: string[]): Promise<ChildProcess> {
+function startNode(args: string[], extra: Record<string, string> = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, [bin, 'node', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: env(),
+    env: { ...env(), ...extra },
   });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -141,6 +150,61 @@ describe('troupe node --security-file', () => {
       for (const s of systems) await s.close();
       node.kill('SIGTERM');
       await new Promise((r) => node.once('exit', r));
+    }
+  }, 60_000);
+
+  it('a signed load fleet: a signing coordinator runs on a signing load node; an unsigned one cannot', async () => {
+    const coord = generateKeyPairSync('ed25519');
+    const l1 = generateKeyPairSync('ed25519');
+    writeFileSync(join(dir, 'coord.pem'), pem(coord, 'privateKey'), { mode: 0o600 });
+    writeFileSync(join(dir, 'coord.pub'), pem(coord, 'publicKey'));
+    writeFileSync(join(dir, 'l1.pem'), pem(l1, 'privateKey'), { mode: 0o600 });
+    writeFileSync(join(dir, 'l1.pub'), pem(l1, 'publicKey'));
+    const publicKeys = { l1: { file: 'l1.pub' }, coord: { file: 'coord.pub' } };
+    writeFileSync(
+      join(dir, 'l1.json'),
+      JSON.stringify({ signing: { privateKey: { file: 'l1.pem' }, publicKeys } }),
+    );
+    writeFileSync(
+      join(dir, 'coord.json'),
+      JSON.stringify({ signing: { privateKey: { file: 'coord.pem' }, publicKeys } }),
+    );
+    const hits: number[] = [];
+    const target = createServer((_req, res) => {
+      hits.push(Date.now());
+      res.end('ok');
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+    const loadEnv = {
+      LOAD_TARGET_URL: url,
+      LOAD_EXECUTOR: 'vus',
+      LOAD_VUS: '2',
+      LOAD_DURATION_MS: '1000',
+      LOAD_THINK_MS: '20',
+    };
+    const node = await startNode(
+      ['--role', 'load', '--node-id', 'l1', '--security-file', join(dir, 'l1.json')],
+      loadEnv,
+    );
+    try {
+      const args = ['load', 'run', httpFixture, '--nodes', '1', '--wait', '5000', '--quiet'];
+      const signed = await troupe(
+        [...args, '--node-id', 'coord', '--security-file', join(dir, 'coord.json')],
+        loadEnv,
+      );
+      expect(signed.code, signed.stderr).toBe(0);
+      const served = hits.length;
+      expect(served).toBeGreaterThan(10);
+      const unsigned = await troupe(args, loadEnv);
+      expect(unsigned.code).toBe(2);
+      expect(unsigned.stderr).toContain('LOAD_NODE_UNREACHABLE');
+      expect(hits.length).toBe(served);
+    } finally {
+      node.kill('SIGTERM');
+      await new Promise((r) => node.once('exit', r));
+      target.closeAllConnections();
+      await new Promise((r) => target.close(r));
     }
   }, 60_000);
 
