@@ -31,7 +31,7 @@ export type {
 } from './nats/raw-client.js';
 export { RawNatsErrorCode, rawNatsClient } from './nats/raw-client.js';
 export type { NatsSecurityOptions } from './nats/security.js';
-export { SecurityErrorCode } from './nats/security.js';
+export { ControlRefusalCode, SecurityErrorCode } from './nats/security.js';
 export type { AclKind, AclRule } from './nats/security-acl.js';
 export type { EncryptOptions } from './nats/security-encrypt.js';
 export type { KeyInput } from './nats/signing.js';

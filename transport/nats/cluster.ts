@@ -42,7 +42,7 @@ export interface JoinClusterOptions {
   hosted: HostedType[];
   /** The transport's logger: shard moves (info) and durable-store retries (warn, rate-limited). */
   log: Logger;
-  /** Set for a signed transport (durable mail is signed and verified too). */
+  /** Set for a signed transport (durable mail, heartbeats and shard notices are signed and verified too). */
   security?: FrameSecurity | undefined;
 }
 
@@ -57,6 +57,7 @@ export async function joinCluster(o: JoinClusterOptions): Promise<NatsCluster> {
     heartbeatMs: cluster.heartbeatMs,
     failureTimeoutMs: cluster.failureTimeoutMs,
     clock: cluster.clock,
+    security: o.security,
   });
   try {
     membership.setLoadSource(() => sink.load());
@@ -122,6 +123,7 @@ export async function joinCluster(o: JoinClusterOptions): Promise<NatsCluster> {
       directory,
       onError: failed(FailureSegment.Shard),
       onMoved: (claimed, released, owned) => o.log.info('shards moved', { claimed, released, owned }),
+      security: o.security,
     });
     shards.start();
     if (o.hosted.length > 0) shards.setTypes(o.hosted);

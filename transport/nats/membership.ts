@@ -1,6 +1,6 @@
 // Cluster membership over NATS: heartbeats on one subject, failure detection by silence, no coordinator.
 
-import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   type Clock,
   InvalidOptionsError,
@@ -13,6 +13,7 @@ import {
 } from '../../runtime/index.js';
 import { assertOptionsObject, assertValidName, intOption, nodeInfo } from '../../runtime/internal.js';
 import { type NatsAuthOptions, natsAuthConnectOptions } from './options.js';
+import type { FrameSecurity } from './security.js';
 import { membersSubject } from './subjects.js';
 
 /** Options of {@link natsMembership}. */
@@ -35,6 +36,11 @@ export interface NatsMembershipOptions {
   failureTimeoutMs?: number;
   /** @defaultValue the real clock */
   clock?: Clock;
+  /**
+   * @internal Set by a signed transport: this node signs its heartbeats, and a heartbeat, join or goodbye
+   * counts only when signed by the node it is about (a probe, which only asks for heartbeats, needs none).
+   */
+  security?: FrameSecurity | undefined;
 }
 
 interface Beat {
@@ -84,6 +90,7 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
   const namespace = options.namespace ?? 'default';
   const clock = options.clock ?? systemClock;
   const nc = options.connection;
+  const security = options.security;
   const subject = membersSubject(namespace);
   let loadSource: () => NodeLoad = () => ({ actors: 0, mailbox: 0 });
   const self = nodeInfo(options.nodeId, {
@@ -114,13 +121,19 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
   const send = (kind: Beat['kind']): void => {
     if (nc.isClosed()) return;
     self.load = loadSource();
-    nc.publish(subject, JSON.stringify({ v: 1, kind, node: self } satisfies Beat));
+    const beat = JSON.stringify({ v: 1, kind, node: self } satisfies Beat);
+    if (security === undefined) nc.publish(subject, beat);
+    else {
+      // Signed over the exact bytes sent.
+      const data = new TextEncoder().encode(beat);
+      nc.publish(subject, data, { headers: security.headers(data) });
+    }
   };
 
-  const onBeat = (data: Uint8Array): void => {
+  const onBeat = (msg: Msg): void => {
     let beat: Beat;
     try {
-      beat = JSON.parse(new TextDecoder().decode(data)) as Beat;
+      beat = JSON.parse(new TextDecoder().decode(msg.data)) as Beat;
       if (beat?.v === 1 && beat.kind === 'probe') {
         // An observer (troupe nodes) asks who is there; it is not a member itself.
         send('beat');
@@ -132,6 +145,9 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
     }
     const id = beat.node.id;
     if (id === self.id) return;
+    // Signed: only a node's own word about itself changes the view, or anyone could forge a join (and take
+    // shards) or a goodbye. The signature covers the bytes parsed above.
+    if (security !== undefined && !security.controlFrom(msg, id)) return;
     if (beat.kind === 'leave') {
       const peer = peers.get(id);
       if (peer) {
@@ -180,7 +196,7 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
       }
     }
   })().catch(() => undefined);
-  const sub: Subscription = nc.subscribe(subject, { callback: (_err, msg) => onBeat(msg.data) });
+  const sub: Subscription = nc.subscribe(subject, { callback: (_err, msg) => onBeat(msg) });
   await nc.flush();
   send('sync');
   timer = clock.setTimeout(tick, heartbeatMs);

@@ -1,6 +1,7 @@
 // The signed transport: every frame a node publishes carries its Ed25519 signature and its node id in NATS
 // headers; a receiving node admits only frames signed by a node it knows, whose access list allows them, and
-// opens payloads sealed for it. Everything else is a dead letter and is never handled.
+// opens payloads sealed for it. Everything else is a dead letter and is never handled. The cluster's control
+// frames (heartbeats, shard notices) are signed too; one not signed by the node it speaks for is ignored.
 
 import type { KeyObject } from 'node:crypto';
 import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
@@ -27,6 +28,22 @@ export const SecurityErrorCode = {
   DecryptFailed: 'DECRYPT_FAILED',
 } as const;
 export type SecurityErrorCode = (typeof SecurityErrorCode)[keyof typeof SecurityErrorCode];
+
+/**
+ * Why a signed node ignored a cluster control frame (a heartbeat, a shard notice): the signature codes of
+ * {@link SecurityErrorCode}, or `WRONG_SIGNER`, a frame signed by a known node but speaking for another.
+ * Ignored control frames are counted and logged, not dead letters.
+ */
+export const ControlRefusalCode = {
+  UnsignedFrame: SecurityErrorCode.UnsignedFrame,
+  BadSignature: SecurityErrorCode.BadSignature,
+  UnknownSigner: SecurityErrorCode.UnknownSigner,
+  WrongSigner: 'WRONG_SIGNER',
+} as const;
+export type ControlRefusalCode = (typeof ControlRefusalCode)[keyof typeof ControlRefusalCode];
+
+/** Why a frame's signature does not verify. */
+type SignatureFailure = Exclude<ControlRefusalCode, typeof ControlRefusalCode.WrongSigner>;
 
 /** Options of the signed transport (`natsTransport({ security })`). */
 export interface NatsSecurityOptions {
@@ -85,7 +102,8 @@ const LOG_EVERY_MS = 60_000;
 
 /**
  * @internal One node's signer and verifier. `headers` signs a frame about to be published; `verify` checks
- * one that arrived (its signer, or a dead letter); `admit` applies the access list and opens sealed payloads.
+ * one that arrived (its signer, or a dead letter); `admit` applies the access list and opens sealed payloads;
+ * `controlFrom` checks a cluster control frame (heartbeat, shard notice) against the node it speaks for.
  */
 export class FrameSecurity {
   readonly #s: ResolvedNatsSecurity;
@@ -99,6 +117,17 @@ export class FrameSecurity {
     DECRYPT_FAILED: 0,
   };
   readonly #loggedAt = new Map<SecurityErrorCode, number>();
+  /**
+   * Control frames (heartbeats, shard notices) ignored by code: unsigned, tampered, from an unknown signer, or
+   * signed by another node than the one they speak for.
+   */
+  readonly controlRefused: Record<ControlRefusalCode, number> = {
+    UNSIGNED_FRAME: 0,
+    BAD_SIGNATURE: 0,
+    UNKNOWN_SIGNER: 0,
+    WRONG_SIGNER: 0,
+  };
+  readonly #controlLoggedAt = new Map<ControlRefusalCode, number>();
   #log: Logger | undefined;
 
   constructor(resolved: ResolvedNatsSecurity, nodeId: string, log: Logger | undefined) {
@@ -123,39 +152,60 @@ export class FrameSecurity {
 
   /** The signer of a frame that verifies; else records a dead letter at `address` and returns undefined. */
   verify(msg: SignedMessage, address: string, reject: (r: Rejected) => void): string | undefined {
+    const checked = this.#check(msg, 'frame');
+    if (typeof checked === 'string') return checked;
+    this.#refuse(checked.code, address, `${checked.message}: dropped`, reject, checked.data);
+    return undefined;
+  }
+
+  /**
+   * True when a cluster control frame (a heartbeat, a shard notice) verifies and its signer is `about`, the
+   * node it speaks for: a node may only speak for itself. Else the frame is counted in
+   * {@link controlRefused}, logged (rate-limited) and must be ignored; it is no dead letter (no actor's mail).
+   */
+  controlFrom(msg: SignedMessage, about: string): boolean {
+    const checked = this.#check(msg, 'control frame');
+    if (typeof checked !== 'string') {
+      this.#refuseControl(checked.code, `${checked.message}: ignored`);
+      return false;
+    }
+    if (checked === about) return true;
+    this.#refuseControl(
+      ControlRefusalCode.WrongSigner,
+      `a control frame on ${msg.subject} about node ${about.slice(0, 100)} signed by ${checked}: ignored`,
+    );
+    return false;
+  }
+
+  /** The signer of a frame whose signature verifies, or why it does not. */
+  #check(
+    msg: SignedMessage,
+    noun: 'frame' | 'control frame',
+  ): string | { code: SignatureFailure; message: string; data: { subject: string; signer?: string } } {
     const h = msg.headers;
     const signer = h?.get(SIGNER_HEADER);
     const signature = h?.get(SIGNATURE_HEADER);
     if (!signer || !signature) {
-      this.#refuse(
-        SecurityErrorCode.UnsignedFrame,
-        address,
-        `an unsigned frame on ${msg.subject}: dropped`,
-        reject,
-        { subject: msg.subject, ...(signer ? { signer: signer.slice(0, 100) } : {}) },
-      );
-      return undefined;
+      return {
+        code: SecurityErrorCode.UnsignedFrame,
+        message: `an unsigned ${noun} on ${msg.subject}`,
+        data: { subject: msg.subject, ...(signer ? { signer: signer.slice(0, 100) } : {}) },
+      };
     }
     const key = this.#s.publicKeys.get(signer);
     if (key === undefined) {
-      this.#refuse(
-        SecurityErrorCode.UnknownSigner,
-        address,
-        `a frame on ${msg.subject} signed by unknown node ${signer.slice(0, 100)}: dropped`,
-        reject,
-        { subject: msg.subject, signer: signer.slice(0, 100) },
-      );
-      return undefined;
+      return {
+        code: SecurityErrorCode.UnknownSigner,
+        message: `a ${noun} on ${msg.subject} signed by unknown node ${signer.slice(0, 100)}`,
+        data: { subject: msg.subject, signer: signer.slice(0, 100) },
+      };
     }
     if (!verifyFrame(key, msg.data, Buffer.from(signature, 'base64'))) {
-      this.#refuse(
-        SecurityErrorCode.BadSignature,
-        address,
-        `a frame on ${msg.subject} does not match its signature by ${signer}: dropped`,
-        reject,
-        { subject: msg.subject, signer },
-      );
-      return undefined;
+      return {
+        code: SecurityErrorCode.BadSignature,
+        message: `a ${noun} on ${msg.subject} does not match its signature by ${signer}`,
+        data: { subject: msg.subject, signer },
+      };
     }
     return signer;
   }
@@ -205,5 +255,15 @@ export class FrameSecurity {
     if (last !== undefined && now - last < LOG_EVERY_MS) return;
     this.#loggedAt.set(code, now);
     this.#log?.warn('refused a frame', { code, detail: message, refused: this.refused[code] });
+  }
+
+  #refuseControl(code: ControlRefusalCode, message: string): void {
+    this.controlRefused[code]++;
+    // Logged like refused frames: the first of each kind, then one a minute with the count.
+    const now = Date.now();
+    const last = this.#controlLoggedAt.get(code);
+    if (last !== undefined && now - last < LOG_EVERY_MS) return;
+    this.#controlLoggedAt.set(code, now);
+    this.#log?.warn('refused a control frame', { code, detail: message, refused: this.controlRefused[code] });
   }
 }

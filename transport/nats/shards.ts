@@ -5,6 +5,7 @@ import type { Clock, Membership, TimerHandle } from '../../runtime/index.js';
 import { type HostedType, parseVirtualAddress, shardOf, type TransportSink } from '../../runtime/internal.js';
 import type { ActivationDirectory } from './directory.js';
 import type { DurableMailboxes } from './durable.js';
+import type { FrameSecurity } from './security.js';
 import { isShardKey, ownerWithout, placeShards } from './shard-placement.js';
 import { type SubjectScheme, shardKey } from './subjects.js';
 
@@ -31,6 +32,11 @@ export interface ShardOwnerOptions {
   onError?: ((shard: string, error: unknown) => void) | undefined;
   /** A rebalance claimed or released shards; `owned` is how many this node holds now (for the log). */
   onMoved?: ((claimed: number, released: number, owned: number) => void) | undefined;
+  /**
+   * Set for a signed transport: release notices are signed, and one counts only when signed by the node it
+   * names as releaser (`by`), and only for a shard that node held as far as this node knows.
+   */
+  security?: FrameSecurity | undefined;
 }
 
 /**
@@ -51,7 +57,9 @@ export class ShardOwner {
   readonly #onDurableError: (shard: string, error: unknown) => void;
   readonly #directory: ActivationDirectory | undefined;
   readonly #owned = new Map<string, Subscription>();
-  readonly #released = new Set<string>();
+  /** Shards whose release was announced, with who announced it (`by`, as the notice says). */
+  readonly #released = new Map<string, unknown>();
+  readonly #security: FrameSecurity | undefined;
   readonly #desiredSince = new Map<string, number>();
   #previousOwner = new Map<string, string | undefined>();
   #types: HostedType[] = [];
@@ -81,6 +89,7 @@ export class ShardOwner {
     this.#durable = options.durable;
     this.#directory = options.directory;
     this.#onDurableError = options.onError ?? (() => undefined);
+    this.#security = options.security;
   }
 
   /** Shard number of a virtual actor. */
@@ -122,7 +131,12 @@ export class ShardOwner {
             notice.by !== this.#self &&
             isShardKey(notice.released, this.#types, this.#options.shards)
           ) {
-            this.#released.add(notice.released);
+            // Signed: a node announces only its own releases (a forged one would let a node claim a shard
+            // its owner still serves).
+            const security = this.#security;
+            const by = typeof notice.by === 'string' ? notice.by : '';
+            if (security !== undefined && !security.controlFrom(msg, by)) return;
+            this.#released.set(notice.released, notice.by);
             this.schedule();
           }
         } catch {
@@ -196,7 +210,7 @@ export class ShardOwner {
         previous === undefined ||
         previous === this.#self ||
         !alive.has(previous) ||
-        this.#released.has(key) ||
+        this.#releasedBy(key, previous) ||
         now - this.#desiredSince.get(key)! >= this.#options.claimGraceMs;
       if (free) {
         this.#claim(key);
@@ -214,6 +228,15 @@ export class ShardOwner {
       if (!desired.has(key) || this.#owned.has(key)) this.#previousOwner.set(key, owner);
       else if (!this.#previousOwner.has(key)) this.#previousOwner.set(key, owner);
     }
+  }
+
+  /**
+   * True when shard `key`'s release was announced. Signed, only its previous owner's release counts: another
+   * node (holding a valid key) may not free a shard it never held.
+   */
+  #releasedBy(key: string, previous: string): boolean {
+    if (this.#security === undefined) return this.#released.has(key);
+    return this.#released.get(key) === previous;
   }
 
   #claim(key: string): void {
@@ -273,10 +296,14 @@ export class ShardOwner {
     });
     this.moves++;
     if (!this.#nc.isClosed()) {
-      this.#nc.publish(
-        this.#subjects.shardNotices,
-        JSON.stringify({ released: `${type}.${shard}`, by: this.#self }),
-      );
+      const notice = JSON.stringify({ released: `${type}.${shard}`, by: this.#self });
+      const security = this.#security;
+      if (security === undefined) this.#nc.publish(this.#subjects.shardNotices, notice);
+      else {
+        // Signed over the exact bytes sent.
+        const data = new TextEncoder().encode(notice);
+        this.#nc.publish(this.#subjects.shardNotices, data, { headers: security.headers(data) });
+      }
     }
   }
 

@@ -28,7 +28,7 @@ import {
   type ResolvedNatsTransportOptions,
   resolveNatsTransportOptions,
 } from './options.js';
-import { FrameSecurity } from './security.js';
+import { type ControlRefusalCode, FrameSecurity } from './security.js';
 import { type BoundParts, drainParts, stopParts } from './shutdown.js';
 import { ConnectionState, transportStats } from './stats.js';
 import { SubjectScheme } from './subjects.js';
@@ -43,6 +43,12 @@ export interface NatsTransport extends Transport {
   handOver(): Promise<void>;
   members(): NodeInfo[];
   stats(): TransportStats;
+  /**
+   * Signed transports: the cluster control frames (heartbeats, joins, goodbyes, shard notices) this node
+   * ignored, by code: unsigned, tampered, from an unknown signer, or signed by a node other than the one they
+   * speak for (`WRONG_SIGNER`). Undefined for an unsigned transport or before binding.
+   */
+  controlRefusals(): Readonly<Record<ControlRefusalCode, number>> | undefined;
 }
 
 /**
@@ -140,6 +146,11 @@ export class NatsTransportImpl implements NatsTransport {
 
   members(): NodeInfo[] {
     return this.#cluster?.membership.members() ?? [];
+  }
+
+  controlRefusals(): Readonly<Record<ControlRefusalCode, number>> | undefined {
+    const refused = this.#security?.controlRefused;
+    return refused === undefined ? undefined : { ...refused };
   }
 
   async bind(nodeId: string, sink: TransportSink): Promise<void> {
