@@ -17,7 +17,7 @@ import { Backoff, type BackoffOptions } from './backoff.js';
 import type { ResolvedChildSpec } from './child-spec.js';
 import { SupervisorError, SupervisorErrorCode } from './errors.js';
 import { type IntensityOptions, RestartIntensity } from './intensity.js';
-import type { SupervisorStrategy } from './strategy.js';
+import { oneForOne, type SupervisorStrategy } from './strategy.js';
 
 /** @internal A supervisor's state: its specs in start order and its restart bookkeeping. */
 export interface SupervisorState {
@@ -52,8 +52,8 @@ function delayFor(state: SupervisorState, config: Config, name: string, now: num
   return backoff.next(now);
 }
 
-function countRestart(state: SupervisorState, ctx: Ctx, cause: unknown, name: string): void {
-  if (state.intensity.record(ctx.clock.now())) return;
+function countRestart(state: SupervisorState, ctx: Ctx, cause: unknown, name: string, now: number): void {
+  if (state.intensity.record(now)) return;
   const { maxRestarts, withinMs } = state.intensity.options;
   throw new SupervisorError(
     SupervisorErrorCode.IntensityExceeded,
@@ -94,9 +94,14 @@ export function hooks(config: Config): SupervisorHooks<Ctx> {
         void failure.child.stop();
         return;
       }
-      countRestart(state, ctx, failure.error, name);
       const now = ctx.clock.now();
+      countRestart(state, ctx, failure.error, name, now);
       const delay = delayFor(state, config, name, now);
+      // One-for-one restarts the failed child alone: no list of names to make and go through.
+      if (config.strategy === oneForOne) {
+        children.get(name)?.restart(delay, failure.error);
+        return;
+      }
       for (const target of config.strategy.select(name, [...state.specs.keys()])) {
         const child = children.get(target);
         const targetSpec = state.specs.get(target);
@@ -120,7 +125,7 @@ export function hooks(config: Config): SupervisorHooks<Ctx> {
       }
       // A permanent child that stopped itself comes back; stops from outside and decided stops are final.
       if (exit.reason !== 'normal' || spec.restart !== 'permanent') return;
-      countRestart(state, ctx, new Error(`${exit.address} stopped`), exit.name);
+      countRestart(state, ctx, new Error(`${exit.address} stopped`), exit.name, ctx.clock.now());
       ctx.spawn(spec.actor, spec.spawnOptions);
     },
 

@@ -46,8 +46,14 @@ export function resolveIntensityOptions(options: IntensityOptions = {}): Resolve
  */
 export class RestartIntensity {
   readonly options: ResolvedIntensityOptions;
-  /** Restart times in the window, oldest first: a deque, so forgetting the oldest costs O(1) each. */
+  /**
+   * Restart times in the window, oldest first: a deque, so forgetting the oldest costs O(1) each. Kept as ms
+   * since the first time seen: small integers live in the deque as they are, where epoch milliseconds would
+   * each be a heap number that a busy window (thousands of restarts a second) keeps alive for `withinMs`.
+   */
   #times = new Deque<number>();
+  /** The first time seen; the times kept are relative to it. */
+  #base: number | undefined;
 
   constructor(options: IntensityOptions = {}) {
     this.options = resolveIntensityOptions(options);
@@ -61,9 +67,9 @@ export class RestartIntensity {
 
   /** Records a restart at `now`; false (and nothing recorded) when it would exceed the intensity. */
   record(now: number): boolean {
-    this.#forget(now);
+    const at = this.#forget(now);
     if (this.#times.length >= this.options.maxRestarts) return false;
-    this.#times.push(now);
+    this.#times.push(at);
     return true;
   }
 
@@ -71,9 +77,13 @@ export class RestartIntensity {
     this.#times = new Deque<number>();
   }
 
-  #forget(now: number): void {
-    const from = now - this.options.withinMs;
+  /** Forgets the restarts that left the window ending at `now`; returns `now` relative to the base. */
+  #forget(now: number): number {
+    this.#base ??= now;
+    const at = now - this.#base;
+    const from = at - this.options.withinMs;
     for (let oldest = this.#times.peek(); oldest !== undefined && oldest <= from; oldest = this.#times.peek())
       this.#times.shift();
+    return at;
   }
 }

@@ -10,7 +10,7 @@ import { continueAfterFailure, handleOf, processNotices } from './children.js';
 import type { AnyContext } from './config.js';
 import { CellContext } from './context.js';
 import { armWatchdog, clearWatchdog, fail } from './failure.js';
-import { callHandler, isPromiseLike, keep, LENT, THREW, thrown } from './handler.js';
+import { isPromiseLike, keep, LENT, THREW, thrown } from './handler.js';
 import {
   beginStop,
   initialize,
@@ -174,6 +174,11 @@ export class ActorCell extends CellState {
     else microtask(this.#run);
   }
 
+  /** @internal */
+  runTurn(): void {
+    if (!this.scheduled) this.#run();
+  }
+
   // One closure per cell, made once: scheduling a run allocates nothing.
   readonly #run = (): void => {
     this.scheduled = false;
@@ -200,7 +205,29 @@ export class ActorCell extends CellState {
       }
       const envelope = this.mailbox.shiftInto(LENT);
       if (envelope === undefined) return;
-      const went = this.#invoke(envelope);
+      const handler = this.#accept(envelope);
+      let went = false;
+      if (handler !== undefined) {
+        // The handler is called here, in the loop itself: a crashing handler's `new Error` captures a frame
+        // for each function under it (a few hundred ns each on a crash's cold path), so none stands between
+        // them. Tracing (a span around the call) and metrics (counts, sampled durations) are hooks of their
+        // own: without them, one branch each. TurboFan compiles the try/catch into the optimized loop, so a
+        // crash does not deoptimize it.
+        const message = envelope.payload;
+        const host = this.host;
+        let result: unknown;
+        if (host.traces !== undefined) result = host.traces.invoke(this, envelope, handler, message);
+        else if (host.meter !== undefined) result = host.meter.call(this, handler, message);
+        else {
+          try {
+            result = handler(message, this.ctx);
+          } catch (err) {
+            thrown.error = err;
+            result = THREW;
+          }
+        }
+        went = this.#outcome(envelope, result);
+      }
       // The lent envelope must not pin the message until the next plain tell anywhere.
       LENT.payload = undefined;
       if (went) {
@@ -223,15 +250,17 @@ export class ActorCell extends CellState {
     else if (this.notices.length > 0 && this.status === 'paused') this.schedule(false);
   }
 
-  /** Handles one envelope; returns true when the handler went async (it lets the loop proceed itself). Never throws. */
-  #invoke(envelope: Envelope): boolean {
-    const host = this.host;
+  /**
+   * Takes `envelope` as the current message and returns its handler; undefined when it has none to run (expired,
+   * not a message, no handler: dead-lettered here). Never throws.
+   */
+  #accept(envelope: Envelope): Function | undefined {
     if (envelope.deadline !== undefined) {
       // One clock read per turn, not per message: reading the clock costs more than handling a small ask.
-      if (turnNow < 0) turnNow = host.clock.now();
+      if (turnNow < 0) turnNow = this.host.clock.now();
       if (envelope.deadline < turnNow) {
-        host.undeliverable(envelope, ErrorCode.Expired);
-        return false;
+        this.host.undeliverable(envelope, ErrorCode.Expired);
+        return undefined;
       }
     }
     const message = envelope.payload as { type?: unknown } | null;
@@ -242,7 +271,7 @@ export class ActorCell extends CellState {
         ErrorCode.InvalidMessage,
         'message must be an object with a string `type`',
       );
-      return false;
+      return undefined;
     }
     const handler = this.config.handlers[type];
     if (handler === undefined) {
@@ -251,21 +280,19 @@ export class ActorCell extends CellState {
         ErrorCode.Unhandled,
         `${this.definition.type} at ${this.address} has no handler for "${type}"`,
       );
-      return false;
+      return undefined;
     }
     this.current = envelope;
     this.replied = envelope.replyTo === undefined;
     this.stashedCurrent = false;
-    // Tracing (a span around the call) and metrics (counts, sampled durations) are hooks of their own:
-    // without them, one branch each.
-    const traces = host.traces;
-    const meter = host.meter;
-    const result =
-      traces !== undefined
-        ? traces.invoke(this, envelope, handler, message)
-        : meter === undefined
-          ? callHandler(handler, message, this.ctx)
-          : meter.call(this, handler, message);
+    return handler;
+  }
+
+  /**
+   * What the handler of `envelope` returned (or `THREW`): a failure, an async handler to wait for, or a result;
+   * returns true when the handler went async (it lets the loop proceed itself). Never throws.
+   */
+  #outcome(envelope: Envelope, result: unknown): boolean {
     if (result === THREW) {
       const err = thrown.error;
       thrown.error = undefined;

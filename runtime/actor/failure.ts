@@ -110,10 +110,15 @@ export function fail(
     return;
   }
   if (underSupervisor(cell)) {
-    // The supervisor decides (restart, or escalate by failing itself); mail waits meanwhile.
+    // The supervisor decides (restart, or escalate by failing itself); mail waits meanwhile. A handler fails
+    // in its cell's own turn or in a callback, never inside another cell's turn: the supervisor may decide now.
     cell.status = 'restarting';
     cell.awaitingDecision = true;
-    notify(cell.parent, { kind: 'failed', failure: { child: cell.handle, error, phase, directive } });
+    notify(
+      cell.parent,
+      { kind: 'failed', failure: { child: cell.handle, error, phase, directive } },
+      phase === 'handler',
+    );
     return;
   }
   const tracker = cell.tracker;

@@ -13,7 +13,7 @@ import type { CellState } from './state.js';
 export function initialize(cell: CellState, restarted: boolean, reason: unknown): void {
   cell.busy = true;
   // Notices that came in while restarting were about the old instance's children.
-  if (restarted) cell.notices.drainAll();
+  if (restarted && cell.notices.length !== 0) cell.notices.drainAll();
   const epoch = cell.epoch;
   let result: unknown;
   try {
@@ -54,7 +54,11 @@ function initDone(cell: CellState, epoch: number, state: unknown, restarted: boo
   cell.status = cell.paused ? 'paused' : 'running';
   if (restarted) cell.host.event(cell, 'restarted', reason);
   else cell.host.started(cell);
-  if (cell.mailbox.length > 0 || cell.notices.length > 0) cell.schedule(false);
+  if (cell.mailbox.length === 0 && cell.notices.length === 0) return;
+  // A restart ends in a callback of its own (a microtask, a timer, a promise), outside every loop's turn: the
+  // new instance takes its mail now. A first start runs inside `spawn`, so its loop waits for a turn.
+  if (restarted) cell.runTurn();
+  else cell.schedule(false);
 }
 
 function initFailed(cell: CellState, epoch: number, error: unknown): void {
@@ -123,7 +127,7 @@ function runRestart(cell: CellState, delayMs: number, reason: unknown): void {
   clearWatchdog(cell);
   cell.timerScheduler?.cancelAll();
   // Notices were about the old instance's children, which are going away.
-  cell.notices.drainAll();
+  if (cell.notices.length !== 0) cell.notices.drainAll();
   // Stashed mail goes back in front, in order: the new instance sees it first.
   const stash = cell.stash;
   if (stash !== undefined) for (let i = stash.length - 1; i >= 0; i--) cell.mailbox.unshift(stash[i]!);

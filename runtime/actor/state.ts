@@ -212,6 +212,8 @@ export abstract class CellState {
   abstract enqueue(envelope: Envelope): void;
   /** @internal Queues a run of the loop (with `yieldToIo`, after I/O: a full turn is over). */
   abstract schedule(yieldToIo: boolean): void;
+  /** @internal Runs a turn of the loop now, unless one is queued; only from outside every loop's turn. */
+  abstract runTurn(): void;
   /** @internal The async work that held the mailbox is over: the loop goes on (or a stop or restart begins). */
   abstract proceed(): void;
   /** @internal A handler, init, save, watchdog or supervisor hook failed. */

@@ -24,6 +24,20 @@ function typeOf(message: unknown): string | undefined {
   return typeof type === 'string' ? type : undefined;
 }
 
+/** The fields of a crash's line: where, which message, and the error (written with its stack). */
+function fieldsOf(
+  cell: CellState,
+  error: unknown,
+  envelope: Envelope | undefined,
+  phase: FailurePhase | 'stop' | undefined,
+): LogFields {
+  const f: LogFields = { address: cell.address, actorType: cell.definition.type };
+  if (envelope !== undefined) f.messageType = typeOf(envelope.payload);
+  if (phase !== undefined) f.phase = phase;
+  f.error = error;
+  return f;
+}
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -39,6 +53,10 @@ export class SystemLog {
    */
   readonly #crashes: LogLimiter | undefined;
   readonly #restarts: LogLimiter | undefined;
+  /** The kind of the last crash noted, and what it was made of (see `#crashKind`). */
+  #lastCrash:
+    | { actorType: string; phase: FailurePhase | 'stop' | undefined; tag: string; kind: string }
+    | undefined;
 
   constructor(options: SystemLogOptions) {
     const logger = options.logger;
@@ -85,26 +103,39 @@ export class SystemLog {
   ): void {
     const crashes = this.#crashes;
     if (crashes === undefined) return;
-    const fields = (): LogFields => {
-      const f: LogFields = { address: cell.address, actorType: cell.definition.type };
-      if (envelope !== undefined) f.messageType = typeOf(envelope.payload);
-      if (phase !== undefined) f.phase = phase;
-      f.error = error;
-      return f;
-    };
     // A supervisor failing in its own hooks is an escalation (too many restarts, or a child's `escalate`): rare
     // and decisive, always written.
     if (phase === 'supervision') {
-      this.logger.error('supervisor escalates', fields());
+      this.logger.error('supervisor escalates', fieldsOf(cell, error, envelope, phase));
       return;
     }
+    const kind = this.#crashKind(cell.definition.type, phase, error);
+    const msg = phase === 'persistence' ? 'actor state not saved' : 'actor crashed';
+    // Past the first of a flood, a crash is only counted: nothing more is worked out for it.
+    if (crashes.counted(kind, msg)) return;
+    crashes.note(kind, msg, () => fieldsOf(cell, error, envelope, phase));
+  }
+
+  /**
+   * The kind a crash is counted under: actor type, phase, and the error's code (else its name, else its
+   * `typeof`). The last one is kept: a flood builds no new string for each crash, and the limiter finds the
+   * kind it saw last by identity.
+   */
+  #crashKind(actorType: string, phase: FailurePhase | 'stop' | undefined, error: unknown): string {
     const code = (error as { code?: unknown } | null | undefined)?.code;
-    const kind = `${cell.definition.type} ${phase ?? 'handler'} ${typeof code === 'string' ? code : error instanceof Error ? error.name : typeof error}`;
-    crashes.note(kind, phase === 'persistence' ? 'actor state not saved' : 'actor crashed', fields);
+    const tag = typeof code === 'string' ? code : error instanceof Error ? error.name : typeof error;
+    const last = this.#lastCrash;
+    if (last !== undefined && last.actorType === actorType && last.phase === phase && last.tag === tag)
+      return last.kind;
+    const kind = `${actorType} ${phase ?? 'handler'} ${tag}`;
+    this.#lastCrash = { actorType, phase, tag, kind };
+    return kind;
   }
 
   restarting(cell: CellState, reason: unknown, delayMs: number | undefined): void {
-    this.#restarts?.note(cell.definition.type, 'actor restarting', () => ({
+    const restarts = this.#restarts;
+    if (restarts === undefined || restarts.counted(cell.definition.type, 'actor restarting')) return;
+    restarts.note(cell.definition.type, 'actor restarting', () => ({
       address: cell.address,
       actorType: cell.definition.type,
       attempt: cell.restarts + 1,

@@ -189,6 +189,42 @@ describe('LogLimiter', () => {
     expect(events()[4]).not.toHaveProperty('count');
   });
 
+  it('counts a flood past its first event without reading the clock, kinds interleaved or past the cap', () => {
+    const clock = new ManualClock(1_000);
+    let reads = 0;
+    const counting = {
+      now: () => {
+        reads++;
+        return clock.now();
+      },
+      setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms),
+      clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
+    };
+    const { logger, events } = capture('info');
+    const limiter = new LogLimiter({ logger, clock: counting, level: 'warn', kindField: 'kind' });
+    // Each kind's first event is written, its second starts the count (and its timer): both read the clock.
+    for (const kind of ['a', 'b']) for (let i = 0; i < 2; i++) limiter.note(kind, 'crash');
+    const before = reads;
+    for (let i = 0; i < 100; i++) {
+      limiter.note('a', 'crash');
+      expect(limiter.counted('b', 'crash again')).toBe(true);
+    }
+    expect(reads).toBe(before);
+    // A kind not seen yet is never counted without a decision by `note`.
+    expect(limiter.counted('c', 'crash')).toBe(false);
+    clock.advance(5000);
+    expect(events().filter((e) => e.summary)).toEqual([
+      expect.objectContaining({ kind: 'a', msg: 'crash', count: 101 }),
+      expect.objectContaining({ kind: 'b', msg: 'crash again', count: 101 }),
+    ]);
+    // Past 256 kinds, new ones share one entry, counted like any other.
+    for (let k = 0; k < 300; k++) limiter.note(`k${k}`, 'many');
+    limiter.note('k299', 'many');
+    expect(limiter.counted('k400', 'many')).toBe(true);
+    limiter.flush();
+    expect(events().at(-1)).toMatchObject({ kind: 'OTHER', summary: true, count: 47 });
+  });
+
   it('flush writes the counts not written yet and leaves no timer behind', () => {
     const clock = new ManualClock();
     const { logger, events } = capture('info');

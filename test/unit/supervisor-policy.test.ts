@@ -33,6 +33,22 @@ describe('restart intensity', () => {
     expect(intensity.record(1500)).toBe(true);
   });
 
+  it('counts the same on epoch milliseconds as on small times', () => {
+    const intensity = new RestartIntensity({ maxRestarts: 2, withinMs: 1000 });
+    const t0 = 1_764_000_000_000;
+    expect(intensity.count(t0 - 5)).toBe(0);
+    expect([0, 500, 999, 1000, 1400, 1500].map((dt) => intensity.record(t0 + dt))).toEqual([
+      true,
+      true,
+      false,
+      true,
+      false,
+      true,
+    ]);
+    expect(intensity.count(t0 + 1500)).toBe(2);
+    expect(intensity.count(t0 + 10_000)).toBe(0);
+  });
+
   it('with maxRestarts 0 refuses every restart, and rejects bad options by name', () => {
     expect(new RestartIntensity({ maxRestarts: 0 }).record(0)).toBe(false);
     expect(() => new RestartIntensity({ maxRestarts: -1 })).toThrowError(/maxRestarts/);

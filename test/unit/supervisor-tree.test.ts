@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type ActorSystem,
+  createLogger,
   defineActor,
   ErrorCode,
   type LifecycleEvent,
@@ -115,6 +116,63 @@ describe('supervisor strategies', () => {
     const [root] = s.tree();
     expect(root?.isSupervisor).toBe(true);
     expect(root?.children.map((c) => c.address)).toEqual(['n/sup/a', 'n/sup/b', 'n/sup/c']);
+  });
+});
+
+describe('a crashing stream', () => {
+  it('handles every message once and in order, the crashing one retried first, one crash line per flood', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', format: 'json', write: (line) => lines.push(line) });
+    const s = await makeSystem({ clock: new ManualClock(), logger });
+    const events: string[] = [];
+    s.onLifecycle((e) => e.address === 'n/sup/f' && events.push(e.type));
+    const handled: number[] = [];
+    const crashed = new Set<number>();
+    const flaky = defineActor<{ item: { n: number }; seen: Reply<number[]> }, undefined>({
+      type: 'flaky',
+      handlers: {
+        item: (m) => {
+          if (m.n % 5 === 4 && !crashed.has(m.n)) {
+            crashed.add(m.n);
+            throw new Error(`crash at ${m.n}`);
+          }
+          handled.push(m.n);
+        },
+        seen: () => handled,
+      },
+    });
+    s.spawn(
+      defineSupervisor({
+        intensity: { maxRestarts: 1000, withinMs: 1000 },
+        children: [{ name: 'f', actor: flaky }],
+      }),
+      { name: 'sup' },
+    );
+    const f = s.ref<{ item: { n: number }; seen: Reply<number[]> }>('n/sup/f');
+    for (let n = 0; n < 50; n++) f.tell({ type: 'item', n });
+    expect(await f.ask({ type: 'seen' })).toEqual(Array.from({ length: 50 }, (_, n) => n));
+    expect(crashed.size).toBe(10);
+    const crash = ['failed', 'restarting', 'restarted'];
+    expect(events).toEqual(['started', ...Array.from({ length: 10 }, () => crash).flat()]);
+    expect(s.inspect().find((i) => i.address === 'n/sup/f')).toMatchObject({
+      status: 'running',
+      restarts: 10,
+    });
+    // The first crash is written with its stack, the nine others counted, and each restart is written once
+    // then counted alike.
+    await s.close();
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const crashes = logged.filter((l) => l.msg === 'actor crashed');
+    expect(crashes).toEqual([
+      expect.objectContaining({ crash: 'flaky handler Error', messageType: 'item', phase: 'handler' }),
+      expect.objectContaining({ crash: 'flaky handler Error', count: 9, summary: true }),
+    ]);
+    expect(JSON.stringify(crashes[0]?.error)).toContain('crash at 4');
+    const restarts = logged.filter((l) => l.msg === 'actor restarting');
+    expect(restarts).toEqual([
+      expect.objectContaining({ restarts: 'flaky', attempt: 1 }),
+      expect.objectContaining({ restarts: 'flaky', count: 9, summary: true }),
+    ]);
   });
 });
 
