@@ -117,6 +117,18 @@ const beat = (id: string, kind = 'beat', types = ['account']) => ({
   node: { id, roles: [], types, durable: [], load: { actors: 0, mailbox: 0 }, startedAt: Date.now() },
 });
 
+/**
+ * Publishes `body` as `frames`' node would: stamped (send time, incarnation, sequence) and signed, as a
+ * genuine control frame.
+ */
+function genuine(subject: string, body: object, frames: FrameSecurity): void {
+  const frame = frames.controlFrame(body);
+  raw.publish(subject, frame.data, { headers: frame.headers });
+}
+/** A node's own frame security, to send genuine control frames from the test. */
+const stamper = (node: keyof typeof publicKeys): FrameSecurity =>
+  new FrameSecurity(resolveSecurityOptions(security(node))!, node, undefined);
+
 const asAlpha = { id: 'alpha', key: keys.alpha.privateKey };
 const asMallory = { id: 'mallory', key: keys.mallory.privateKey };
 const zero = Object.fromEntries(Object.values(ControlRefusalCode).map((code) => [code, 0]));
@@ -240,6 +252,8 @@ describe('signed cluster control frames', () => {
       WRONG_SIGNER: before[k]!.WRONG_SIGNER + ROUNDS * (n === 'alpha' ? 2 : 1),
       // alpha ignores beats about itself, tampered or not.
       BAD_SIGNATURE: before[k]!.BAD_SIGNATURE + (n === 'beta' ? ROUNDS : 0),
+      // The fleet's own frames are fresh.
+      STALE_FRAME: before[k]!.STALE_FRAME,
     });
     const same = (a: Record<string, number> | undefined, b: Record<string, number>): boolean =>
       a !== undefined && Object.keys(zero).every((code) => a[code] === b[code]);
@@ -377,7 +391,8 @@ describe('shard release notices of a signed node', () => {
     forge(notices, { released: key, by: 'gamma' }); // unsigned
     forge(notices, { released: key, by: 'gamma' }, asAlpha); // alpha speaking for gamma
     forge(notices, { released: key, by: 'mallory' }, asMallory); // an unknown signer
-    forge(notices, { released: key, by: 'alpha' }, asAlpha); // alpha's own word, but alpha never held it
+    // alpha's own genuine (stamped) word, but alpha never held it.
+    genuine(notices, { released: key, by: 'alpha' }, stamper('alpha'));
     const h = headers(); // gamma's signature over other bytes
     h.set(SIGNER_HEADER, 'gamma');
     h.set(SIGNATURE_HEADER, signFrame(keys.gamma.privateKey, new Uint8Array([1])).toString('base64'));
@@ -388,10 +403,11 @@ describe('shard release notices of a signed node', () => {
       BAD_SIGNATURE: 1,
       UNKNOWN_SIGNER: 1,
       WRONG_SIGNER: 1,
+      STALE_FRAME: 0,
     });
     expect(shards.owned()).not.toContain(key);
     // gamma's own signed release frees the shard at once.
-    forge(notices, { released: key, by: 'gamma' }, { id: 'gamma', key: keys.gamma.privateKey });
+    genuine(notices, { released: key, by: 'gamma' }, stamper('gamma'));
     await until(() => shards.owned().includes(key), 5000, 'claimed after the real release');
     // beta's own release notices are signed by beta over the bytes sent.
     const released = await listen(notices);

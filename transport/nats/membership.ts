@@ -37,8 +37,9 @@ export interface NatsMembershipOptions {
   /** @defaultValue the real clock */
   clock?: Clock;
   /**
-   * @internal Set by a signed transport: this node signs its heartbeats, and a heartbeat, join or goodbye
-   * counts only when signed by the node it is about (a probe, which only asks for heartbeats, needs none).
+   * @internal Set by a signed transport: this node stamps and signs its heartbeats, and a heartbeat, join or
+   * goodbye counts only when signed by the node it is about and fresh, no replay (a probe, which only asks for
+   * heartbeats, needs neither).
    */
   security?: FrameSecurity | undefined;
 }
@@ -47,6 +48,8 @@ interface Beat {
   v: 1;
   kind: 'beat' | 'leave' | 'sync' | 'probe';
   node: NodeInfo;
+  /** Signed fleets only: the sender's freshness stamp (a `ControlStamp`), checked by `FrameSecurity`. */
+  stamp?: unknown;
 }
 
 function strings(value: unknown): string[] {
@@ -121,12 +124,12 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
   const send = (kind: Beat['kind']): void => {
     if (nc.isClosed()) return;
     self.load = loadSource();
-    const beat = JSON.stringify({ v: 1, kind, node: self } satisfies Beat);
-    if (security === undefined) nc.publish(subject, beat);
+    const beat = { v: 1, kind, node: self } satisfies Beat;
+    if (security === undefined) nc.publish(subject, JSON.stringify(beat));
     else {
-      // Signed over the exact bytes sent.
-      const data = new TextEncoder().encode(beat);
-      nc.publish(subject, data, { headers: security.headers(data) });
+      // Stamped (send time, incarnation, sequence) and signed over the exact bytes sent.
+      const frame = security.controlFrame(beat);
+      nc.publish(subject, frame.data, { headers: frame.headers });
     }
   };
 
@@ -146,8 +149,9 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
     const id = beat.node.id;
     if (id === self.id) return;
     // Signed: only a node's own word about itself changes the view, or anyone could forge a join (and take
-    // shards) or a goodbye. The signature covers the bytes parsed above.
-    if (security !== undefined && !security.controlFrom(msg, id)) return;
+    // shards) or a goodbye; and only a fresh one, or a recorded beat could keep a dead node alive and a recorded
+    // goodbye remove a live one. The signature covers the bytes parsed above, stamp included.
+    if (security !== undefined && !security.controlFrom(msg, id, 'members', beat.stamp)) return;
     if (beat.kind === 'leave') {
       const peer = peers.get(id);
       if (peer) {

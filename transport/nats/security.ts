@@ -1,12 +1,14 @@
 // The signed transport: every frame a node publishes carries its Ed25519 signature and its node id in NATS
 // headers; a receiving node admits only frames signed by a node it knows, whose access list allows them, and
 // opens payloads sealed for it. Everything else is a dead letter and is never handled. The cluster's control
-// frames (heartbeats, shard notices) are signed too; one not signed by the node it speaks for is ignored.
+// frames (heartbeats, shard notices) are signed too; one not signed by the node it speaks for is ignored, and so
+// is one that is not fresh (a replay): each carries, inside the signed bytes, its send time and the sender's
+// incarnation and sequence number.
 
-import type { KeyObject } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
-import { InvalidOptionsError, type Logger } from '../../runtime/index.js';
-import { assertOptionsObject, type Envelope, type Rejected } from '../../runtime/internal.js';
+import { type Clock, InvalidOptionsError, type Logger, systemClock } from '../../runtime/index.js';
+import { assertOptionsObject, type Envelope, intOption, type Rejected } from '../../runtime/internal.js';
 import { AccessList, type AclRule } from './security-acl.js';
 import { type EncryptOptions, PayloadCipher } from './security-encrypt.js';
 import {
@@ -31,19 +33,71 @@ export type SecurityErrorCode = (typeof SecurityErrorCode)[keyof typeof Security
 
 /**
  * Why a signed node ignored a cluster control frame (a heartbeat, a shard notice): the signature codes of
- * {@link SecurityErrorCode}, or `WRONG_SIGNER`, a frame signed by a known node but speaking for another.
- * Ignored control frames are counted and logged, not dead letters.
+ * {@link SecurityErrorCode}, `WRONG_SIGNER`, a frame signed by a known node but speaking for another, or
+ * `STALE_FRAME`, a genuine frame that is not fresh: sent too long ago (or ahead) by this node's clock, no newer
+ * than one already heard from its sender, from an earlier incarnation of its sender, or without a stamp
+ * (a replay). Ignored control frames are counted and logged, not dead letters.
  */
 export const ControlRefusalCode = {
   UnsignedFrame: SecurityErrorCode.UnsignedFrame,
   BadSignature: SecurityErrorCode.BadSignature,
   UnknownSigner: SecurityErrorCode.UnknownSigner,
   WrongSigner: 'WRONG_SIGNER',
+  StaleFrame: 'STALE_FRAME',
 } as const;
 export type ControlRefusalCode = (typeof ControlRefusalCode)[keyof typeof ControlRefusalCode];
 
 /** Why a frame's signature does not verify. */
-type SignatureFailure = Exclude<ControlRefusalCode, typeof ControlRefusalCode.WrongSigner>;
+type SignatureFailure = Exclude<
+  ControlRefusalCode,
+  typeof ControlRefusalCode.WrongSigner | typeof ControlRefusalCode.StaleFrame
+>;
+
+/**
+ * What a signed node puts in each control frame it sends, inside the signed bytes (the frame's `stamp`), so
+ * that a recorded frame cannot be replayed.
+ */
+export interface ControlStamp {
+  /** Send time, epoch ms by the sender's clock. */
+  at: number;
+  /** When the sender's incarnation (this run of the node) started, epoch ms by its clock. */
+  since: number;
+  /** The incarnation's random id: a node restarted with the same id and key is a new incarnation. */
+  inc: string;
+  /** One more for each control frame the incarnation sends, from 1. */
+  seq: number;
+}
+
+/** Which stream of control frames a stamp belongs to: each is checked for order on its own. */
+export type ControlChannel = 'members' | 'shards';
+
+/** The default freshness window: five failure timeouts, at least 10 s (it must cover the nodes' clock skew). */
+export function defaultFreshnessMs(failureTimeoutMs: number): number {
+  return Math.max(10_000, 5 * failureTimeoutMs);
+}
+
+/** A stamp from the wire, every field checked, or undefined. */
+function stampOf(value: unknown): ControlStamp | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { at, since, inc, seq } = value as Record<string, unknown>;
+  if (
+    !Number.isSafeInteger(at) ||
+    !Number.isSafeInteger(since) ||
+    !Number.isSafeInteger(seq) ||
+    (seq as number) < 1 ||
+    typeof inc !== 'string' ||
+    inc.length === 0 ||
+    inc.length > 64
+  )
+    return undefined;
+  return { at: at as number, since: since as number, inc, seq: seq as number };
+}
+
+/** Orders two incarnations of one node: the later started one is newer; the id breaks a tie. */
+function compareIncarnations(a: ControlStamp, b: ControlStamp): number {
+  if (a.since !== b.since) return a.since - b.since;
+  return a.inc < b.inc ? -1 : a.inc > b.inc ? 1 : 0;
+}
 
 /** Options of the signed transport (`natsTransport({ security })`). */
 export interface NatsSecurityOptions {
@@ -57,6 +111,14 @@ export interface NatsSecurityOptions {
   acl?: AclRule[];
   /** Payload encryption for named message types. */
   encrypt?: EncryptOptions;
+  /**
+   * Replay protection of the cluster's control frames (heartbeats, joins, goodbyes, shard release notices):
+   * one whose send time is further than this from the receiver's clock, either way, is refused as
+   * `STALE_FRAME`, and so is one no newer than the last heard from its sender's incarnation (or from an earlier
+   * incarnation) within this window. Must exceed the clock skew between nodes plus a frame's transit time.
+   * @defaultValue five times `cluster.failureTimeoutMs`, at least 10 s
+   */
+  freshnessMs?: number;
 }
 
 /** Resolved {@link NatsSecurityOptions}: keys loaded, rules compiled. */
@@ -65,6 +127,8 @@ export interface ResolvedNatsSecurity {
   publicKeys: ReadonlyMap<string, KeyObject>;
   acl: AccessList | undefined;
   cipher: PayloadCipher | undefined;
+  /** Undefined: the default for the cluster's failure timeout ({@link defaultFreshnessMs}). */
+  freshnessMs: number | undefined;
 }
 
 /** Checks and loads {@link NatsSecurityOptions}; throws `INVALID_OPTIONS` naming the field, never a key. */
@@ -87,6 +151,10 @@ export function resolveSecurityOptions(
     publicKeys,
     acl: options.acl === undefined ? undefined : new AccessList(options.acl),
     cipher: options.encrypt === undefined ? undefined : new PayloadCipher(options.encrypt),
+    freshnessMs:
+      options.freshnessMs === undefined
+        ? undefined
+        : intOption(options.freshnessMs, 'security.freshnessMs', 0, 1),
   };
 }
 
@@ -100,10 +168,19 @@ export interface SignedMessage {
 /** Between two lines about one kind of refused frame, at least this long. */
 const LOG_EVERY_MS = 60_000;
 
+/** How {@link FrameSecurity} stamps and checks control frames. */
+export interface ControlFreshnessOptions {
+  /** @defaultValue the real clock */
+  clock?: Clock | undefined;
+  /** @defaultValue {@link defaultFreshnessMs} of the default failure timeout (10 s) */
+  freshnessMs?: number | undefined;
+}
+
 /**
  * @internal One node's signer and verifier. `headers` signs a frame about to be published; `verify` checks
  * one that arrived (its signer, or a dead letter); `admit` applies the access list and opens sealed payloads;
- * `controlFrom` checks a cluster control frame (heartbeat, shard notice) against the node it speaks for.
+ * `controlFrame` stamps and signs a cluster control frame (heartbeat, shard notice), `controlFrom` checks one
+ * against the node it speaks for and for freshness.
  */
 export class FrameSecurity {
   readonly #s: ResolvedNatsSecurity;
@@ -126,14 +203,49 @@ export class FrameSecurity {
     BAD_SIGNATURE: 0,
     UNKNOWN_SIGNER: 0,
     WRONG_SIGNER: 0,
+    STALE_FRAME: 0,
   };
   readonly #controlLoggedAt = new Map<ControlRefusalCode, number>();
   #log: Logger | undefined;
+  readonly #clock: Clock;
+  readonly #freshnessMs: number;
+  /** This incarnation's start and id, and the sequence number of the last control frame it sent. */
+  readonly #since: number;
+  readonly #inc = randomBytes(8).toString('hex');
+  #seq = 0;
+  /**
+   * The newest stamp accepted per channel and signer. Only verified signers (nodes with a known key) get an
+   * entry, so it stays bounded by the fleet's size.
+   */
+  readonly #heard = new Map<string, ControlStamp>();
 
-  constructor(resolved: ResolvedNatsSecurity, nodeId: string, log: Logger | undefined) {
+  constructor(
+    resolved: ResolvedNatsSecurity,
+    nodeId: string,
+    log: Logger | undefined,
+    freshness: ControlFreshnessOptions = {},
+  ) {
     this.#s = resolved;
     this.#nodeId = nodeId;
     this.#log = log;
+    this.#clock = freshness.clock ?? systemClock;
+    this.#freshnessMs = freshness.freshnessMs ?? resolved.freshnessMs ?? defaultFreshnessMs(2000);
+    this.#since = this.#clock.now();
+  }
+
+  /**
+   * A cluster control frame ready to publish: `body` with this node's {@link ControlStamp} added as `stamp`,
+   * as JSON bytes, and the headers signing those bytes.
+   */
+  controlFrame(body: object): { data: Uint8Array; headers: MsgHdrs } {
+    const stamp: ControlStamp = {
+      at: this.#clock.now(),
+      since: this.#since,
+      inc: this.#inc,
+      seq: ++this.#seq,
+    };
+    const data = new TextEncoder().encode(JSON.stringify({ ...body, stamp }));
+    return { data, headers: this.headers(data) };
   }
 
   /** NATS headers carrying `data`'s signature by this node. */
@@ -159,22 +271,57 @@ export class FrameSecurity {
   }
 
   /**
-   * True when a cluster control frame (a heartbeat, a shard notice) verifies and its signer is `about`, the
-   * node it speaks for: a node may only speak for itself. Else the frame is counted in
-   * {@link controlRefused}, logged (rate-limited) and must be ignored; it is no dead letter (no actor's mail).
+   * True when a cluster control frame (a heartbeat, a shard notice) verifies, its signer is `about`, the node
+   * it speaks for (a node may only speak for itself), and it is fresh: `stamp` (the frame's, as parsed from
+   * its signed bytes) was sent within the freshness window of this node's clock, and is newer than the last
+   * frame accepted on `channel` from that signer (a later sequence number of the same incarnation, or a later
+   * incarnation). Else the frame is counted in {@link controlRefused}, logged (rate-limited) and must be
+   * ignored; it is no dead letter (no actor's mail).
    */
-  controlFrom(msg: SignedMessage, about: string): boolean {
+  controlFrom(msg: SignedMessage, about: string, channel: ControlChannel, stamp: unknown): boolean {
     const checked = this.#check(msg, 'control frame');
     if (typeof checked !== 'string') {
       this.#refuseControl(checked.code, `${checked.message}: ignored`);
       return false;
     }
-    if (checked === about) return true;
+    if (checked !== about) {
+      this.#refuseControl(
+        ControlRefusalCode.WrongSigner,
+        `a control frame on ${msg.subject} about node ${about.slice(0, 100)} signed by ${checked}: ignored`,
+      );
+      return false;
+    }
+    const stale = this.#stale(channel, checked, stamp);
+    if (stale === undefined) return true;
     this.#refuseControl(
-      ControlRefusalCode.WrongSigner,
-      `a control frame on ${msg.subject} about node ${about.slice(0, 100)} signed by ${checked}: ignored`,
+      ControlRefusalCode.StaleFrame,
+      `a control frame on ${msg.subject} signed by ${checked} ${stale}: ignored`,
     );
     return false;
+  }
+
+  /** Why a control frame from `signer` is not fresh, or undefined when it is (and is remembered as newest). */
+  #stale(channel: ControlChannel, signer: string, value: unknown): string | undefined {
+    const stamp = stampOf(value);
+    if (stamp === undefined) return 'carries no valid freshness stamp';
+    const now = this.#clock.now();
+    const window = this.#freshnessMs;
+    if (Math.abs(now - stamp.at) > window)
+      return `was sent at ${stamp.at}, ${now - stamp.at} ms from this node's clock (window ${window} ms)`;
+    const key = `${channel} ${signer}`;
+    const last = this.#heard.get(key);
+    // Past the window since the last frame accepted from the signer, its state can go: any frame it sent
+    // before that one is outside the window too (both stamped by its clock). A node restarted with a clock
+    // behind its previous run's is so heard again one window after that run's last frame.
+    if (last !== undefined && now - last.at <= window) {
+      const order = compareIncarnations(stamp, last);
+      if (order < 0)
+        return `is from an earlier incarnation (started ${stamp.since}, last heard ${last.since})`;
+      if (order === 0 && stamp.seq <= last.seq)
+        return `is no newer than one already heard (sequence ${stamp.seq}, last ${last.seq})`;
+    }
+    this.#heard.set(key, stamp);
+    return undefined;
   }
 
   /** The signer of a frame whose signature verifies, or why it does not. */
@@ -260,7 +407,7 @@ export class FrameSecurity {
   #refuseControl(code: ControlRefusalCode, message: string): void {
     this.controlRefused[code]++;
     // Logged like refused frames: the first of each kind, then one a minute with the count.
-    const now = Date.now();
+    const now = this.#clock.now();
     const last = this.#controlLoggedAt.get(code);
     if (last !== undefined && now - last < LOG_EVERY_MS) return;
     this.#controlLoggedAt.set(code, now);

@@ -33,8 +33,9 @@ export interface ShardOwnerOptions {
   /** A rebalance claimed or released shards; `owned` is how many this node holds now (for the log). */
   onMoved?: ((claimed: number, released: number, owned: number) => void) | undefined;
   /**
-   * Set for a signed transport: release notices are signed, and one counts only when signed by the node it
-   * names as releaser (`by`), and only for a shard that node held as far as this node knows.
+   * Set for a signed transport: release notices are stamped and signed, and one counts only when signed by
+   * the node it names as releaser (`by`), fresh (no replay), and only for a shard that node held as far as
+   * this node knows.
    */
   security?: FrameSecurity | undefined;
 }
@@ -123,6 +124,7 @@ export class ShardOwner {
           const notice = JSON.parse(new TextDecoder().decode(msg.data)) as {
             released?: unknown;
             by?: unknown;
+            stamp?: unknown;
           };
           // Only a notice naming one of our types' shards counts: anyone can publish here, and what is
           // remembered must stay bounded by the shards there are.
@@ -132,10 +134,10 @@ export class ShardOwner {
             isShardKey(notice.released, this.#types, this.#options.shards)
           ) {
             // Signed: a node announces only its own releases (a forged one would let a node claim a shard
-            // its owner still serves).
+            // its owner still serves), and only fresh ones (a replayed one would free a shard again).
             const security = this.#security;
             const by = typeof notice.by === 'string' ? notice.by : '';
-            if (security !== undefined && !security.controlFrom(msg, by)) return;
+            if (security !== undefined && !security.controlFrom(msg, by, 'shards', notice.stamp)) return;
             this.#released.set(notice.released, notice.by);
             this.schedule();
           }
@@ -296,13 +298,13 @@ export class ShardOwner {
     });
     this.moves++;
     if (!this.#nc.isClosed()) {
-      const notice = JSON.stringify({ released: `${type}.${shard}`, by: this.#self });
+      const notice = { released: `${type}.${shard}`, by: this.#self };
       const security = this.#security;
-      if (security === undefined) this.#nc.publish(this.#subjects.shardNotices, notice);
+      if (security === undefined) this.#nc.publish(this.#subjects.shardNotices, JSON.stringify(notice));
       else {
-        // Signed over the exact bytes sent.
-        const data = new TextEncoder().encode(notice);
-        this.#nc.publish(this.#subjects.shardNotices, data, { headers: security.headers(data) });
+        // Stamped (send time, incarnation, sequence) and signed over the exact bytes sent.
+        const frame = security.controlFrame(notice);
+        this.#nc.publish(this.#subjects.shardNotices, frame.data, { headers: frame.headers });
       }
     }
   }

@@ -28,7 +28,7 @@ import {
   type ResolvedNatsTransportOptions,
   resolveNatsTransportOptions,
 } from './options.js';
-import { type ControlRefusalCode, FrameSecurity } from './security.js';
+import { type ControlRefusalCode, defaultFreshnessMs, FrameSecurity } from './security.js';
 import { type BoundParts, drainParts, stopParts } from './shutdown.js';
 import { ConnectionState, transportStats } from './stats.js';
 import { SubjectScheme } from './subjects.js';
@@ -45,8 +45,9 @@ export interface NatsTransport extends Transport {
   stats(): TransportStats;
   /**
    * Signed transports: the cluster control frames (heartbeats, joins, goodbyes, shard notices) this node
-   * ignored, by code: unsigned, tampered, from an unknown signer, or signed by a node other than the one they
-   * speak for (`WRONG_SIGNER`). Undefined for an unsigned transport or before binding.
+   * ignored, by code: unsigned, tampered, from an unknown signer, signed by a node other than the one they
+   * speak for (`WRONG_SIGNER`), or not fresh, a replay (`STALE_FRAME`). Undefined for an unsigned transport or
+   * before binding.
    */
   controlRefusals(): Readonly<Record<ControlRefusalCode, number>> | undefined;
 }
@@ -174,7 +175,11 @@ export class NatsTransportImpl implements NatsTransport {
       const serverMax = nc.info?.max_payload ?? DEFAULT_MAX_FRAME_BYTES;
       if (this.#codec.maxFrameBytes > serverMax) this.#codec = createCodec({ maxFrameBytes: serverMax });
       const subjects = this.#scheme.node(nodeId);
-      if (this.#o.security !== undefined) this.#security = new FrameSecurity(this.#o.security, nodeId, log);
+      if (this.#o.security !== undefined)
+        this.#security = new FrameSecurity(this.#o.security, nodeId, log, {
+          clock: this.#o.cluster.clock,
+          freshnessMs: this.#o.security.freshnessMs ?? defaultFreshnessMs(this.#o.cluster.failureTimeoutMs),
+        });
       if (await nodeIdTaken(nc, subjects)) {
         if (this.#owned) await nc.close();
         this.#finish(undefined);
