@@ -41,6 +41,19 @@ import { type CellOptions, CellState } from './state.js';
  */
 let turnNow = -1;
 
+/**
+ * Messages every cell of this process may handle, together, before the event loop gets a turn. A cell's own
+ * budget (`throughput`) only bounds one run; cells that keep each other busy through microtasks (an actor
+ * telling itself, two actors pinging, an async handler that never waits on I/O) would otherwise chain runs
+ * forever and starve every timer and socket: ask deadlines, heartbeats, the process's I/O.
+ */
+const LOOP_SHARE = 5_000;
+/** Messages handled since the event loop last reached its check phase (reset by a setImmediate armed at 1). */
+let handledSinceYield = 0;
+const resetLoopShare = (): void => {
+  handledSinceYield = 0;
+};
+
 export class ActorCell extends CellState {
   declare readonly parent: ActorCell | undefined;
 
@@ -195,7 +208,7 @@ export class ActorCell extends CellState {
         beginStop(this);
         return;
       }
-      if (budget-- === 0) {
+      if (budget-- === 0 || handledSinceYield >= LOOP_SHARE) {
         if (this.mailbox.length > 0 || this.notices.length > 0) this.schedule(true);
         return;
       }
@@ -205,6 +218,7 @@ export class ActorCell extends CellState {
       }
       const envelope = this.mailbox.shiftInto(LENT);
       if (envelope === undefined) return;
+      if (handledSinceYield++ === 0) setImmediate(resetLoopShare);
       const handler = this.#accept(envelope);
       let went = false;
       if (handler !== undefined) {

@@ -428,6 +428,79 @@ describe('actors', () => {
   });
 });
 
+describe('fairness with the event loop', () => {
+  type Loop = { go: Record<never, never>; stop: Record<never, never> };
+  // The loops end by themselves after 3 s, so that without fairness the test fails (a late timer) instead of
+  // hanging its worker.
+  let until = 0;
+  type Pong = { ball: { n: number } };
+
+  // Each case keeps actors busy through microtasks alone; a 5 ms timer must still fire soon, and the actors must
+  // have handled many messages meanwhile (they are slowed, not stopped).
+  it.each([
+    ['an actor telling itself from a sync handler', false],
+    ['an actor telling itself from an async handler that never waits on I/O', true],
+  ])('%s does not starve timers', async (_name, async) => {
+    const s = await system();
+    let handled = 0;
+    let running = true;
+    const again = (ctx: { self: { tell(m: { type: 'go' }): void } }): void => {
+      handled++;
+      if (running && performance.now() < until) ctx.self.tell({ type: 'go' });
+    };
+    const looping = defineActor<Loop, undefined>({
+      type: 'looping',
+      handlers: {
+        go: async
+          ? async (_m, ctx) => {
+              await null;
+              again(ctx);
+            }
+          : (_m, ctx) => again(ctx),
+        stop: () => {
+          running = false;
+        },
+      },
+    });
+    const ref = s.spawn(looping, { name: 'l' });
+    const started = performance.now();
+    until = started + 3000;
+    const fired = new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - started), 5));
+    ref.tell({ type: 'go' });
+    const after = await fired;
+    running = false;
+    expect(after).toBeLessThan(1000);
+    expect(handled).toBeGreaterThan(100);
+  });
+
+  it('two actors pinging each other do not starve timers', async () => {
+    const s = await system();
+    let rallies = 0;
+    let running = true;
+    const player = defineActor<Pong, undefined>({
+      type: 'player',
+      handlers: {
+        ball: (m, ctx) => {
+          rallies++;
+          if (running && performance.now() < until)
+            s.ref<Pong>(m.n % 2 === 0 ? 'n/b' : 'n/a').tell({ type: 'ball', n: m.n + 1 });
+          void ctx;
+        },
+      },
+    });
+    s.spawn(player, { name: 'a' });
+    const b = s.spawn(player, { name: 'b' });
+    const started = performance.now();
+    until = started + 3000;
+    const fired = new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - started), 5));
+    b.tell({ type: 'ball', n: 1 });
+    const after = await fired;
+    running = false;
+    expect(after).toBeLessThan(1000);
+    expect(rallies).toBeGreaterThan(100);
+  });
+});
+
 describe('resolveSystemOptions', () => {
   it('applies defaults without touching the input', () => {
     const input = { nodeId: 'x' };
