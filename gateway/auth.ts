@@ -138,7 +138,20 @@ export class Authenticator {
 
   /** The caller of a request with these headers; throws GATEWAY_UNAUTHENTICATED. */
   async authenticate(headers: Record<string, string | string[] | undefined>): Promise<Principal> {
-    const apiKey = headers['x-api-key'];
+    return this.check(headers, undefined);
+  }
+
+  /**
+   * {@link authenticate} without a promise for an API key (the common case: the request goes on in the same
+   * turn): answers a principal, or a promise of one for a bearer token; throws GATEWAY_UNAUTHENTICATED.
+   * `queryKey`: an API key given as `?key=`, used when the headers carry none.
+   */
+  check(
+    headers: Record<string, string | string[] | undefined>,
+    queryKey: string | undefined,
+  ): Principal | Promise<Principal> {
+    const header = headers['x-api-key'];
+    const apiKey = header === undefined ? queryKey : header;
     if (typeof apiKey === 'string' && apiKey !== '') return this.#byKey(apiKey);
     const authorization = headers.authorization;
     if (typeof authorization === 'string') {

@@ -20,7 +20,7 @@ import { Authenticator, type AuthOptions, allows, type Principal } from './auth.
 import { errorAnswer, GatewayError, GatewayErrorCode } from './errors.js';
 import { type FleetOptions, fleetRoutes } from './fleet/index.js';
 import { CustomGraphs } from './graphs.js';
-import { RunStreams } from './run-streams.js';
+import { eventKind, RunStreams } from './run-streams.js';
 import * as S from './schemas.js';
 
 const KEEP_ALIVE_MS = 15_000;
@@ -111,7 +111,6 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     runTimeoutMs: runTimeout,
   });
   const graphs = new CustomGraphs(system, ownLog(options.graphLog), logger);
-  const principals = new WeakMap<FastifyRequest, Principal>();
   const open = new Set<AbortController>();
 
   const app = Fastify({
@@ -165,30 +164,34 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
       method: route.method,
       url: route.url,
       schema: { summary: route.summary, ...route.schema },
-      onRequest: async (req, reply) => {
-        if (route.scope === 'public') return;
-        let principal: Principal;
-        try {
-          const key = route.queryKey === true ? (req.query as { key?: unknown } | undefined)?.key : undefined;
-          principal = await auth.authenticate(
-            typeof key === 'string' && req.headers['x-api-key'] === undefined
-              ? { ...req.headers, 'x-api-key': key }
-              : req.headers,
-          );
-        } catch (err) {
-          if (err instanceof GatewayError) return deny(req, reply, err, {});
-          throw err;
-        }
-        principals.set(req, principal);
-        if (route.scope === 'any') return;
-        const required = route.scope(req);
-        if (!allows(principal.scopes, required))
-          return deny(
+      // A callback hook, not an async one: an API key is checked in the same turn, with no promise per request.
+      onRequest: (req, reply, done) => {
+        const scope = route.scope;
+        if (scope === 'public') return done();
+        const refuse = (err: unknown): void => {
+          if (err instanceof GatewayError) void deny(req, reply, err, {});
+          else done(err as Error);
+        };
+        const admit = (principal: Principal) => {
+          if (scope === 'any') return done();
+          const required = scope(req);
+          if (allows(principal.scopes, required)) return done();
+          return void deny(
             req,
             reply,
             new GatewayError(GatewayErrorCode.Forbidden, `this credential lacks scope ${required}`),
             { subject: principal.subject, scope: required },
           );
+        };
+        let principal: Principal | Promise<Principal>;
+        try {
+          const key = route.queryKey === true ? (req.query as { key?: unknown } | undefined)?.key : undefined;
+          principal = auth.check(req.headers, typeof key === 'string' ? key : undefined);
+        } catch (err) {
+          return refuse(err);
+        }
+        if (principal instanceof Promise) principal.then(admit, refuse);
+        else admit(principal);
       },
       handler: route.handler,
     });
@@ -284,8 +287,12 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     schema: { params: S.agentParams, body: S.runBody },
     handler: async (req) => {
       const { input, runId } = req.body as { input: AgentProtocol['run']['input']; runId?: string };
+      // An id minted here is new everywhere: the agent reads no journal for it.
       const id = runId ?? `gw-${crypto.randomUUID()}`;
-      const output = await agentOf(req).ask({ type: 'run', input, runId: id }, { timeout: runTimeout });
+      const output = await agentOf(req).ask(
+        { type: 'run', input, runId: id, ...(runId === undefined ? { fresh: true } : {}) },
+        { timeout: runTimeout },
+      );
       return { runId: id, output };
     },
   });
@@ -298,7 +305,12 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     handler: async (req, reply) => {
       const { input, runId } = req.body as { input: AgentProtocol['run']['input']; runId?: string };
       const id = runId ?? `gw-${crypto.randomUUID()}`;
-      streams.start(idOf(req), input, id);
+      streams.start(idOf(req), input, id, runId === undefined);
+      // The answer waits one turn of the event loop, so what the run needs first goes first: the ask flushed to
+      // the transport, and an agent on this node through its first step up to the model request. The answer is
+      // rarely on the path to the first token (the client's GET is in place well before a model's first token);
+      // the model request always is, and on one node the client's 202 and GET would be served ahead of it.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       return reply.code(202).send({
         runId: id,
         events: `/agents/${encodeURIComponent(idOf(req))}/runs/${encodeURIComponent(id)}/events`,
@@ -333,7 +345,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
       keepAlive.unref();
       try {
         for await (const record of streams.events(id, runId, after, ac.signal)) {
-          const kind = (JSON.parse(record.data) as { kind?: string }).kind ?? 'event';
+          const kind = eventKind(record.data) ?? 'event';
           if (!raw.write(`id: ${record.seq}\nevent: ${kind}\ndata: ${record.data}\n\n`))
             await new Promise<void>((resolve) => {
               raw.once('drain', resolve);

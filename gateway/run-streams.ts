@@ -27,13 +27,35 @@ const FRESH_MS = 5000;
 /** Runs remembered as started here. */
 const MAX_FRESH = 1024;
 
+const KIND_PREFIX = '{"kind":"';
+
+/** What an event kind may be: it becomes an SSE `event:` line, so never a line break forging another field. */
+const KIND_NAME = /^[\w.-]{1,64}$/;
+
+/**
+ * The `kind` of a stored event, or undefined (also for a kind that is not a plain name). The collector stores
+ * each event with `kind` as its first key, so the kind is read off the front of the text (no parse of a record
+ * per SSE write); any other shape is parsed.
+ */
+export function eventKind(data: string): string | undefined {
+  if (data.startsWith(KIND_PREFIX)) {
+    const end = data.indexOf('"', KIND_PREFIX.length);
+    const kind = data.slice(KIND_PREFIX.length, end);
+    // A plain name: no escape inside it, and the closing quote is followed by the next key or the object's end.
+    if (end > 0 && !kind.includes('\\') && (data[end + 1] === ',' || data[end + 1] === '}'))
+      return KIND_NAME.test(kind) ? kind : undefined;
+  }
+  try {
+    const kind = (JSON.parse(data) as { kind?: unknown } | null)?.kind;
+    return typeof kind === 'string' && KIND_NAME.test(kind) ? kind : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether a stored event ends its run's stream. */
 export function isTerminal(record: LogRecord): boolean {
-  try {
-    return TERMINAL.has((JSON.parse(record.data) as { kind?: string }).kind ?? '');
-  } catch {
-    return false;
-  }
+  return TERMINAL.has(eventKind(record.data) ?? '');
 }
 
 /** The virtual type of the collectors; gateways of one namespace host it (and must share the stream log). */
@@ -57,20 +79,34 @@ function runOf(address: string): [string, string] | undefined {
   return undefined;
 }
 
+/** A collector's run, read once from its address when it activates. */
+interface CollectedRun {
+  agent: string;
+  runId: string;
+  key: string;
+}
+
 /** The collector type: appends each event of its run to the log, in order (one message at a time). */
 function collector(system: ActorSystem) {
-  return defineActor<{ agentEvent: AgentEventMessage }>({
+  return defineActor<{ agentEvent: AgentEventMessage }, CollectedRun | null>({
+    init: (ctx) => {
+      const run = runOf(ctx.self.address);
+      return run === undefined ? null : { agent: run[0], runId: run[1], key: streamKey(run[0], run[1]) };
+    },
     handlers: {
       agentEvent: async (message, ctx) => {
-        const run = runOf(ctx.self.address);
+        const run = ctx.state;
         const streams = hosts.get(system)?.[0];
-        if (run === undefined || streams === undefined) return;
-        const [agent, runId] = run;
+        if (run === null || streams === undefined) return;
         const { type: _t, agent: _a, ...event } = message;
-        if (event.runId !== runId) return;
-        await streams.append(streamKey(agent, runId), JSON.stringify(event));
-        if (TERMINAL.has(event.kind))
-          system.ref<AgentProtocol>(agent).tell({ type: 'unsubscribe', to: ctx.self.address });
+        if (event.runId !== run.runId) return;
+        await streams.append(run.key, JSON.stringify(event));
+        if (TERMINAL.has(event.kind)) {
+          system.ref<AgentProtocol>(run.agent).tell({ type: 'unsubscribe', to: ctx.self.address });
+          // Its run is over: the collector goes now rather than at passivation, so a busy gateway does not keep
+          // (and sweep) one idle activation per recent run. A late event activates it again, as after passivation.
+          ctx.stop();
+        }
       },
     },
   });
@@ -104,8 +140,11 @@ export class RunStreams {
     } else streams.push(this);
   }
 
-  /** Starts run `runId` of `agent` with its events collected; the run's answer arrives as its `finished` event. */
-  start(agent: string, input: AgentProtocol['run']['input'], runId: string): void {
+  /**
+   * Starts run `runId` of `agent` with its events collected; the run's answer arrives as its `finished` event.
+   * `minted`: this gateway made `runId` just now, so the agent reads no journal for it.
+   */
+  start(agent: string, input: AgentProtocol['run']['input'], runId: string, minted = false): void {
     const { system, log, logger } = this.#o;
     const key = streamKey(agent, runId);
     const agentRef = system.ref<AgentProtocol>(agent);
@@ -115,7 +154,8 @@ export class RunStreams {
     if (this.#startedAt.size > MAX_FRESH)
       this.#startedAt.delete(this.#startedAt.keys().next().value as string);
     agentRef.tell({ type: 'subscribe', to, runId });
-    agentRef.ask({ type: 'run', input, runId }, { timeout: this.#o.runTimeoutMs }).catch((err: unknown) => {
+    const run: AgentProtocol['run'] = minted ? { input, runId, fresh: true } : { input, runId };
+    agentRef.ask({ type: 'run', ...run }, { timeout: this.#o.runTimeoutMs }).catch((err: unknown) => {
       const e = err as { code?: string; message?: string };
       logger.warn('gateway: streamed run ended with an error', { agent, runId, code: e.code ?? 'ERROR' });
       // A run that never started sends no `failed` event: record one so readers end.

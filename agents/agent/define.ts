@@ -120,9 +120,12 @@ export function defineAgentWith<O extends z.ZodType | undefined>(
           return replier?.fail(
             new InvalidOptionsError('runId', 'expected 1-200 characters of [-_.:=a-zA-Z0-9]'),
           );
-        // A run id made here is new everywhere: there is no journal to read.
-        const generated = msg.runId === undefined;
-        let run = generated ? undefined : await load(ctx as AgentCtx, runId, true);
+        // A run id made here, or one the caller minted just now (`fresh`), is new everywhere: there is no journal
+        // to read, only this actor's memory to check.
+        const generated = msg.runId === undefined || msg.fresh === true;
+        let run = generated
+          ? (ctx.state.runs.get(runId) ?? ctx.state.done.get(runId))
+          : await load(ctx as AgentCtx, runId, true);
         if (run !== undefined) {
           if (run.state === 'finished') return replier?.reply(run.output);
           if (run.state === 'failed') {

@@ -44,8 +44,19 @@ export interface ApprovalAck {
  * message the agent tells itself for each step of a run (never send it yourself).
  */
 export type AgentProtocol = {
-  /** `session`: the episodic-memory session its turns join (default: the run id). */
-  run: { input: string | ChatMessage[]; runId?: string; tenant?: string; session?: string } & Reply<unknown>;
+  /**
+   * `session`: the episodic-memory session its turns join (default: the run id). `fresh`: the caller minted
+   * `runId` just now (a random id, as the gateway does when the client names none) and asks once, so no journal
+   * can hold it and none is read (only this actor's live runs are checked). Never set it for an id a client
+   * chose, or one asked again to resume.
+   */
+  run: {
+    input: string | ChatMessage[];
+    runId?: string;
+    tenant?: string;
+    session?: string;
+    fresh?: boolean;
+  } & Reply<unknown>;
   subscribe: { to: string; runId?: string };
   unsubscribe: { to: string };
   configure: AgentConfigChange & Reply<AgentStatus['config']>;

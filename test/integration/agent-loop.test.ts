@@ -616,3 +616,32 @@ describe('journaled runs (embedded stores)', () => {
     ).toBe('AGENT_APPROVAL_NOT_PENDING');
   });
 });
+
+describe('run ids the caller minted (`fresh`)', () => {
+  it('reads no journal for a fresh run id; a chosen one is looked up', async () => {
+    const log = memoryAppendLog();
+    const reads: string[] = [];
+    const counted = {
+      append: log.append.bind(log),
+      ...(log.appendIf === undefined ? {} : { appendIf: log.appendIf.bind(log) }),
+      read: (key: string, options?: Parameters<typeof log.read>[1]) => {
+        reads.push(key);
+        return log.read(key, options);
+      },
+      purge: log.purge.bind(log),
+      close: log.close.bind(log),
+    };
+    const kit = agentKit({ router, journal: { log: counted, blobs: memoryKeyValue() } });
+    const agent = system.spawn(kit.defineAgent({ name: 'minted', model: 'g', instructions: '' }), {
+      name: 'minted',
+    });
+    server.script('m', ['first answer', 'second answer']);
+    expect(await agent.ask({ type: 'run', input: 'hi', runId: 'gw-fresh-1', fresh: true })).toBe(
+      'first answer',
+    );
+    expect(reads.filter((k) => k.includes('gw-fresh-1'))).toEqual([]);
+    // A run id a client chose is looked up in the journal.
+    expect(await agent.ask({ type: 'run', input: 'hi', runId: 'chosen-1' })).toBe('second answer');
+    expect(reads.some((k) => k.includes('chosen-1'))).toBe(true);
+  });
+});

@@ -5,6 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { readRunStream } from '../../gateway/run-reader.js';
+import { eventKind, isTerminal as storedEnd } from '../../gateway/run-streams.js';
 import { StreamHandoff } from '../../gateway/stream-handoff.js';
 import {
   type AppendLog,
@@ -160,5 +161,22 @@ describe('run stream hand-off', () => {
     expect(kinds(r.out)).toEqual(['token1']);
     r.ac.abort();
     await r.done;
+  });
+});
+
+describe('eventKind', () => {
+  it('reads the kind off the front of a stored event, and parses any other shape', () => {
+    expect(eventKind(JSON.stringify({ kind: 'token', runId: 'r', text: '"kind":"x"' }))).toBe('token');
+    expect(eventKind(JSON.stringify({ kind: 'finished' }))).toBe('finished');
+    expect(eventKind(JSON.stringify({ runId: 'r', kind: 'failed' }))).toBe('failed');
+    // Not a plain name: it would be an SSE `event:` line, and a line break there forges another field.
+    expect(eventKind(JSON.stringify({ kind: 'a\\"b', n: 1 }))).toBeUndefined();
+    expect(eventKind(JSON.stringify({ kind: 'token\ndata: forged', n: 1 }))).toBeUndefined();
+    expect(eventKind(JSON.stringify({ kind: 'tool_call.done' }))).toBe('tool_call.done');
+    expect(eventKind(JSON.stringify({ kind: 3 }))).toBeUndefined();
+    expect(eventKind('{"kind":"tok')).toBeUndefined();
+    expect(eventKind('not json')).toBeUndefined();
+    expect(storedEnd({ seq: 1, key: KEY, data: ev('finished'), at: 0 })).toBe(true);
+    expect(storedEnd({ seq: 1, key: KEY, data: ev('token'), at: 0 })).toBe(false);
   });
 });
