@@ -1,6 +1,7 @@
 // One run on one node: its module, targets, recorder and VUs, from start through the end (by itself, by a stop,
 // or by the dead-man switch when the coordinator goes silent) to the final snapshot.
 
+import { setMaxListeners } from 'node:events';
 import type { ActorRef, ActorSystem, Clock } from '../../runtime/index.js';
 import { LoadError, LoadErrorCode } from '../errors.js';
 import { executorDurationMs, isOpenModel } from '../executors/profile.js';
@@ -131,6 +132,9 @@ export class NodeRun implements VuHost, SchedulerHost {
       now: () => options.system.clock.now(),
     });
     const controller = new AbortController();
+    // Every VU waiting in `vu.sleep` (or a scenario passing `vu.signal` on) listens to the run's signal: thousands
+    // of listeners are expected, not a leak, so no MaxListenersExceededWarning past ten.
+    setMaxListeners(0, controller.signal);
     const clients: Record<string, unknown> = {};
     const opened: Array<OpenedTarget<unknown>> = [];
     try {

@@ -8,39 +8,42 @@ import type { Dispatcher } from 'undici';
 
 const NO_HEADERS: IncomingHttpHeaders = Object.freeze({}) as IncomingHttpHeaders;
 
-/** What an exchange resolves with. */
-export interface ExchangeResult {
-  status: number;
-  headers: IncomingHttpHeaders;
-  /** The body as text ('' when it was not kept). */
-  text: string;
-  bytes: number;
+/** What carries an exchange (a connection of the pool in http-pool.ts): told once undici is done with it. */
+export interface ExchangeCarrier {
+  release(): void;
 }
 
 /**
- * The handler of one dispatched request, settling its promise once: with the response at its end, with the
- * error undici reports, or at once with `abort(reason)` (a request still queued in the pool is aborted when it
- * reaches a connection).
+ * The handler of one dispatched request, settling its promise once: at the response's end (then `status`,
+ * `headers`, `text` and `bytes` hold it: no result object per request), with the error undici reports, or at once
+ * with `abort(reason)` (a request still queued in the pool is aborted when it reaches a connection).
  */
 export class Exchange implements Dispatcher.DispatchHandler {
-  readonly promise: Promise<ExchangeResult>;
-  #resolve!: (result: ExchangeResult) => void;
+  readonly promise: Promise<void>;
+  /** The pool's connection that carries it, told when undici is done with the request (end or error). */
+  connection: ExchangeCarrier | undefined;
+  #resolve!: () => void;
   #reject!: (err: unknown) => void;
   #controller: Dispatcher.DispatchController | undefined;
   #abortReason: Error | undefined;
   #settled = false;
-  #status = 0;
-  #headers: IncomingHttpHeaders = NO_HEADERS;
-  #bytes = 0;
+  /** The response's status and headers (once its head arrived). */
+  status = 0;
+  headers: IncomingHttpHeaders = NO_HEADERS;
+  /** Body bytes received so far. */
+  bytes = 0;
+  /** The body as UTF-8 text, once the response ended ('' when it was not kept). */
+  text = '';
   #chunks: Buffer[] | undefined;
   #timer: NodeJS.Timeout | undefined;
   #expired = false;
   #signal: AbortSignal | undefined;
-  readonly #onAbort = (): void => this.abort(new Error('aborted by its signal'));
+  /** Only for requests given a signal: most have none, and a closure per request is garbage. */
+  #onAbort: (() => void) | undefined;
 
   constructor(keepBody: boolean) {
     if (keepBody) this.#chunks = [];
-    this.promise = new Promise<ExchangeResult>((resolve, reject) => {
+    this.promise = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
@@ -62,6 +65,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Aborts the exchange when `signal` aborts. */
   follow(signal: AbortSignal): void {
     this.#signal = signal;
+    this.#onAbort = () => this.abort(new Error('aborted by its signal'));
     signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
@@ -83,29 +87,35 @@ export class Exchange implements Dispatcher.DispatchHandler {
     status: number,
     headers: IncomingHttpHeaders,
   ): void {
-    this.#status = status;
-    this.#headers = headers;
+    this.status = status;
+    this.headers = headers;
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.#bytes += chunk.length;
+    this.bytes += chunk.length;
     this.#chunks?.push(chunk);
   }
 
   onResponseEnd(): void {
+    this.connection?.release();
     if (this.#settled) return;
     this.#settle();
     const chunks = this.#chunks;
-    let text = '';
     if (chunks !== undefined && chunks.length > 0)
-      text =
+      this.text =
         chunks.length === 1
           ? (chunks[0] as Buffer).toString('utf8')
-          : Buffer.concat(chunks, this.#bytes).toString('utf8');
-    this.#resolve({ status: this.#status, headers: this.#headers, text, bytes: this.#bytes });
+          : Buffer.concat(chunks, this.bytes).toString('utf8');
+    this.#resolve();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.connection?.release();
+    this.#fail(error);
+  }
+
+  /** Fails a request that never reached undici (the pool was closed or destroyed): rejects with `error`. */
+  fail(error: Error): void {
     this.#fail(error);
   }
 
@@ -118,6 +128,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #settle(): void {
     this.#settled = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
   }
 }

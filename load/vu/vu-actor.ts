@@ -68,6 +68,9 @@ export function newVuSlot(id: number): VuSlot {
   };
 }
 
+/** The closed model's one message, shared by every VU's every iteration (a message is never mutated). */
+const ITERATE: VuProtocol['iterate'] & { type: 'iterate' } = Object.freeze({ type: 'iterate' });
+
 /** The definition of VU `slot`'s actor (one per VU: it closes over its slot and host). */
 export function vuActor(host: VuHost, slot: VuSlot): ActorDefinition<VuProtocol, undefined> {
   return defineActor<VuProtocol, undefined>({
@@ -87,8 +90,8 @@ export function vuActor(host: VuHost, slot: VuSlot): ActorDefinition<VuProtocol,
         // The next iteration is queued before this one runs, so a crash (a restart) does not end the loop. After
         // a long burst it is queued behind I/O and timers instead (to the address: a restarted VU still gets it).
         const self = ctx.self;
-        if (host.mustYield()) setImmediate(() => self.tell({ type: 'iterate' }));
-        else self.tell({ type: 'iterate' });
+        if (host.mustYield()) setImmediate(() => self.tell(ITERATE));
+        else self.tell(ITERATE);
         await runIteration(host, slot, slot.iterations++, undefined);
       },
       run: async (message) => {

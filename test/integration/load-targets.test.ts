@@ -264,6 +264,45 @@ describe('http target', () => {
     await Promise.all(Array.from({ length: 12 }, () => client.get('/')));
     expect(most).toBe(3);
   });
+
+  it('queues requests beyond the pool in order, pipelines, and fails the queued ones at the stop', async () => {
+    const order: string[] = [];
+    let open_ = 0;
+    let most = 0;
+    const slow = createServer((req, res) => {
+      order.push(req.url ?? '');
+      open_++;
+      most = Math.max(most, open_);
+      setTimeout(() => {
+        open_--;
+        res.end('x');
+      }, 20);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      slow.closeAllConnections();
+      return new Promise((resolve) => slow.close(resolve));
+    });
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    const piped = await open(http(url, { connections: 2, pipelining: 2 }));
+    const all = await Promise.all(Array.from({ length: 10 }, (_, i) => piped.client.get(`/${i}`)));
+    expect(all.every((r) => r.status === 200)).toBe(true);
+    expect(most).toBe(4);
+    expect([...order].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `/${i}`));
+    expect(piped.recorder.requests).toHaveLength(10);
+
+    // One connection: the queue is the order the server sees.
+    order.length = 0;
+    const serial = await open(http(url, { connections: 1 }));
+    await Promise.all(Array.from({ length: 5 }, (_, i) => serial.client.get(`/${i}`)));
+    expect(order).toEqual(['/0', '/1', '/2', '/3', '/4']);
+
+    const { client, recorder, stop } = await open(http(url, { connections: 1 }));
+    const pending = Array.from({ length: 3 }, () => rejection(client.get('/')));
+    setTimeout(() => stop.abort(), 5);
+    for (const err of await Promise.all(pending)) expect(err.code).toBe(LoadErrorCode.Stopped);
+    expect(recorder.requests).toEqual([]);
+  });
 });
 
 describe('nats target', () => {
