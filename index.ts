@@ -240,6 +240,7 @@ export type {
   RawRequestOptions,
 } from './transport/index.js';
 export {
+  ControlRefusalCode,
   createCodec,
   createLocalHub,
   DEFAULT_LOG_OP_TIMEOUT_MS,

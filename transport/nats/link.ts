@@ -43,9 +43,17 @@ export async function connectNats(
       ...options.connectOptions,
     });
   } catch (err) {
+    // A server that refuses a TLS client (no certificate, or one it does not trust) may just reset the socket
+    // after the handshake (TLS 1.3): the bare "read ECONNRESET" would not say why.
+    const reset =
+      (err as NodeJS.ErrnoException).code === 'ECONNRESET' || /ECONNRESET/.test((err as Error).message);
+    const hint =
+      reset && options.connectOptions?.tls
+        ? ' (the server closed the TLS connection: does it require a client certificate, and does it trust this one?)'
+        : '';
     throw new TransportError(
       TransportErrorCode.Connect,
-      `cannot connect to NATS: ${(err as Error).message}`,
+      `cannot connect to NATS: ${(err as Error).message}${hint}`,
       {
         cause: err,
       },
