@@ -4,7 +4,9 @@
 // `openai` client streaming the same scripted reply from the same offline model server (0 ms latency), timed
 // from the call until the first content delta. The two run interleaved one for one, in two set-ups: one node
 // with the stream log in memory (`local`), and a gateway node and an agent node on NATS with the stream log on
-// JetStream (`nats`, how a fleet runs it). Every run also records when the model server saw the request (its
+// JetStream (`nats`), and the same with the agent node in a child process of its own (`apart`, how a fleet
+// runs it: in the one-process set-ups the client, the gateway and the agent take turns on one event loop, so the
+// agent's model request waits behind the client's 202 and GET and the gateway's collector). Every run also records when the model server saw the request (its
 // script is a function called in this process), which splits each TTFT into "to the model" (client → gateway →
 // agent ask → router → openai request) and "back" (model SSE → router stream → agent token tell → collector →
 // log append → hand-off to the reader (or a log read) → SSE write → client parse): the figures that say where
@@ -26,6 +28,7 @@ import {
 import { type LlmServer, startLlmServer } from '../../testing/index.js';
 import { natsAppendLog, natsTransport } from '../../transport/index.js';
 import { wallNow } from '../load.js';
+import { ttftAgentRole } from '../roles/ttft-agent.js';
 import type { MetricSpec, Scenario } from '../scenario.js';
 import { quantile } from '../stats.js';
 
@@ -42,7 +45,7 @@ const PACE_MS = 5;
 /** The issue's target: ms added at p50 over the direct stream. */
 const TARGET_MS = 2;
 
-type SetupId = 'local' | 'nats';
+type SetupId = 'local' | 'nats' | 'apart';
 
 interface Setup {
   id: SetupId;
@@ -177,7 +180,21 @@ export const gatewayTtft: Scenario = {
       'first token appended → at the SSE reader (read, or handed over) p50, on NATS',
     ),
     latency('sse-out-p50-nats', 'first token at the SSE reader → parsed by the client p50, on NATS'),
+    latency('p50-apart', 'TTFT p50, on NATS, agent node in its own process'),
+    latency('p99-apart', 'TTFT p99, on NATS, agent node in its own process'),
+    latency(
+      'added-p50-apart',
+      `added p50, on NATS, agent node in its own process (target < ${TARGET_MS} ms)`,
+    ),
+    latency('added-p99-apart', 'added p99, on NATS, agent node in its own process'),
+    latency('to-model-p50-apart', 'start → model request p50, on NATS, agent node in its own process'),
+    latency('back-p50-apart', 'model request → first token p50, on NATS, agent node in its own process'),
+    latency('log-in-p50-apart', 'model request → first token appended to the stream log p50, agent apart'),
+    latency('log-append-p50-apart', 'stream log append of the first token p50, agent apart'),
+    latency('log-out-p50-apart', 'first token appended → at the SSE reader p50, agent apart'),
+    latency('sse-out-p50-apart', 'first token at the SSE reader → parsed by the client p50, agent apart'),
   ],
+  roles: { agent: ttftAgentRole },
   async open(ctx) {
     const server: LlmServer = await startLlmServer();
     // When the model server saw each request, by its text; set by the script, which runs in this process.
@@ -236,6 +253,27 @@ export const gatewayTtft: Scenario = {
         const gw = await gateway({ system, auth, streams: timedLog(log, marks), logger: silentLogger });
         closers.push(() => gw.close());
         setups.push({ id: 'nats', url: await gw.listen(0), agent: agent.address, marks });
+      }
+      // The same fleet with its agent node in a child process; this process keeps the gateway node.
+      {
+        const ns = `${ctx.namespace}-ttft-apart`;
+        const worker = await ctx.fork('agent', {
+          natsUrl: ctx.natsUrl!,
+          namespace: ns,
+          modelUrl: server.url,
+          model: MODEL,
+        });
+        closers.push(() => worker.close());
+        const address = await worker.call<string>('address');
+        const transport = natsTransport({ servers: ctx.natsUrl!, namespace: ns });
+        const system = await createSystem({ nodeId: 'ttft-gateway-apart', logger: silentLogger, transport });
+        closers.push(() => system.close());
+        const log: AppendLog = await natsAppendLog({ transport, name: 'gateway-streams', namespace: ns });
+        closers.push(() => log.close());
+        const marks = new Map<string, LogMarks>();
+        const gw = await gateway({ system, auth, streams: timedLog(log, marks), logger: silentLogger });
+        closers.push(() => gw.close());
+        setups.push({ id: 'apart', url: await gw.listen(0), agent: address, marks });
       }
     } catch (err) {
       for (const close of closers.reverse()) await close().catch(() => {});
@@ -338,6 +376,7 @@ export const gatewayTtft: Scenario = {
         const phases = [
           { s: setups[0]!, suffix: '', pace: PACE_MS },
           { s: setups[1]!, suffix: '-nats', pace: PACE_MS },
+          { s: setups[2]!, suffix: '-apart', pace: PACE_MS },
           { s: setups[0]!, suffix: '-burst', pace: 0 },
         ];
         for (const { s, suffix, pace: phasePace } of phases) {

@@ -4,9 +4,15 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Progress } from '../../bench/progress.js';
-import { runScenarios } from '../../bench/runner.js';
-import { gatewayTtft } from '../../bench/scenarios/gateway-ttft.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
+
+// The built bench (dist/): its `apart` set-up forks the agent node from dist/bench/worker.js beside the runner.
+const { runScenarios } = (await import(
+  new URL('../../dist/bench/runner.js', import.meta.url).href
+)) as typeof import('../../bench/runner.js');
+const { gatewayTtft } = (await import(
+  new URL('../../dist/bench/scenarios/gateway-ttft.js', import.meta.url).href
+)) as typeof import('../../bench/scenarios/gateway-ttft.js');
 
 let nats: ServerProcess;
 beforeAll(async () => {
@@ -19,7 +25,7 @@ afterAll(async () => {
 const quiet: Progress = { scenario() {}, detail() {}, line() {}, close() {} };
 
 describe('bench gateway-ttft', () => {
-  it('measures TTFT through the gateway (one node, and on NATS) next to a direct openai stream', async () => {
+  it('measures TTFT through the gateway (one node, on NATS, agent node apart) next to a direct openai stream', async () => {
     const [report] = await runScenarios({
       scenarios: [gatewayTtft],
       settings: { quick: true, count: 30, clients: [1], nodes: [1] },
@@ -34,7 +40,7 @@ describe('bench gateway-ttft', () => {
     expect(metrics.map((m) => m.id)).toEqual(gatewayTtft.metrics(undefined as never).map((m) => m.id));
     for (const m of metrics) expect(m.troupe.samples, m.id).toHaveLength(1);
     const f = (id: string) => metrics.find((m) => m.id === id)!;
-    for (const suffix of ['', '-nats']) {
+    for (const suffix of ['', '-nats', '-apart']) {
       const p50 = f(`p50${suffix}`);
       expect(p50.baseline?.median).toBeGreaterThan(0);
       expect(p50.troupe.median).toBeGreaterThan(0);
