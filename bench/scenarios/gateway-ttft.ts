@@ -216,6 +216,18 @@ export const gatewayTtft: Scenario = {
     const auth = { apiKeys: [{ key: KEY, scopes: ['agents:run:*'] }] };
     const closers: (() => Promise<void>)[] = [];
     const setups: Setup[] = [];
+    /** A gateway node on NATS with its stream log on JetStream, for the fleet set-ups (its agent elsewhere). */
+    const gatewayNode = async (id: SetupId, ns: string, agent: string): Promise<Setup> => {
+      const transport = natsTransport({ servers: ctx.natsUrl!, namespace: ns });
+      const system = await createSystem({ nodeId: `ttft-gateway-${id}`, logger: silentLogger, transport });
+      closers.push(() => system.close());
+      const log: AppendLog = await natsAppendLog({ transport, name: 'gateway-streams', namespace: ns });
+      closers.push(() => log.close());
+      const marks = new Map<string, LogMarks>();
+      const gw = await gateway({ system, auth, streams: timedLog(log, marks), logger: silentLogger });
+      closers.push(() => gw.close());
+      return { id, url: await gw.listen(0), agent, marks };
+    };
     try {
       // One node: the agent, the gateway and its stream log (in memory) in one system.
       {
@@ -244,15 +256,7 @@ export const gatewayTtft: Scenario = {
         });
         closers.push(() => fleet.close());
         const agent = fleet.spawn(def, { name: 'desk' });
-        const transport = natsTransport({ servers: ctx.natsUrl!, namespace: ns });
-        const system = await createSystem({ nodeId: 'ttft-gateway', logger: silentLogger, transport });
-        closers.push(() => system.close());
-        const log: AppendLog = await natsAppendLog({ transport, name: 'gateway-streams', namespace: ns });
-        closers.push(() => log.close());
-        const marks = new Map<string, LogMarks>();
-        const gw = await gateway({ system, auth, streams: timedLog(log, marks), logger: silentLogger });
-        closers.push(() => gw.close());
-        setups.push({ id: 'nats', url: await gw.listen(0), agent: agent.address, marks });
+        setups.push(await gatewayNode('nats', ns, agent.address));
       }
       // The same fleet with its agent node in a child process; this process keeps the gateway node.
       {
@@ -264,16 +268,7 @@ export const gatewayTtft: Scenario = {
           model: MODEL,
         });
         closers.push(() => worker.close());
-        const address = await worker.call<string>('address');
-        const transport = natsTransport({ servers: ctx.natsUrl!, namespace: ns });
-        const system = await createSystem({ nodeId: 'ttft-gateway-apart', logger: silentLogger, transport });
-        closers.push(() => system.close());
-        const log: AppendLog = await natsAppendLog({ transport, name: 'gateway-streams', namespace: ns });
-        closers.push(() => log.close());
-        const marks = new Map<string, LogMarks>();
-        const gw = await gateway({ system, auth, streams: timedLog(log, marks), logger: silentLogger });
-        closers.push(() => gw.close());
-        setups.push({ id: 'apart', url: await gw.listen(0), agent: address, marks });
+        setups.push(await gatewayNode('apart', ns, await worker.call<string>('address')));
       }
     } catch (err) {
       for (const close of closers.reverse()) await close().catch(() => {});

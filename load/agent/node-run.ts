@@ -45,9 +45,6 @@ const STOP_SETTLE_MS = 700;
 /** Slack after the end (and the graceful stop) before the run gives up on VUs that ignore their signal. */
 const ABORT_SETTLE_MS = 1000;
 
-/** Closed-model iterations a node starts per turn of the event loop before it lets timers and I/O in. */
-const BURST_ITERATIONS = 200;
-
 let runSeq = 0;
 
 /** @internal One run on this node. */
@@ -79,8 +76,6 @@ export class NodeRun implements VuHost, SchedulerHost {
   #cpuMicros = 0;
   #finishing: Promise<void> | undefined;
   #stopping = false;
-  #burst = 0;
-  #burstArmed = false;
   #deadManTimer: unknown;
 
   private constructor(
@@ -245,17 +240,6 @@ export class NodeRun implements VuHost, SchedulerHost {
   release(slot: VuSlot): void {
     this.#scheduler.release(slot);
   }
-  mustYield(): boolean {
-    if (!this.#burstArmed) {
-      this.#burstArmed = true;
-      setImmediate(this.#endBurst);
-    }
-    return ++this.#burst > BURST_ITERATIONS;
-  }
-  readonly #endBurst = (): void => {
-    this.#burst = 0;
-    this.#burstArmed = false;
-  };
   iterationBegan(): void {
     this.#inFlight++;
   }

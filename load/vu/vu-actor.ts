@@ -44,11 +44,6 @@ export interface VuHost {
   loopEnded(slot: VuSlot): void;
   /** Open model: `slot` finished its iteration and is free. */
   release(slot: VuSlot): void;
-  /**
-   * Closed model: true when the node's VUs ran many iterations since the event loop last turned. Iterations that
-   * complete in microtasks (no I/O) would otherwise chain forever and starve every timer, the run's end included.
-   */
-  mustYield(): boolean;
   /** An iteration began / ended (for the graceful stop). */
   iterationBegan(): void;
   iterationEnded(): void;
@@ -87,11 +82,9 @@ export function vuActor(host: VuHost, slot: VuSlot): ActorDefinition<VuProtocol,
           host.loopEnded(slot);
           return;
         }
-        // The next iteration is queued before this one runs, so a crash (a restart) does not end the loop. After
-        // a long burst it is queued behind I/O and timers instead (to the address: a restarted VU still gets it).
-        const self = ctx.self;
-        if (host.mustYield()) setImmediate(() => self.tell(ITERATE));
-        else self.tell(ITERATE);
+        // The next iteration is queued before this one runs, so a crash (a restart) does not end the loop. VUs whose
+        // iterations never wait on I/O still let timers run: the runtime hands the event loop a turn between bursts.
+        ctx.self.tell(ITERATE);
         await runIteration(host, slot, slot.iterations++, undefined);
       },
       run: async (message) => {
