@@ -11,20 +11,9 @@ import {
   type Reply,
 } from '../../runtime/index.js';
 import { listNatsNodes, natsKvPersistence, natsTransport } from '../../transport/index.js';
+import { type Account, account } from '../helpers/account.js';
 import { type ClusterNode, natsCluster } from '../helpers/cluster.js';
 import { until } from '../helpers/fixtures.js';
-
-type Account = { deposit: { amount: number }; balance: Reply<number> };
-const account = defineActor<Account, { balance: number }>({
-  type: 'account',
-  init: () => ({ balance: 0 }),
-  handlers: {
-    deposit: (m, ctx) => {
-      ctx.state.balance += m.amount;
-    },
-    balance: (_m, ctx) => ctx.state.balance,
-  },
-});
 
 const SHARDS = 16;
 const { cluster, url } = natsCluster(SHARDS);

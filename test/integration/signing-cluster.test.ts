@@ -8,12 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ActorSystem,
   createSystem,
-  defineActor,
   hashPlacement,
   type Membership,
   type MembershipEvent,
   type NodeInfo,
-  type Reply,
   systemClock,
 } from '../../runtime/index.js';
 import { type HostedType, nodeInfo, type TransportSink } from '../../runtime/internal.js';
@@ -31,19 +29,8 @@ import { placeShards } from '../../transport/nats/shard-placement.js';
 import { ShardOwner } from '../../transport/nats/shards.js';
 import { SIGNATURE_HEADER, SIGNER_HEADER, signFrame, verifyFrame } from '../../transport/nats/signing.js';
 import { SubjectScheme } from '../../transport/nats/subjects.js';
+import { type Account, account } from '../helpers/account.js';
 import { until } from '../helpers/fixtures.js';
-
-type Account = { deposit: { amount: number }; balance: Reply<number> };
-const account = defineActor<Account, { balance: number }>({
-  type: 'account',
-  init: () => ({ balance: 0 }),
-  handlers: {
-    deposit: (m, ctx) => {
-      ctx.state.balance += m.amount;
-    },
-    balance: (_m, ctx) => ctx.state.balance,
-  },
-});
 
 const NS = 'sc';
 const SHARDS = 16;
