@@ -63,8 +63,14 @@ export async function main(argv: string[]): Promise<number> {
     await everyUntilSignal(intervalMs, async () => {
       const current = await fetch();
       const fresh = current.filter((l) => !seen.has(keyOf(l)));
-      // What the nodes still hold is all that can come back: the set stays as bounded as their rings.
-      seen = new Set(current.map(keyOf));
+      // What the nodes still hold is all that can come back: the set stays as bounded as their rings. A node
+      // that did not answer this round (slow, or gone) keeps its keys, or its letters would print again once
+      // it answers.
+      const answered = new Set(current.map((l) => l.node));
+      seen = new Set([
+        ...[...seen].filter((k) => !answered.has(k.slice(0, k.indexOf('\u0000')))),
+        ...current.map(keyOf),
+      ]);
       if (inv.json) for (const l of fresh) printJson(l);
       else if (fresh.length > 0) {
         // Aligned within a batch; the header once, at the start.
