@@ -38,7 +38,7 @@ export {
 export { OrderedSteps } from './core/steps.js';
 export { isPromiseLike } from './core/thenable.js';
 // The topic buses' shared parts: the NATS bus delivers and retries like the memory one.
-export { SerialDelivery } from './kv/memory-topics.js';
+export { SerialDelivery } from './kv/serial-delivery.js';
 export {
   assertBeforeSeq,
   assertLogKey,

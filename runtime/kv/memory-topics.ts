@@ -1,7 +1,7 @@
 // The in-process TopicBus: the embedded default when a system runs alone, with the JetStream bus's semantics
 // (durable topics kept in a bounded in-memory log, durable subscriptions that resume where they stopped after an
 // unsubscribe, queue groups, one event in flight per subscription, retries then dead letters), so tests of
-// either hold. Also home of `SerialDelivery`, the one-at-a-time handler loop both buses use for fast topics.
+// either hold.
 
 import { type Clock, systemClock } from '../core/clock.js';
 import { InvalidOptionsError } from '../core/errors.js';
@@ -10,7 +10,6 @@ import {
   assertTopicData,
   DeadLetterBuffer,
   durablePatternsOption,
-  handlerFailed,
   maxEventBytesOption,
   type PublishAck,
   type PublishOptions,
@@ -23,11 +22,10 @@ import {
   TopicError,
   TopicErrorCode,
   type TopicHandler,
-  type TopicMessage,
   type TopicSubscription,
-  topicBackoff,
   topicMatches,
 } from '../ports/topics.js';
+import { attemptEvent, SerialDelivery, Stopper, type Stored } from './serial-delivery.js';
 
 /** Options of {@link memoryTopicBus}. */
 export interface MemoryTopicBusOptions {
@@ -39,149 +37,6 @@ export interface MemoryTopicBusOptions {
   maxDurableEvents?: number;
   /** Timers for retries' backoff. @defaultValue the system clock */
   clock?: Clock;
-}
-
-/** An event without the per-subscription attempt count. */
-type Stored = Omit<TopicMessage, 'attempt'>;
-
-/** @internal How one handler call ended after its attempts. */
-type Outcome = 'done' | 'dead' | 'stopped';
-
-/** A subscriber's stop flag, whose `stop()` also cuts short a backoff in progress (so close() does not wait it out). */
-class Stopper {
-  stopped = false;
-  readonly #clock: Clock;
-  #timer: unknown;
-  #wake: (() => void) | undefined;
-
-  constructor(clock: Clock) {
-    this.#clock = clock;
-  }
-
-  sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.#wake = resolve;
-      this.#timer = this.#clock.setTimeout(() => {
-        this.#wake = undefined;
-        resolve();
-      }, ms);
-    });
-  }
-
-  stop(): void {
-    this.stopped = true;
-    const wake = this.#wake;
-    if (wake === undefined) return;
-    this.#wake = undefined;
-    this.#clock.clearTimeout(this.#timer);
-    wake();
-  }
-}
-
-/**
- * Runs `handler` for one event, retrying with backoff until it resolves or `maxAttempts` ran (then the event is
- * dead-lettered). Stopping `stopper` ends the retries early.
- */
-async function attemptEvent(
-  name: string,
-  handler: TopicHandler,
-  event: Stored,
-  options: ResolvedSubscribeOptions,
-  deadLetters: DeadLetterBuffer,
-  stopper: Stopper,
-): Promise<Outcome> {
-  for (let attempt = 1; ; attempt++) {
-    const message: TopicMessage = { ...event, attempt };
-    try {
-      await handler(message);
-      return 'done';
-    } catch (err) {
-      if (attempt >= options.maxAttempts) {
-        deadLetters.add(
-          { subscription: name, message, error: handlerFailed(name, message, err) },
-          options.onDeadLetter,
-        );
-        return 'dead';
-      }
-    }
-    if (stopper.stopped) return 'stopped';
-    await stopper.sleep(topicBackoff(options, attempt));
-    if (stopper.stopped) return 'stopped';
-  }
-}
-
-/**
- * @internal The handler loop of a fast subscription: events queue in arrival order (at most `maxPending`, more
- * are dead-lettered as `TOPIC_SLOW_CONSUMER`) and the handler gets them one at a time.
- */
-export class SerialDelivery {
-  readonly #name: string;
-  readonly #handler: TopicHandler;
-  readonly #options: ResolvedSubscribeOptions;
-  readonly #deadLetters: DeadLetterBuffer;
-  readonly #queue: Stored[] = [];
-  #head = 0;
-  #running: Promise<void> | undefined;
-  readonly #stopper: Stopper;
-
-  constructor(
-    name: string,
-    handler: TopicHandler,
-    options: ResolvedSubscribeOptions,
-    clock: Clock,
-    deadLetters: DeadLetterBuffer,
-  ) {
-    this.#name = name;
-    this.#handler = handler;
-    this.#options = options;
-    this.#deadLetters = deadLetters;
-    this.#stopper = new Stopper(clock);
-  }
-
-  push(event: Stored): void {
-    if (this.#stopper.stopped) return;
-    if (this.#queue.length - this.#head >= this.#options.maxPending) {
-      const message = { ...event, attempt: 1 };
-      this.#deadLetters.add(
-        {
-          subscription: this.#name,
-          message,
-          error: new TopicError(
-            TopicErrorCode.SlowConsumer,
-            `subscription ${this.#name} has ${this.#options.maxPending} events waiting: dropped one of ${event.topic}`,
-          ),
-        },
-        this.#options.onDeadLetter,
-      );
-      return;
-    }
-    this.#queue.push(event);
-    this.#running ??= this.#run();
-  }
-
-  /** Stops taking events and waits for the one in flight; what is queued is dropped. */
-  async stop(): Promise<void> {
-    this.#stopper.stop();
-    await this.#running;
-  }
-
-  async #run(): Promise<void> {
-    try {
-      while (!this.#stopper.stopped && this.#head < this.#queue.length) {
-        const event = this.#queue[this.#head++] as Stored;
-        // Compact now and then so a long-lived queue does not keep every event it ever held.
-        if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-          this.#queue.splice(0, this.#head);
-          this.#head = 0;
-        }
-        await attemptEvent(this.#name, this.#handler, event, this.#options, this.#deadLetters, this.#stopper);
-      }
-    } finally {
-      this.#running = undefined;
-      // An event pushed while the last handler was finishing.
-      if (!this.#stopper.stopped && this.#head < this.#queue.length) this.#running = this.#run();
-    }
-  }
 }
 
 /** A durable subscription's shared position and its members (subscribers with its name). */
