@@ -14,6 +14,7 @@ export type {
 } from './fleet/index.js';
 export { FLEET_SCOPE, fleetPage, traceIdOf } from './fleet/index.js';
 export type { Gateway, GatewayOptions } from './gateway.js';
-export { AUDIT_KEY, gateway } from './gateway.js';
+export { gateway } from './gateway.js';
 export { STOCK_NODES } from './graphs.js';
+export { AUDIT_KEY } from './route-guard.js';
 export { STREAM_TYPE, streamKey } from './run-streams.js';
