@@ -139,3 +139,12 @@ export interface CondEdge<S> {
   readonly targets: readonly string[] | undefined;
   readonly maxLoops: number | undefined;
 }
+
+/** @internal What `build()` hands the executor: the state's channels, the nodes with their options, the edges. */
+export interface GraphParts<S> {
+  readonly spec: StateSpec<S>;
+  readonly nodes: ReadonlyMap<string, NodeSpec<S>>;
+  readonly options: ReadonlyMap<string, NodeOptions>;
+  readonly edges: readonly PlainEdge[];
+  readonly conds: readonly CondEdge<S>[];
+}

@@ -1,8 +1,8 @@
 // The caller's side of durable graph runs: typed asks to the run actors of one graph, from any node.
 
 import { type ActorRef, type ActorSystem, InvalidOptionsError } from '../../runtime/index.js';
-import type { GraphRunOutcome, GraphRunProtocol, GraphRunStatus } from './actor.js';
 import type { GraphRunType } from './define.js';
+import type { GraphRunOutcome, GraphRunProtocol, GraphRunStatus } from './protocol.js';
 import type { Checkpoint } from './view.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;

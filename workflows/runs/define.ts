@@ -3,8 +3,9 @@
 
 import { defineVirtual, InvalidOptionsError, type VirtualType } from '../../runtime/index.js';
 import type { CompiledGraph } from '../graph/compiled.js';
-import { type GraphRunProtocol, graphRunActor, type RunCell } from './actor.js';
+import { graphRunActor } from './actor.js';
 import type { GraphRunOptions } from './options.js';
+import type { GraphRunProtocol, RunCell } from './protocol.js';
 
 export type { GraphRunOptions };
 

@@ -1,6 +1,6 @@
 // What a graph's durable runs are configured with.
 
-import type { AppendLog, Logger } from '../../runtime/index.js';
+import { type AppendLog, type Logger, silentLogger } from '../../runtime/index.js';
 import type { AgentNode, NodeContext } from '../graph/types.js';
 
 export interface GraphRunOptions<S> {
@@ -28,4 +28,26 @@ export interface GraphRunOptions<S> {
   /** Idle runs leave memory after this long (they reload from the log). @defaultValue the runtime's */
   passivateAfterMs?: number;
   logger?: Logger;
+}
+
+const DEFAULT_AGENT_TIMEOUT_MS = 300_000;
+const DEFAULT_MAX_STEPS = 1000;
+const DEFAULT_STEP_SLICE_MS = 100;
+
+/** @internal The options with their defaults filled in (`defineGraphRun` has checked them). */
+export type ResolvedGraphRunOptions<S> = Required<
+  Pick<GraphRunOptions<S>, 'log' | 'agentTimeoutMs' | 'stepSliceMs' | 'maxSteps' | 'logger'>
+> &
+  Pick<GraphRunOptions<S>, 'invokeAgent'>;
+
+/** @internal Fills in the defaults; never mutates `options`. */
+export function resolveGraphRunOptions<S>(options: GraphRunOptions<S>): ResolvedGraphRunOptions<S> {
+  return {
+    log: options.log,
+    agentTimeoutMs: options.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS,
+    stepSliceMs: options.stepSliceMs ?? DEFAULT_STEP_SLICE_MS,
+    maxSteps: options.maxSteps ?? DEFAULT_MAX_STEPS,
+    logger: options.logger ?? silentLogger,
+    ...(options.invokeAgent === undefined ? {} : { invokeAgent: options.invokeAgent }),
+  };
 }

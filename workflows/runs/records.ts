@@ -1,7 +1,7 @@
 // What a durable graph run writes to its log, one record per fact, in order: deltas, never the whole state
 // (except once, at the start of a fork). Replaying them rebuilds the state and the cursor without running a node.
 
-import type { Cursor } from '../graph/compiled.js';
+import type { Cursor } from '../graph/cursor.js';
 import type { NodeFailure } from '../graph/types.js';
 
 /** A failure as recorded: the code and message of what a node (or the run) threw. */

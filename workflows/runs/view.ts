@@ -1,7 +1,8 @@
 // A run's records folded into what it is now: status, state, cursor, the current step's finished nodes, pending
-// interrupts and the checkpoints time travel forks from. Pure: the actor folds each record it writes the same way.
+// interrupts and the checkpoints time travel forks from. Pure: run-log.ts folds each record it appends alike.
 
-import type { CompiledGraph, Cursor, NodeOutcome } from '../graph/compiled.js';
+import type { CompiledGraph } from '../graph/compiled.js';
+import type { Cursor, NodeOutcome } from '../graph/cursor.js';
 import { WorkflowError, WorkflowErrorCode } from '../graph/errors.js';
 import type { RunFailure, RunRecord } from './records.js';
 
