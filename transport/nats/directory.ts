@@ -309,9 +309,10 @@ export class ActivationDirectory {
         });
         return;
       }
-      const batch = held.msgs;
-      held.msgs = [];
-      for (const routed of batch) this.#forward(host, held.shardKey, held.type, held.id, routed);
+      // The oldest alone, the rest once it is through: a host that comes back while a batch is on its way
+      // would get the tail, and the bounced head after it.
+      const head = held.msgs.shift();
+      if (head !== undefined) this.#forward(host, held.shardKey, held.type, held.id, head);
       afterFlush(() => {
         if (held.bounced > 0) this.#retry(key, held, false);
         else this.#release(key, held, host);

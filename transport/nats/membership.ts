@@ -168,10 +168,16 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
     else if (known.info.types.join() !== info.types.join()) emit('updated', info);
   };
 
+  let lastTick = clock.now();
   const tick = (): void => {
     if (state !== 'open') return;
     send('beat');
     const now = clock.now();
+    // Late by much, this node's own event loop stalled (a long GC pause, a starved CPU): the beats that came
+    // meanwhile wait unread, and timers run before sockets are read. Give everyone a full timeout again.
+    if (now - lastTick - heartbeatMs > (failureTimeoutMs - heartbeatMs) / 2)
+      for (const peer of peers.values()) peer.lastSeen = now;
+    lastTick = now;
     // Cut off from the server, this node hears no one: that says nothing about the others. Judge no one
     // until the connection is back and they had a full timeout to be heard again.
     if (disconnected) {

@@ -79,9 +79,10 @@ export interface FailoverRetryOptions {
  * that carries a reply subject with a no-responders status. A virtual actor has no subscriber while its
  * shard moves between nodes (a failure, a join), so tells and asks to virtual actors are kept until a flush
  * round trip confirms them (every 100 ms). One that comes back is queued per target with every later tell
- * and ask to that target, and the queue is sent again with backoff (20 ms doubling to 500 ms) until a node
- * takes the shard (a flush round trip without a new status confirms it). Tells give up after `tellWindowMs`
- * (dead letters), asks when their deadline leaves no room for another round (a `NO_RESPONDERS` reply).
+ * and ask to that target; the oldest is sent again with backoff (20 ms doubling to 500 ms) until a node takes
+ * the shard (a flush round trip without a new status confirms it), then the rest. Tells give up after
+ * `tellWindowMs` (dead letters), asks when their deadline leaves no room for another round (a `NO_RESPONDERS`
+ * reply).
  */
 export class FailoverRetry {
   readonly #o: FailoverRetryOptions;
@@ -328,10 +329,18 @@ export class FailoverRetry {
     if (tellsExpired) retrying.since = now;
   }
 
-  /** Sends the queue again; once a flush brings no new status back, the target is reachable and the rest go. */
+  /**
+   * Sends the oldest held mail again, alone (with any other mail before it, whose status does not come back
+   * here); once a flush brings no new status back, the target is reachable and the rest go, in order.
+   */
   async #resend(target: string, retrying: Retrying): Promise<void> {
-    const batch = retrying.queue;
-    retrying.queue = [];
+    // Not the whole queue: a node may take the shard while the server routes it, and then the head would
+    // bounce while the tail reached the new owner, ahead of the head's next try.
+    const queue = retrying.queue;
+    let probe = 0;
+    while (probe < queue.length - 1 && queue[probe]!.reply !== undefined && queue[probe]!.ask === undefined)
+      probe++;
+    const batch = queue.splice(0, probe + 1);
     retrying.inFlight = true;
     retrying.bounced = 0;
     for (const held of batch) this.#publish(held);
