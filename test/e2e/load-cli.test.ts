@@ -150,9 +150,13 @@ describe('troupe load run (embedded)', () => {
     running.push(p);
     expect(await p.exited, p.stderr()).toBe(0);
     const report = readReport(json);
-    expect(report.counters.requests).toBe(50);
-    expect(server.hits).toHaveLength(50);
-    expect(report.checks['typed 200']).toMatchObject({ pass: 50, fail: 0 });
+    // 50 iterations scheduled; one that finds both VUs busy (a stall of the loaded machine) is dropped and
+    // counted, never silently lost.
+    const requests = report.counters.requests ?? 0;
+    expect(requests + (report.counters.dropped_iterations ?? 0)).toBe(50);
+    expect(requests).toBeGreaterThan(40);
+    expect(server.hits).toHaveLength(requests);
+    expect(report.checks['typed 200']).toMatchObject({ pass: requests, fail: 0 });
     server.hits.length = 0;
     const capped = run(['--vus', '50'], { LOAD_EXECUTOR: 'vus', TROUPE_LOAD_MAX_VUS: '10' });
     expect(await capped.exited).toBe(2);
