@@ -12,7 +12,14 @@ import { remember, textOfInput } from './memory.js';
 import { outputSpec, parseOutput } from './output.js';
 import type { AgentConfigChange, AgentProtocol } from './protocol.js';
 import { Run } from './run.js';
-import type { AgentCtx, AgentState, KitParts, ResolvedAgent } from './runtime.js';
+import {
+  type AgentCtx,
+  type AgentState,
+  type KitParts,
+  type ResolvedAgent,
+  streaming,
+  tellStarted,
+} from './runtime.js';
 import { type AgentSpec, resolveAgent } from './spec.js';
 
 export type AgentDefinition = ActorDefinition<AgentProtocol, AgentState> & { readonly agent: ResolvedAgent };
@@ -238,16 +245,14 @@ export function defineAgentWith<O extends z.ZodType | undefined>(
   });
   return Object.freeze({ ...definition, agent }) as AgentDefinition;
 
+  // Told once this turn is over rather than now: to a subscriber on another node the tell is a socket write,
+  // and the step scheduled with it goes first, up to its model request (the path to the first token). Any
+  // other event of the run tells it first, so subscribers still see it first.
   function emitStarted(ctx: AgentCtx, run: Run, resumed: boolean): void {
-    for (const s of ctx.state.subscribers)
-      if (s.runId === undefined || s.runId === run.runId)
-        ctx.refFor(s.to).tell({
-          type: 'agentEvent',
-          agent: agent.name,
-          kind: 'started',
-          runId: run.runId,
-          resumed,
-        } as never);
+    tellStarted(agent, ctx, run);
+    if (!streaming(ctx, run)) return;
+    run.started = { type: 'agentEvent', agent: agent.name, kind: 'started', runId: run.runId, resumed };
+    setImmediate(() => tellStarted(agent, ctx, run));
   }
 }
 

@@ -6,7 +6,13 @@ import type { ChatMessage, ToolCall } from '../../models/index.js';
 import { type Replier, TroupeError } from '../../runtime/index.js';
 import { outputRepairMessage, renderOutcome } from './messages.js';
 import type { AssistantMessageLike, LoopEntry, LoopJournal, StepConfig, ToolOutcome } from './ports.js';
-import type { AgentConfigChange, AgentFinishReason, AgentRunState, AgentRunStatus } from './protocol.js';
+import type {
+  AgentConfigChange,
+  AgentEventMessage,
+  AgentFinishReason,
+  AgentRunState,
+  AgentRunStatus,
+} from './protocol.js';
 
 export interface Step {
   readonly n: number;
@@ -38,6 +44,8 @@ export class Run {
   stepping = false;
   /** Aborts this run's model call and tools (terminate, stop). */
   abort = new AbortController();
+  /** Its `started` event while that waits to be told (see `emitStarted`); told before any later event. */
+  started: AgentEventMessage | undefined;
 
   constructor(runId: string, config: StepConfig, now: number) {
     this.runId = runId;

@@ -105,8 +105,9 @@ export interface AgentState {
 
 export type AgentCtx = ActorContext<AgentProtocol, AgentState, unknown>;
 
-/** Tells an event to the run's subscribers. */
+/** Tells an event to the run's subscribers (its waiting `started` event first). */
 export function emit(agent: ResolvedAgent, ctx: AgentCtx, run: Run, event: AgentEventMessage): void {
+  if (run.started !== undefined) tellStarted(agent, ctx, run);
   const subs = ctx.state.subscribers;
   for (let i = 0; i < subs.length; i++) {
     const s = subs[i] as Subscriber;
@@ -117,6 +118,14 @@ export function emit(agent: ResolvedAgent, ctx: AgentCtx, run: Run, event: Agent
       agent.kit.logger.warn('agent event not delivered', { agent: agent.name, to: s.to, err });
     }
   }
+}
+
+/** Tells the run's `started` event if it still waits. */
+export function tellStarted(agent: ResolvedAgent, ctx: AgentCtx, run: Run): void {
+  const started = run.started;
+  if (started === undefined) return;
+  run.started = undefined;
+  emit(agent, ctx, run, started);
 }
 
 /** Whether anyone listens to this run's tokens. */

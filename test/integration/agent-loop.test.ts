@@ -419,6 +419,28 @@ describe('protocol', () => {
     expect(bodies()).toHaveLength(1);
   });
 
+  it('tells a subscriber each `started` before anything else of its run (it goes out after the turn)', async () => {
+    server.script('m', ['a b c']);
+    const kit = agentKit({ router });
+    const agent = system.spawn(kit.defineAgent({ name: 'told', model: 'g', instructions: '' }));
+    const events: { kind: string; resumed: boolean | undefined }[] = [];
+    const collector = system.spawn(
+      defineActor<{ agentEvent: { kind: string; resumed?: boolean } }>({
+        handlers: { agentEvent: (e) => void events.push({ kind: e.kind, resumed: e.resumed }) },
+      }),
+    );
+    agent.tell({ type: 'subscribe', to: collector.address });
+    // Asked twice in one turn: the second `started` (resumed) waits while the first is told at once.
+    const runs = [1, 2].map(() => agent.ask({ type: 'run', input: 'x', runId: 'twice' }));
+    expect(await Promise.all(runs)).toEqual(['a b c', 'a b c']);
+    await until(() => events.some((e) => e.kind === 'finished'), 2000, 'the finished event');
+    expect(events.slice(0, 2)).toEqual([
+      { kind: 'started', resumed: false },
+      { kind: 'started', resumed: true },
+    ]);
+    expect(events.slice(2).map((e) => e.kind)).toEqual(['token', 'token', 'token', 'step', 'finished']);
+  });
+
   it('delegates to another agent by address (agentTool)', async () => {
     const { agentTool } = await import('../../agents/agent/index.js');
     server.script('m2', ['Paris']);
