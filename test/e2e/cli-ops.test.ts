@@ -198,13 +198,13 @@ describe('troupe operator commands', () => {
     expect((await troupe(['tell', 'w1/crew/a', '{"type":"second-stray"}'])).code).toBe(0);
     await seen('second-stray');
     const lines = out.split('\n').filter(Boolean);
-    // Only the new letter was added: the old ones are not printed again.
-    expect(lines.length).toBe(before + 1);
-    expect(JSON.parse(lines.at(-1)!)).toMatchObject({
-      node: 'w1',
-      reason: 'UNHANDLED',
-      message: { type: 'second-stray' },
-    });
+    // No letter is printed twice. (Others may join ours on a loaded machine: a CLI that gave up waiting for a
+    // node before its answer came leaves a NO_RESPONDERS letter there when that answer finds it gone.)
+    expect(lines.length - new Set(lines).size, out).toBe(0);
+    const added = lines.slice(before).map((l) => JSON.parse(l) as { address: string; message?: unknown });
+    expect(added.filter((l) => l.address === 'w1/crew/a')).toEqual([
+      expect.objectContaining({ node: 'w1', reason: 'UNHANDLED', message: { type: 'second-stray' } }),
+    ]);
     follow.kill('SIGINT');
     expect(await followExit).toBe(0);
   });
