@@ -252,7 +252,14 @@ export function defineAgentWith<O extends z.ZodType | undefined>(
     tellStarted(agent, ctx, run);
     if (!streaming(ctx, run)) return;
     run.started = { type: 'agentEvent', agent: agent.name, kind: 'started', runId: run.runId, resumed };
-    setImmediate(() => tellStarted(agent, ctx, run));
+    setImmediate(() => {
+      // Outside any turn: the actor may have restarted or stopped meanwhile, and nothing may throw here.
+      try {
+        tellStarted(agent, ctx, run);
+      } catch (err) {
+        agent.kit.logger.warn('agent event not delivered', { agent: agent.name, runId: run.runId, err });
+      }
+    });
   }
 }
 
