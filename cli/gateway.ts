@@ -52,6 +52,8 @@ Options:
 ${SECURITY_HELP}
   --stream-hours N         how long run streams stay resumable: JetStream drops their events after N hours
                            (default 24; 0 keeps them forever)
+  --rate-limit N           requests per second each credential may make on this instance, bursts of N
+                           (past it: 429 GATEWAY_RATE_LIMITED with retry-after; default unlimited)
 
 SIGTERM or SIGINT stops it: open streams end, the node leaves, exit 0.
 `;
@@ -85,6 +87,14 @@ function hoursOf(value: unknown): number {
   return n;
 }
 
+function rateOf(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1_000_000)
+    throw new UsageError(`--rate-limit expects requests per second above 0, got ${String(value)}`);
+  return n;
+}
+
 function portOf(value: unknown): number {
   if (value === undefined) return 8080;
   const n = Number(value);
@@ -106,6 +116,7 @@ export async function main(argv: string[]): Promise<number> {
       'metrics-host': { type: 'string' },
       'trace-url': { type: 'string' },
       'stream-hours': { type: 'string' },
+      'rate-limit': { type: 'string' },
       'node-id': { type: 'string' },
       ...SECURITY_OPTION,
     },
@@ -115,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
   const { values, logger } = inv;
   const port = portOf(values.port);
   const streamHours = hoursOf(values['stream-hours']);
+  const rate = rateOf(values['rate-limit']);
   const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
   const auth = authOf(typeof values['api-keys-file'] === 'string' ? values['api-keys-file'] : undefined);
   const { nats, namespace } = inv.config.values;
@@ -194,6 +206,7 @@ export async function main(argv: string[]): Promise<number> {
       audit,
       logger,
       fleet: typeof values['trace-url'] === 'string' ? { traceUrl: values['trace-url'] } : {},
+      ...(rate !== undefined && { rateLimit: { perSecond: rate } }),
     });
     const url = await gw.listen(port, host);
     state.started = true;

@@ -9,6 +9,7 @@ export const GatewayErrorCode = {
   NotFound: 'GATEWAY_NOT_FOUND',
   NotConfigured: 'GATEWAY_NOT_CONFIGURED',
   Conflict: 'GATEWAY_CONFLICT',
+  RateLimited: 'GATEWAY_RATE_LIMITED',
   Internal: 'GATEWAY_INTERNAL',
 } as const;
 export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
@@ -19,6 +20,7 @@ const STATUS_OF_GATEWAY: Record<string, number> = {
   GATEWAY_NOT_FOUND: 404,
   GATEWAY_NOT_CONFIGURED: 501,
   GATEWAY_CONFLICT: 409,
+  GATEWAY_RATE_LIMITED: 429,
   // A graph definition the caller sent that does not build, and the states of runs.
   GRAPH_INVALID: 400,
   GRAPH_UNREACHABLE: 400,

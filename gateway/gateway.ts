@@ -20,6 +20,7 @@ import { Authenticator, type AuthOptions } from './auth.js';
 import { type FleetOptions, fleetRoutes } from './fleet/index.js';
 import { CustomGraphs } from './graphs.js';
 import { httpApp } from './http-app.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { AUDIT_KEY, RouteGuard } from './route-guard.js';
 import {
   actorRoutes,
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   streamPollMs?: number;
   /** The live fleet page (GET /fleet, /fleet/snapshot, /fleet/events; scope fleet:read): trace links, interval. */
   fleet?: FleetOptions;
+  /** Requests each credential may make (429 `GATEWAY_RATE_LIMITED` past it), per instance. @defaultValue unlimited */
+  rateLimit?: RateLimitOptions;
 }
 
 export interface Gateway {
@@ -84,6 +87,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
   const auth = new Authenticator(options.auth);
   const logger = (options.logger ?? system.logger).child({ component: 'gateway' });
   const clock = options.clock ?? systemClock;
+  const limiter = options.rateLimit === undefined ? undefined : new RateLimiter(options.rateLimit, clock);
   const askTimeoutMs = options.askTimeoutMs ?? 5000;
   const runTimeoutMs = options.runTimeoutMs ?? 120_000;
   // Checks the fleet options before anything that would need closing is made.
@@ -106,7 +110,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
   const graphs = new CustomGraphs(system, ownLog(options.graphLog), logger);
 
   const app = await httpApp(logger);
-  const guard = new RouteGuard({ auth, audit, logger, clock });
+  const guard = new RouteGuard({ auth, audit, logger, clock, limiter });
   const runs = agentRunRoutes({ system, streams, runTimeoutMs });
   const routes: Route[] = [
     ...serviceRoutes({ openapi: () => app.swagger() }),

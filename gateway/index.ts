@@ -16,5 +16,6 @@ export { FLEET_SCOPE, fleetPage, traceIdOf } from './fleet/index.js';
 export type { Gateway, GatewayOptions } from './gateway.js';
 export { gateway } from './gateway.js';
 export { STOCK_NODES } from './graphs.js';
+export type { RateLimitOptions } from './rate-limit.js';
 export { AUDIT_KEY } from './route-guard.js';
 export { STREAM_TYPE, streamKey } from './run-streams.js';

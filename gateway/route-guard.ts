@@ -1,10 +1,12 @@
 // The guard in front of every route but the public ones: the credential checked, the route's scope required, and
-// each denial answered 401 or 403 and written to the audit log (never the secret).
+// each denial answered 401 or 403 and written to the audit log (never the secret); then the credential's rate
+// limit, if any (429, not audited: a flood would flood the audit log too).
 
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { AppendLog, Clock, Logger } from '../runtime/index.js';
 import { type Authenticator, allows, type Principal } from './auth.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { Route } from './routes/index.js';
 
 /** The log key of the audit records of denied requests. */
@@ -16,6 +18,8 @@ export interface RouteGuardOptions {
   audit: AppendLog;
   logger: Logger;
   clock: Clock;
+  /** Requests per credential, when limited. */
+  limiter?: RateLimiter | undefined;
 }
 
 /** Admits or denies a request to a route by its credential and the route's {@link Route.scope}. */
@@ -24,12 +28,14 @@ export class RouteGuard {
   readonly #audit: AppendLog;
   readonly #logger: Logger;
   readonly #clock: Clock;
+  readonly #limiter: RateLimiter | undefined;
 
   constructor(options: RouteGuardOptions) {
     this.#auth = options.auth;
     this.#audit = options.audit;
     this.#logger = options.logger;
     this.#clock = options.clock;
+    this.#limiter = options.limiter;
   }
 
   /**
@@ -45,9 +51,19 @@ export class RouteGuard {
         else done(err as Error);
       };
       const admit = (principal: Principal) => {
-        if (scope === 'any') return done();
-        const required = scope(req);
-        if (allows(principal.scopes, required)) return done();
+        const required = scope === 'any' ? undefined : scope(req);
+        if (required === undefined || allows(principal.scopes, required)) {
+          const waitMs = this.#limiter?.take(principal.subject) ?? 0;
+          if (waitMs === 0) return done();
+          const err = new GatewayError(
+            GatewayErrorCode.RateLimited,
+            `too many requests from this credential: retry in ${waitMs} ms`,
+          );
+          return void reply
+            .code(429)
+            .header('retry-after', String(Math.ceil(waitMs / 1000)))
+            .send({ code: err.code, message: err.message });
+        }
         return void this.#deny(
           req,
           reply,

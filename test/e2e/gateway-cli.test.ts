@@ -2,7 +2,7 @@
 // file and stops on SIGTERM with exit 0; SIGKILLed mid-run, the events it stored survive and the run's stream
 // goes on through another gateway of the namespace, after the client's Last-Event-ID, to its end.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,13 +53,16 @@ afterAll(async () => {
 });
 
 /** Starts `troupe gateway` on a free port; resolves with the process, its URL and its output so far. */
-async function startGateway(): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+async function startGateway(
+  extra: string[] = [],
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const script = `import(${JSON.stringify(ENTRY)}).then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c), (e) => { console.error(e); process.exit(1); })`;
   const child = spawn(
     process.execPath,
     [
       ...['-e', script, '--', '--nats', nats.url, '--namespace', ns, '--port', '0'],
       ...['--api-keys-file', keysFile, '--metrics-port', '0'],
+      ...extra,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TROUPE_LOG_LEVEL: 'warn' } },
   );
@@ -133,6 +136,24 @@ describe('troupe gateway', () => {
     child.kill('SIGTERM');
     expect(await exited(child)).toEqual({ code: 0, signal: null });
     expect(output()).not.toContain(KEY); // the secret is never printed
+  }, 60_000);
+
+  it('limits each credential with --rate-limit, and refuses a bad one as a usage error', async () => {
+    const { child, url } = await startGateway(['--rate-limit', '1']);
+    const get = () => fetch(`${url}/nodes`, { headers: { 'x-api-key': KEY } });
+    expect((await get()).status).toBe(200);
+    const refused = await get();
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { code: string }).code).toBe('GATEWAY_RATE_LIMITED');
+    child.kill('SIGTERM');
+    expect(await exited(child)).toEqual({ code: 0, signal: null });
+    const bad = spawnSync(
+      process.execPath,
+      [new URL('../../bin/troupe.js', import.meta.url).pathname, 'gateway', '--rate-limit', '0'],
+      { encoding: 'utf8', env: { ...process.env, NATS_URL: nats.url } },
+    );
+    expect(bad.status, bad.stderr).toBe(2);
+    expect(bad.stderr).toContain('--rate-limit expects requests per second above 0');
   }, 60_000);
 
   it('a run streamed by a gateway SIGKILLed mid-run goes on from another gateway to its end', async () => {

@@ -10,6 +10,7 @@ import {
   type ActorSystem,
   createSystem,
   defineActor,
+  ManualClock,
   memoryAppendLog,
   memoryKeyValue,
   memoryTopicBus,
@@ -411,6 +412,53 @@ describe('gateway auth', () => {
     for (const r of records)
       expect(r).toMatchObject({ status: 401, code: 'GATEWAY_UNAUTHENTICATED', route: '/agents' });
     expect(JSON.stringify(records)).not.toContain('nope-not-a-key');
+  });
+
+  it('limits each credential to its rate (429 GATEWAY_RATE_LIMITED with retry-after); others go on', async () => {
+    const clock = new ManualClock(1_000_000);
+    await using limited = await gateway({
+      system: client,
+      clock,
+      auth: {
+        apiKeys: [
+          { key: ADMIN, scopes: ['admin'] },
+          { key: READER, scopes: ['ops:read'] },
+        ],
+      },
+      rateLimit: { perSecond: 2, burst: 3 },
+    });
+    const get = (key: string) =>
+      limited.inject({ method: 'GET', url: '/nodes', headers: { 'x-api-key': key } });
+    // The burst, then refusals with the wait until the next token (1 token per 500 ms).
+    for (let i = 0; i < 3; i++) expect((await get(ADMIN)).statusCode).toBe(200);
+    const refused = await get(ADMIN);
+    expect(refused.statusCode, refused.body).toBe(429);
+    expect(refused.json().code).toBe('GATEWAY_RATE_LIMITED');
+    expect(refused.headers['retry-after']).toBe('1');
+    // Another credential has a bucket of its own; a denial (401) takes nothing from anyone.
+    expect((await get(READER)).statusCode).toBe(200);
+    expect((await get('not-a-key-0123456789')).statusCode).toBe(401);
+    // Half a second later one more request goes through, the next does not.
+    clock.advance(500);
+    expect((await get(ADMIN)).statusCode).toBe(200);
+    expect((await get(ADMIN)).statusCode).toBe(429);
+    // Public routes are not limited.
+    for (let i = 0; i < 5; i++)
+      expect((await limited.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    await expect(
+      gateway({
+        system: client,
+        auth: { apiKeys: [{ key: ADMIN, scopes: ['admin'] }] },
+        rateLimit: { perSecond: 0 },
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_OPTIONS', field: 'rateLimit.perSecond' });
+    await expect(
+      gateway({
+        system: client,
+        auth: { apiKeys: [{ key: ADMIN, scopes: ['admin'] }] },
+        rateLimit: { perSecond: 5, burst: 0.5 },
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_OPTIONS', field: 'rateLimit.burst' });
   });
 
   it('answers 403 to a credential without the scope, audited with the scope and subject', async () => {
