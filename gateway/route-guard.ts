@@ -55,14 +55,14 @@ export class RouteGuard {
         if (required === undefined || allows(principal.scopes, required)) {
           const waitMs = this.#limiter?.take(principal.subject) ?? 0;
           if (waitMs === 0) return done();
-          const err = new GatewayError(
-            GatewayErrorCode.RateLimited,
-            `too many requests from this credential: retry in ${waitMs} ms`,
-          );
+          // The body alone, no error object: this is the path a flood takes, once per refused request.
           return void reply
             .code(429)
             .header('retry-after', String(Math.ceil(waitMs / 1000)))
-            .send({ code: err.code, message: err.message });
+            .send({
+              code: GatewayErrorCode.RateLimited,
+              message: `too many requests from this credential: retry in ${waitMs} ms`,
+            });
         }
         return void this.#deny(
           req,
