@@ -2,7 +2,13 @@
 
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, type Membership, type MembershipEvent } from '../../runtime/index.js';
+import {
+  type Clock,
+  ManualClock,
+  type Membership,
+  type MembershipEvent,
+  type TimerHandle,
+} from '../../runtime/index.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
 import { natsMembership } from '../../transport/index.js';
 import { until } from '../helpers/fixtures.js';
@@ -20,7 +26,7 @@ afterEach(async () => {
 
 async function member(
   nodeId: string,
-  clock: ManualClock,
+  clock: Clock,
   namespace: string,
   roles: string[] = [],
 ): Promise<Membership> {
@@ -35,6 +41,34 @@ async function member(
     heartbeatMs: 500,
     failureTimeoutMs: 2000,
   });
+}
+
+/** A clock whose time can jump before its timers run: what a node sees when its own event loop stalls. */
+class StallingClock implements Clock {
+  #at = 1_000;
+  #seq = 0;
+  readonly #timers = new Map<number, () => void>();
+
+  now(): number {
+    return this.#at;
+  }
+
+  setTimeout(fn: () => void, _ms: number): TimerHandle {
+    this.#timers.set(++this.#seq, fn);
+    return this.#seq;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.#timers.delete(handle as number);
+  }
+
+  /** Moves time forward by `ms`, then runs the timers waiting now (not those they set). */
+  step(ms: number): void {
+    this.#at += ms;
+    const due = [...this.#timers.values()];
+    this.#timers.clear();
+    for (const fn of due) fn();
+  }
 }
 
 describe('NATS membership', () => {
@@ -78,6 +112,26 @@ describe('NATS membership', () => {
     await until(() => a.members().find((m) => m.id === 'b')?.load.actors === 42, 5000, 'load figures');
     expect(a.members().map((m) => m.id)).toEqual(['a', 'b']);
     await Promise.all([a.drain(), b.drain()]);
+  });
+
+  it('gives every peer a full timeout again when its own heartbeat check ran late (its event loop stalled)', async () => {
+    const clock = new StallingClock();
+    const a = await member('a', clock, 'm3');
+    // b beats once, on joining (its clock never moves): from then on, a hears nothing from it.
+    const b = await member('b', new ManualClock(), 'm3');
+    await until(() => a.members().length === 2, 5000, 'b joined');
+    const events: string[] = [];
+    a.onChange((e) => events.push(`${e.type}:${e.node.id}`));
+    // a's check runs 4.5 s late, b silent all along: a judges no one on that check.
+    clock.step(5_000);
+    expect(events).toEqual([]);
+    // On time from here, b gets a full timeout (2 s) counted from the late check, then fails.
+    for (let t = 0; t < 4; t++) clock.step(500);
+    expect(events).toEqual([]);
+    clock.step(500);
+    expect(events).toEqual(['failed:b']);
+    await a.close();
+    await b.close();
   });
 
   it('declares no peer failed while its own connection to the server is down', async () => {

@@ -72,15 +72,20 @@ interface Peer {
   lastSeen: number;
 }
 
-/**
- * Starts membership for one node. A joining node asks everyone to announce themselves at once, so its view
- * is complete within a round trip rather than a heartbeat interval.
- *
- * @example
- * const members = await natsMembership({ connection, nodeId: 'n1', roles: ['gpu'] });
- * members.onChange((e) => console.log(e.type, e.node.id));
- */
-export async function natsMembership(options: NatsMembershipOptions): Promise<Membership> {
+/** {@link NatsMembershipOptions} checked, with their defaults filled in. */
+interface ResolvedMembershipOptions {
+  connection: NatsConnection;
+  nodeId: string;
+  namespace: string;
+  roles: string[];
+  heartbeatMs: number;
+  failureTimeoutMs: number;
+  clock: Clock;
+  security: FrameSecurity | undefined;
+}
+
+/** Checks the options (in this order, so the first bad one is the one reported) and fills in the defaults. */
+function resolveMembershipOptions(options: NatsMembershipOptions): ResolvedMembershipOptions {
   assertOptionsObject(options, 'options');
   if (typeof options.connection?.publish !== 'function')
     throw new InvalidOptionsError('connection', 'expected a NATS connection');
@@ -90,56 +95,147 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
   if (!(failureTimeoutMs > heartbeatMs))
     throw new InvalidOptionsError('failureTimeoutMs', 'must exceed heartbeatMs');
   assertValidName(options.nodeId, 'node id');
-  const namespace = options.namespace ?? 'default';
-  const clock = options.clock ?? systemClock;
-  const nc = options.connection;
-  const security = options.security;
-  const subject = membersSubject(namespace);
-  let loadSource: () => NodeLoad = () => ({ actors: 0, mailbox: 0 });
-  const self = nodeInfo(options.nodeId, {
+  return {
+    connection: options.connection,
+    nodeId: options.nodeId,
+    namespace: options.namespace ?? 'default',
     roles: [...(options.roles ?? [])],
-    load: loadSource(),
-    startedAt: clock.now(),
-  });
-  const peers = new Map<string, Peer>();
-  const listeners = new Set<(event: MembershipEvent) => void>();
-  let timer: TimerHandle | undefined;
-  let state: 'open' | 'closed' = 'open';
-  let resolveClosed!: (err: Error | undefined) => void;
-  const whenClosed = new Promise<Error | undefined>((resolve) => {
-    resolveClosed = resolve;
-  });
-
-  const emit = (type: MembershipEvent['type'], node: NodeInfo): void => {
-    const event = { type, node, at: clock.now() };
-    for (const listener of listeners) {
-      try {
-        listener(event);
-      } catch {
-        // A faulty observer must not stop failure detection.
-      }
-    }
+    heartbeatMs,
+    failureTimeoutMs,
+    clock: options.clock ?? systemClock,
+    security: options.security,
   };
+}
 
-  const send = (kind: Beat['kind']): void => {
+/**
+ * Starts membership for one node. A joining node asks everyone to announce themselves at once, so its view
+ * is complete within a round trip rather than a heartbeat interval.
+ *
+ * @example
+ * const members = await natsMembership({ connection, nodeId: 'n1', roles: ['gpu'] });
+ * members.onChange((e) => console.log(e.type, e.node.id));
+ */
+export async function natsMembership(options: NatsMembershipOptions): Promise<Membership> {
+  const membership = new NatsMembership(resolveMembershipOptions(options));
+  await membership.start();
+  return membership;
+}
+
+/**
+ * @internal The {@link Membership} of one node over NATS; build it with {@link natsMembership}. Each node
+ * publishes its own heartbeat and judges the others by their silence alone: there is no coordinator to ask,
+ * so every node's view converges from the same heartbeats.
+ */
+export class NatsMembership implements Membership {
+  readonly self: NodeInfo;
+  readonly #nc: NatsConnection;
+  readonly #subject: string;
+  readonly #clock: Clock;
+  readonly #heartbeatMs: number;
+  readonly #failureTimeoutMs: number;
+  /** Set for a signed transport: heartbeats are signed, and only a node's own fresh word about itself counts. */
+  readonly #security: FrameSecurity | undefined;
+  /** The other live nodes, with when each was last heard. */
+  readonly #peers = new Map<string, Peer>();
+  readonly #listeners = new Set<(event: MembershipEvent) => void>();
+  #loadSource: () => NodeLoad = () => ({ actors: 0, mailbox: 0 });
+  #state: 'open' | 'closed' = 'open';
+  #sub: Subscription | undefined;
+  #timer: TimerHandle | undefined;
+  /** When the last heartbeat check ran: a check that runs late means this node's own event loop stalled. */
+  #lastTick: number;
+  /** Cut off from the server: this node hears no one, so it judges no one. */
+  #disconnected = false;
+  readonly #closed: Promise<Error | undefined>;
+  #resolveClosed!: (err: Error | undefined) => void;
+
+  constructor(options: ResolvedMembershipOptions) {
+    this.#nc = options.connection;
+    this.#subject = membersSubject(options.namespace);
+    this.#clock = options.clock;
+    this.#heartbeatMs = options.heartbeatMs;
+    this.#failureTimeoutMs = options.failureTimeoutMs;
+    this.#security = options.security;
+    this.self = nodeInfo(options.nodeId, {
+      roles: options.roles,
+      load: this.#loadSource(),
+      startedAt: this.#clock.now(),
+    });
+    this.#lastTick = this.#clock.now();
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  /** Subscribes to the heartbeats, then asks everyone to announce themselves and starts beating. */
+  async start(): Promise<void> {
+    void this.#watchConnection().catch(() => undefined);
+    this.#sub = this.#nc.subscribe(this.#subject, { callback: (_err, msg) => this.#onBeat(msg) });
+    await this.#nc.flush();
+    this.#send('sync');
+    this.#timer = this.#clock.setTimeout(() => this.#tick(), this.#heartbeatMs);
+  }
+
+  members(): NodeInfo[] {
+    return [this.self, ...[...this.#peers.values()].map((p) => p.info)].sort((a, b) =>
+      a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+    );
+  }
+
+  onChange(listener: (event: MembershipEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  setTypes(types: string[], durable: string[] = []): void {
+    this.self.types = [...types];
+    this.self.durable = [...durable];
+    this.#send('beat');
+  }
+
+  setLoadSource(source: () => NodeLoad): void {
+    this.#loadSource = source;
+  }
+
+  close(): Promise<void> {
+    return this.#stop(false);
+  }
+
+  drain(): Promise<void> {
+    return this.#stop(true);
+  }
+
+  closed(): Promise<Error | undefined> {
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#stop(true);
+  }
+
+  /** Publishes this node's info (its load read now): a heartbeat, a join (`sync`) or a goodbye (`leave`). */
+  #send(kind: Beat['kind']): void {
+    const nc = this.#nc;
     if (nc.isClosed()) return;
-    self.load = loadSource();
-    const beat = { v: 1, kind, node: self } satisfies Beat;
-    if (security === undefined) nc.publish(subject, JSON.stringify(beat));
+    this.self.load = this.#loadSource();
+    const beat = { v: 1, kind, node: this.self } satisfies Beat;
+    const security = this.#security;
+    if (security === undefined) nc.publish(this.#subject, JSON.stringify(beat));
     else {
       // Stamped (send time, incarnation, sequence) and signed over the exact bytes sent.
       const frame = security.controlFrame(beat);
-      nc.publish(subject, frame.data, { headers: frame.headers });
+      nc.publish(this.#subject, frame.data, { headers: frame.headers });
     }
-  };
+  }
 
-  const onBeat = (msg: Msg): void => {
+  /** One message on the members subject: a probe is answered, a peer's heartbeat, join or goodbye applied. */
+  #onBeat(msg: Msg): void {
     let beat: Beat;
     try {
       beat = JSON.parse(new TextDecoder().decode(msg.data)) as Beat;
       if (beat?.v === 1 && beat.kind === 'probe') {
         // An observer (troupe nodes) asks who is there; it is not a member itself.
-        send('beat');
+        this.#send('beat');
         return;
       }
       if (beat?.v !== 1 || typeof beat.node?.id !== 'string') return;
@@ -147,109 +243,108 @@ export async function natsMembership(options: NatsMembershipOptions): Promise<Me
       return; // Not a heartbeat: ignore rather than let a stray publisher disturb the view.
     }
     const id = beat.node.id;
-    if (id === self.id) return;
+    if (id === this.self.id) return;
     // Signed: only a node's own word about itself changes the view, or anyone could forge a join (and take
     // shards) or a goodbye; and only a fresh one, or a recorded beat could keep a dead node alive and a recorded
     // goodbye remove a live one. The signature covers the bytes parsed above, stamp included.
+    const security = this.#security;
     if (security !== undefined && !security.controlFrom(msg, id, 'members', beat.stamp)) return;
-    if (beat.kind === 'leave') {
-      const peer = peers.get(id);
-      if (peer) {
-        peers.delete(id);
-        emit('left', peer.info);
-      }
-      return;
-    }
-    if (beat.kind === 'sync') send('beat');
-    const info = nodeInfoOf(beat.node);
-    const known = peers.get(id);
-    peers.set(id, { info, lastSeen: clock.now() });
-    if (!known) emit('joined', info);
-    else if (known.info.types.join() !== info.types.join()) emit('updated', info);
-  };
+    if (beat.kind === 'leave') this.#peerLeft(id);
+    else this.#peerHeard(beat);
+  }
 
-  let lastTick = clock.now();
-  const tick = (): void => {
-    if (state !== 'open') return;
-    send('beat');
-    const now = clock.now();
+  /** A peer said goodbye: the others react at once rather than after its timeout. */
+  #peerLeft(id: string): void {
+    const peer = this.#peers.get(id);
+    if (peer) {
+      this.#peers.delete(id);
+      this.#emit('left', peer.info);
+    }
+  }
+
+  /** A peer's heartbeat or join: it is alive now; a new one joined, a known one with other types updated. */
+  #peerHeard(beat: Beat): void {
+    // A joining node asks everyone to announce themselves, so its view is complete within a round trip.
+    if (beat.kind === 'sync') this.#send('beat');
+    const info = nodeInfoOf(beat.node);
+    const known = this.#peers.get(info.id);
+    this.#peers.set(info.id, { info, lastSeen: this.#clock.now() });
+    if (!known) this.#emit('joined', info);
+    else if (known.info.types.join() !== info.types.join()) this.#emit('updated', info);
+  }
+
+  /** Every heartbeat interval: announce this node, judge the others, and schedule the next round. */
+  #tick(): void {
+    if (this.#state !== 'open') return;
+    this.#send('beat');
+    this.#checkPeers();
+    this.#timer = this.#clock.setTimeout(() => this.#tick(), this.#heartbeatMs);
+  }
+
+  /** Declares failed every peer silent longer than the failure timeout, unless this node cannot judge now. */
+  #checkPeers(): void {
+    const now = this.#clock.now();
     // Late by much, this node's own event loop stalled (a long GC pause, a starved CPU): the beats that came
     // meanwhile wait unread, and timers run before sockets are read. Give everyone a full timeout again.
-    if (now - lastTick - heartbeatMs > (failureTimeoutMs - heartbeatMs) / 2)
-      for (const peer of peers.values()) peer.lastSeen = now;
-    lastTick = now;
+    if (now - this.#lastTick - this.#heartbeatMs > (this.#failureTimeoutMs - this.#heartbeatMs) / 2)
+      this.#restartTimeouts(now);
+    this.#lastTick = now;
     // Cut off from the server, this node hears no one: that says nothing about the others. Judge no one
     // until the connection is back and they had a full timeout to be heard again.
-    if (disconnected) {
-      timer = clock.setTimeout(tick, heartbeatMs);
-      return;
-    }
-    for (const [id, peer] of peers) {
-      if (now - peer.lastSeen > failureTimeoutMs) {
-        peers.delete(id);
-        emit('failed', peer.info);
+    if (this.#disconnected) return;
+    for (const [id, peer] of this.#peers) {
+      if (now - peer.lastSeen > this.#failureTimeoutMs) {
+        this.#peers.delete(id);
+        this.#emit('failed', peer.info);
       }
     }
-    timer = clock.setTimeout(tick, heartbeatMs);
-  };
+  }
 
-  let disconnected = false;
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (state !== 'open') return;
-      if (status.type === 'disconnect') disconnected = true;
+  /** Counts every peer as heard `now`: each gets a full failure timeout from here. */
+  #restartTimeouts(now: number): void {
+    for (const peer of this.#peers.values()) peer.lastSeen = now;
+  }
+
+  /** Follows the connection: judging pauses while it is down, and a reconnect asks everyone to announce. */
+  async #watchConnection(): Promise<void> {
+    for await (const status of this.#nc.status()) {
+      if (this.#state !== 'open') return;
+      if (status.type === 'disconnect') this.#disconnected = true;
       else if (status.type === 'reconnect') {
-        disconnected = false;
-        const now = clock.now();
-        for (const peer of peers.values()) peer.lastSeen = now;
-        send('sync');
+        this.#disconnected = false;
+        this.#restartTimeouts(this.#clock.now());
+        this.#send('sync');
       }
     }
-  })().catch(() => undefined);
-  const sub: Subscription = nc.subscribe(subject, { callback: (_err, msg) => onBeat(msg) });
-  await nc.flush();
-  send('sync');
-  timer = clock.setTimeout(tick, heartbeatMs);
+  }
 
-  const stop = async (goodbye: boolean): Promise<void> => {
-    if (state === 'closed') return;
-    state = 'closed';
-    if (timer !== undefined) clock.clearTimeout(timer);
+  #emit(type: MembershipEvent['type'], node: NodeInfo): void {
+    const event = { type, node, at: this.#clock.now() };
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A faulty observer must not stop failure detection.
+      }
+    }
+  }
+
+  /** Stops beating and listening, first saying goodbye if asked (`drain`); others notice a `close` by timeout. */
+  async #stop(goodbye: boolean): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    const nc = this.#nc;
     try {
       if (goodbye && !nc.isClosed()) {
-        send('leave');
+        this.#send('leave');
         await nc.flush();
       }
-      if (!nc.isClosed()) sub.unsubscribe();
+      if (!nc.isClosed()) this.#sub?.unsubscribe();
     } finally {
-      resolveClosed(undefined);
+      this.#resolveClosed(undefined);
     }
-  };
-
-  const membership: Membership = {
-    self,
-    members: () =>
-      [self, ...[...peers.values()].map((p) => p.info)].sort((a, b) =>
-        a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
-      ),
-    onChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    setTypes(types, durable = []) {
-      self.types = [...types];
-      self.durable = [...durable];
-      send('beat');
-    },
-    setLoadSource(source) {
-      loadSource = source;
-    },
-    close: () => stop(false),
-    drain: () => stop(true),
-    closed: () => whenClosed,
-    [Symbol.asyncDispose]: () => stop(true),
-  };
-  return membership;
+  }
 }
 
 /**
