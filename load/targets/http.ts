@@ -5,9 +5,10 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { type Dispatcher, Pool } from 'undici';
 import { InvalidOptionsError } from '../../runtime/index.js';
 import { assertOptionsObject, intOption } from '../../runtime/internal.js';
+import type { LoadError } from '../errors.js';
 import type { Recorder } from '../metrics/recorder.js';
 import { stopped, targetFailure } from './failure.js';
-import { Exchange } from './http-exchange.js';
+import { Exchange, type ExchangeOwner } from './http-exchange.js';
 import { assertAllowedHost } from './loopback.js';
 import type { OpenedTarget, TargetContext, TargetFactory } from './target.js';
 
@@ -66,6 +67,25 @@ export interface HttpClient {
   get(path: string, options?: HttpRequestOptions): Promise<HttpResponse>;
   post(path: string, body: unknown, options?: HttpRequestOptions): Promise<HttpResponse>;
   request(request: HttpRequest): Promise<HttpResponse>;
+}
+
+/** A response as a scenario gets it: its headers are parsed on first read (most scenarios never look). */
+class ExchangeResponse implements HttpResponse {
+  readonly status: number;
+  readonly body: string;
+  readonly bytes: number;
+  readonly #exchange: Exchange<HttpResponse>;
+
+  constructor(exchange: Exchange<HttpResponse>) {
+    this.status = exchange.status;
+    this.body = exchange.text;
+    this.bytes = exchange.bytes;
+    this.#exchange = exchange;
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return this.#exchange.headers;
+  }
 }
 
 /** {@link HttpTargetOptions} after defaults. */
@@ -132,7 +152,7 @@ function failureKind(err: unknown): string {
  */
 const PRECISE_BELOW_MS = 2000;
 
-class HttpTargetClient implements HttpClient, OpenedTarget<HttpClient> {
+class HttpTargetClient implements HttpClient, OpenedTarget<HttpClient>, ExchangeOwner<HttpResponse> {
   readonly client: HttpClient = this;
   readonly #pool: Pool;
   readonly #options: ResolvedHttpOptions;
@@ -172,20 +192,26 @@ class HttpTargetClient implements HttpClient, OpenedTarget<HttpClient> {
     return this.#send(request.method ?? 'GET', request.path, request.body, request);
   }
 
-  async #send(
+  // Not an async function: the exchange settles the returned promise itself (recorded by `completed` or
+  // `failed` below), one promise and no extra turn per request.
+  #send(
     method: string,
     path: string,
     rawBody: unknown,
     options: HttpRequestOptions | undefined,
   ): Promise<HttpResponse> {
-    if (this.#run.aborted || options?.signal?.aborted) throw stopped(this.#name);
+    if (this.#run.aborted || options?.signal?.aborted) return Promise.reject(stopped(this.#name));
     let headers = this.#options.headers;
     let body: string | Uint8Array | undefined;
     let bytesOut = 0;
     if (rawBody !== undefined && rawBody !== null) {
       if (typeof rawBody === 'string' || rawBody instanceof Uint8Array) body = rawBody;
       else {
-        body = JSON.stringify(rawBody);
+        try {
+          body = JSON.stringify(rawBody);
+        } catch (err) {
+          return Promise.reject(err);
+        }
         if (options?.headers?.['content-type'] === undefined)
           headers = { ...headers, 'content-type': 'application/json' };
       }
@@ -193,44 +219,62 @@ class HttpTargetClient implements HttpClient, OpenedTarget<HttpClient> {
     }
     if (options?.headers !== undefined) headers = { ...headers, ...options.headers };
     const timeout = options?.timeoutMs;
-    const exchange = new Exchange(options?.discardBody !== true);
+    const exchange = new Exchange<HttpResponse>(
+      this,
+      options?.discardBody !== true,
+      bytesOut,
+      options?.signal,
+    );
     if ((timeout ?? this.#options.timeoutMs) < PRECISE_BELOW_MS)
       exchange.expireAfter(timeout ?? this.#options.timeoutMs);
-    if (options?.signal !== undefined) exchange.follow(options.signal);
-    const started = performance.now();
+    exchange.follow();
+    exchange.started = performance.now();
+    // One object literal of one shape for every request: spreading optional fields in would make a new shape
+    // (and a slower object clone) per request.
+    const request: Dispatcher.DispatchOptions = {
+      method: method as 'GET',
+      path: this.#options.prefix === '' ? path : this.#options.prefix + path,
+      headers,
+      body: body ?? null,
+      // Pipelining only overlaps requests that undici may send before the previous answer's headers (without
+      // it, undici's own default).
+      blocking: this.#options.pipelining > 1 ? false : method !== 'HEAD',
+      headersTimeout: timeout ?? null,
+      bodyTimeout: timeout ?? null,
+    };
     try {
-      // One object literal of one shape for every request: spreading optional fields in would make a new shape
-      // (and a slower object clone) per request.
-      const request: Dispatcher.DispatchOptions = {
-        method: method as 'GET',
-        path: this.#options.prefix === '' ? path : this.#options.prefix + path,
-        headers,
-        body: body ?? null,
-        // Pipelining only overlaps requests that undici may send before the previous answer's headers (without
-        // it, undici's own default).
-        blocking: this.#options.pipelining > 1 ? false : method !== 'HEAD',
-        headersTimeout: timeout ?? null,
-        bodyTimeout: timeout ?? null,
-      };
       this.#pool.dispatch(request, exchange);
-      await exchange.promise;
-      const ms = performance.now() - started;
-      const status = exchange.status;
-      const bytesIn = exchange.bytes;
-      if (status >= 400)
-        this.#recorder.request(this.#name, ms, {
-          error: status >= 500 ? 'http_5xx' : 'http_4xx',
-          bytesIn,
-          bytesOut,
-        });
-      else this.#recorder.request(this.#name, ms, { bytesIn, bytesOut });
-      return { status, headers: exchange.headers, body: exchange.text, bytes: bytesIn };
     } catch (err) {
-      if (this.#run.aborted || options?.signal?.aborted) throw stopped(this.#name, err);
-      const kind = exchange.expired ? 'timeout' : failureKind(err);
-      this.#recorder.request(this.#name, performance.now() - started, { error: kind, bytesOut });
-      throw targetFailure(this.#name, kind, err);
+      exchange.fail(err);
     }
+    return exchange.promise;
+  }
+
+  /** @internal The exchange's response ended: recorded (a 4xx or 5xx as an error), then returned. */
+  completed(exchange: Exchange<HttpResponse>): HttpResponse {
+    const ms = performance.now() - exchange.started;
+    const status = exchange.status;
+    const bytesIn = exchange.bytes;
+    const bytesOut = exchange.bytesOut;
+    if (status >= 400)
+      this.#recorder.request(this.#name, ms, {
+        error: status >= 500 ? 'http_5xx' : 'http_4xx',
+        bytesIn,
+        bytesOut,
+      });
+    else this.#recorder.request(this.#name, ms, { bytesIn, bytesOut });
+    return new ExchangeResponse(exchange);
+  }
+
+  /** @internal The exchange failed: recorded by kind unless the run's stop (or its signal) ended it. */
+  failed(exchange: Exchange<HttpResponse>, err: unknown): LoadError {
+    if (this.#run.aborted || exchange.signal?.aborted) return stopped(this.#name, err);
+    const kind = exchange.expired ? 'timeout' : failureKind(err);
+    this.#recorder.request(this.#name, performance.now() - exchange.started, {
+      error: kind,
+      bytesOut: exchange.bytesOut,
+    });
+    return targetFailure(this.#name, kind, err);
   }
 
   close(): Promise<void> {

@@ -242,6 +242,19 @@ describe('http target', () => {
     expect((await client.get('/ok')).status).toBe(200);
   });
 
+  it('rejects a request whose record throws (a faulty metrics hook) instead of leaving it pending', async () => {
+    const { client, recorder } = await open(http(base));
+    const boom = new Error('hook failed');
+    recorder.request = () => {
+      throw boom;
+    };
+    await expect(client.get('/ok')).rejects.toBe(boom);
+    await expect(client.get('/fail')).rejects.toBe(boom);
+    recorder.request = TestRecorder.prototype.request;
+    expect((await client.get('/ok')).status).toBe(200);
+    expect(recorder.requests).toHaveLength(1);
+  });
+
   it('keeps as many requests in flight as connections × pipelining', async () => {
     let open_ = 0;
     let most = 0;

@@ -61,6 +61,25 @@ describe('Histogram', () => {
     }
   });
 
+  it('places values alike on both sides of the switch from integer to float bucket maths at 2^31', () => {
+    for (const bits of [2, 3, 8, 16]) {
+      const h = new Histogram({ bits });
+      let previous = -1;
+      // Every power of two from 2^bits to 2^33 and its neighbours, in ascending order: bucket indices never go
+      // down and each value lies in its bucket's range, whichever path computed it.
+      for (let e = bits; e <= 33; e++) {
+        for (const v of [2 ** e - 1, 2 ** e, 2 ** e + 1, 2 ** e + 2 ** (e - 1)]) {
+          const index = h.bucketOf(v);
+          const [low, high] = h.bucketRange(index);
+          expect(v).toBeGreaterThanOrEqual(low);
+          expect(v).toBeLessThanOrEqual(high);
+          expect(index).toBeGreaterThanOrEqual(previous);
+          previous = index;
+        }
+      }
+    }
+  });
+
   it('keeps percentiles within the bucket relative error of the exact ones', () => {
     const rnd = lcg(42);
     const h = new Histogram({ bits: 8 });
