@@ -47,11 +47,19 @@ export function resolveIntensityOptions(options: IntensityOptions = {}): Resolve
 export class RestartIntensity {
   readonly options: ResolvedIntensityOptions;
   /**
-   * Restart times in the window, oldest first: a deque, so forgetting the oldest costs O(1) each. Kept as ms
-   * since the first time seen: small integers live in the deque as they are, where epoch milliseconds would
-   * each be a heap number that a busy window (thousands of restarts a second) keeps alive for `withinMs`.
+   * Restarts in the window, oldest first, as runs: `#times[i]` is a time, `#counts[i]` the restarts recorded
+   * at it. A busy window (thousands of restarts a second, as a supervisor allowed 10⁹ may see) then holds one
+   * entry per distinct millisecond rather than one per restart, and recording a restart in the same
+   * millisecond as the last one is one increment. Deques, so forgetting the oldest costs O(1) each. Times are
+   * ms since the first time seen: small integers live in the deque as they are, where epoch milliseconds
+   * would each be a heap number kept alive for `withinMs`.
    */
   #times = new Deque<number>();
+  #counts = new Deque<number>();
+  /** The time of the newest run (it takes the restarts recorded at the same time); NaN when there is none. */
+  #last = Number.NaN;
+  /** Restarts counted in the runs kept. */
+  #total = 0;
   /** The first time seen; the times kept are relative to it. */
   #base: number | undefined;
 
@@ -62,19 +70,28 @@ export class RestartIntensity {
   /** Restarts counted in the window that ends at `now`. */
   count(now: number): number {
     this.#forget(now);
-    return this.#times.length;
+    return this.#total;
   }
 
   /** Records a restart at `now`; false (and nothing recorded) when it would exceed the intensity. */
   record(now: number): boolean {
     const at = this.#forget(now);
-    if (this.#times.length >= this.options.maxRestarts) return false;
-    this.#times.push(at);
+    if (this.#total >= this.options.maxRestarts) return false;
+    this.#total++;
+    if (at === this.#last) this.#counts.push(this.#counts.pop()! + 1);
+    else {
+      this.#times.push(at);
+      this.#counts.push(1);
+      this.#last = at;
+    }
     return true;
   }
 
   reset(): void {
     this.#times = new Deque<number>();
+    this.#counts = new Deque<number>();
+    this.#last = Number.NaN;
+    this.#total = 0;
   }
 
   /** Forgets the restarts that left the window ending at `now`; returns `now` relative to the base. */
@@ -82,8 +99,12 @@ export class RestartIntensity {
     this.#base ??= now;
     const at = now - this.#base;
     const from = at - this.options.withinMs;
-    for (let oldest = this.#times.peek(); oldest !== undefined && oldest <= from; oldest = this.#times.peek())
-      this.#times.shift();
+    const times = this.#times;
+    for (let oldest = times.peek(); oldest !== undefined && oldest <= from; oldest = times.peek()) {
+      times.shift();
+      this.#total -= this.#counts.shift()!;
+    }
+    if (times.length === 0) this.#last = Number.NaN;
     return at;
   }
 }

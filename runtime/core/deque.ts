@@ -39,6 +39,16 @@ export class Deque<T> {
     return item;
   }
 
+  /** Removes and returns the newest item. */
+  pop(): T | undefined {
+    if (this.#size === 0) return undefined;
+    this.#size--;
+    const at = (this.#head + this.#size) & (this.#buf.length - 1);
+    const item = this.#buf[at];
+    this.#buf[at] = undefined;
+    return item;
+  }
+
   peek(): T | undefined {
     return this.#size === 0 ? undefined : this.#buf[this.#head];
   }

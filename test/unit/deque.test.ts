@@ -28,6 +28,22 @@ describe('Deque', () => {
     expect(d.peek()).toBe('a');
     expect(d.drainAll()).toEqual(['a', 'b', 'c', 'd']);
   });
+
+  it('pops the newest item, also across wrap-around', () => {
+    const d = new Deque<number>(4);
+    expect(d.pop()).toBeUndefined();
+    for (let i = 0; i < 3; i++) d.push(i);
+    d.shift();
+    d.shift();
+    for (let i = 3; i < 6; i++) d.push(i);
+    expect(d.pop()).toBe(5);
+    d.push(6);
+    d.unshift(1);
+    expect(d.pop()).toBe(6);
+    expect(d.length).toBe(4);
+    expect(d.drainAll()).toEqual([1, 2, 3, 4]);
+    expect(d.pop()).toBeUndefined();
+  });
 });
 
 describe('DeadLetterOffice', () => {

@@ -49,6 +49,48 @@ describe('restart intensity', () => {
     expect(intensity.count(t0 + 10_000)).toBe(0);
   });
 
+  it('counts restarts at the same time one by one, and forgets them together', () => {
+    const intensity = new RestartIntensity({ maxRestarts: 5, withinMs: 100 });
+    expect([0, 0, 0, 50, 50, 50].map((t) => intensity.record(t))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
+    expect(intensity.count(99)).toBe(5);
+    expect(intensity.count(100)).toBe(2);
+    expect([100, 100, 100, 100].map((t) => intensity.record(t))).toEqual([true, true, true, false]);
+    expect(intensity.count(150)).toBe(3);
+    expect(intensity.record(200)).toBe(true);
+    expect(intensity.count(200)).toBe(1);
+    expect(intensity.count(300)).toBe(0);
+    // A time seen again after the window emptied starts a run of its own.
+    expect(intensity.record(300)).toBe(true);
+    expect(intensity.count(300)).toBe(1);
+  });
+
+  it('keeps one entry per restart time in order even when the clock goes back', () => {
+    const intensity = new RestartIntensity({ maxRestarts: 10, withinMs: 100 });
+    for (const t of [50, 50, 40, 50, 60]) expect(intensity.record(t)).toBe(true);
+    // As with a list of times, the oldest recorded goes first: the 40 behind a 50 waits for it.
+    expect(intensity.count(140)).toBe(5);
+    expect(intensity.count(150)).toBe(1);
+    expect(intensity.count(160)).toBe(0);
+  });
+
+  it('counts 10⁵ restarts in one millisecond and refuses past the limit', () => {
+    const intensity = new RestartIntensity({ maxRestarts: 100_000, withinMs: 1000 });
+    for (let i = 0; i < 100_000; i++) if (!intensity.record(7)) throw new Error(`refused at ${i}`);
+    expect(intensity.record(7)).toBe(false);
+    expect(intensity.count(1006)).toBe(100_000);
+    expect(intensity.count(1007)).toBe(0);
+    intensity.record(1007);
+    intensity.reset();
+    expect(intensity.count(1007)).toBe(0);
+  });
+
   it('with maxRestarts 0 refuses every restart, and rejects bad options by name', () => {
     expect(new RestartIntensity({ maxRestarts: 0 }).record(0)).toBe(false);
     expect(() => new RestartIntensity({ maxRestarts: -1 })).toThrowError(/maxRestarts/);
