@@ -10,7 +10,8 @@
 
 import { Buffer } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Dispatcher, util } from 'undici';
+import { util } from 'undici';
+import type { PoolConnection, PooledHandler } from './http-pool.js';
 
 const NO_HEADERS: IncomingHttpHeaders = Object.freeze({}) as IncomingHttpHeaders;
 
@@ -28,9 +29,11 @@ export interface ExchangeOwner<T> {
  * (then `status`, `headers`, `text` and `bytes` hold it), with the error undici reports, or at once with
  * `abort(reason)` (a request still queued in the pool is aborted when it reaches a connection).
  */
-export class Exchange<T> implements Dispatcher.DispatchHandler {
+export class Exchange<T> implements PooledHandler {
   readonly promise: Promise<T>;
   readonly #owner: ExchangeOwner<T>;
+  /** The pool's connection that carries it, released when undici is done with the request (end or error). */
+  connection: PoolConnection | undefined;
   /** When it was sent (performance.now() ms), and the request body's bytes: for the owner's record. */
   started = 0;
   readonly bytesOut: number;
@@ -124,6 +127,7 @@ export class Exchange<T> implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    this.#release();
     if (this.#settled) return;
     this.#settle();
     const chunks = this.#chunks;
@@ -145,6 +149,7 @@ export class Exchange<T> implements Dispatcher.DispatchHandler {
   }
 
   onError(error: Error): void {
+    this.#release();
     this.#fail(error);
   }
 
@@ -163,6 +168,13 @@ export class Exchange<T> implements Dispatcher.DispatchHandler {
       reason = err;
     }
     this.#reject(reason);
+  }
+
+  #release(): void {
+    const connection = this.connection;
+    if (connection === undefined) return;
+    this.connection = undefined;
+    connection.release();
   }
 
   #settle(): void {

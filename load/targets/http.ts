@@ -1,14 +1,16 @@
-// The HTTP target: one undici connection pool per node, and a thin client whose every request is recorded.
+// The HTTP target: one connection pool per node (http-pool.ts, on undici clients), and a thin client whose every
+// request is recorded.
 
 import { Buffer } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { InvalidOptionsError } from '../../runtime/index.js';
 import { assertOptionsObject, intOption } from '../../runtime/internal.js';
 import type { LoadError } from '../errors.js';
 import type { Recorder } from '../metrics/recorder.js';
 import { stopped, targetFailure } from './failure.js';
 import { Exchange, type ExchangeOwner } from './http-exchange.js';
+import { HttpPool } from './http-pool.js';
 import { assertAllowedHost } from './loopback.js';
 import type { OpenedTarget, TargetContext, TargetFactory } from './target.js';
 
@@ -154,7 +156,7 @@ const PRECISE_BELOW_MS = 2000;
 
 class HttpTargetClient implements HttpClient, OpenedTarget<HttpClient>, ExchangeOwner<HttpResponse> {
   readonly client: HttpClient = this;
-  readonly #pool: Pool;
+  readonly #pool: HttpPool;
   readonly #options: ResolvedHttpOptions;
   readonly #name: string;
   readonly #recorder: Recorder;
@@ -170,7 +172,7 @@ class HttpTargetClient implements HttpClient, OpenedTarget<HttpClient>, Exchange
     this.#name = context.name;
     this.#recorder = context.recorder;
     this.#run = context.signal;
-    this.#pool = new Pool(options.origin, {
+    this.#pool = new HttpPool(options.origin, {
       connections: options.connections,
       pipelining: options.pipelining,
       headersTimeout: options.timeoutMs,
@@ -242,11 +244,7 @@ class HttpTargetClient implements HttpClient, OpenedTarget<HttpClient>, Exchange
       headersTimeout: timeout ?? null,
       bodyTimeout: timeout ?? null,
     };
-    try {
-      this.#pool.dispatch(request, exchange);
-    } catch (err) {
-      exchange.fail(err);
-    }
+    this.#pool.dispatch(request, exchange);
     return exchange.promise;
   }
 

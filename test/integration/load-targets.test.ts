@@ -310,6 +310,14 @@ describe('http target', () => {
     await Promise.all(Array.from({ length: 5 }, (_, i) => serial.client.get(`/${i}`)));
     expect(order).toEqual(['/0', '/1', '/2', '/3', '/4']);
 
+    // Closing lets the queued requests finish on their connection, then refuses new ones.
+    const closing = await open(http(url, { connections: 1 }));
+    const queued = Array.from({ length: 3 }, (_, i) => closing.client.get(`/c${i}`));
+    const closed = closing.target.close();
+    expect((await Promise.all(queued)).map((r) => r.status)).toEqual([200, 200, 200]);
+    await closed;
+    expect((await rejection(closing.client.get('/late'))).code).toBe(LoadErrorCode.TargetFailed);
+
     const { client, recorder, stop } = await open(http(url, { connections: 1 }));
     const pending = Array.from({ length: 3 }, () => rejection(client.get('/')));
     setTimeout(() => stop.abort(), 5);
