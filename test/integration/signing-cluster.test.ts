@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ActorSystem,
   createSystem,
+  ErrorCode,
   hashPlacement,
   type Membership,
   type MembershipEvent,
   type NodeInfo,
   systemClock,
+  TroupeError,
 } from '../../runtime/index.js';
 import { type HostedType, nodeInfo, type TransportSink } from '../../runtime/internal.js';
 import { type ServerProcess, startNats } from '../../testing/index.js';
@@ -25,6 +27,7 @@ import {
   natsTransport,
 } from '../../transport/index.js';
 import { FrameSecurity, resolveSecurityOptions } from '../../transport/nats/security.js';
+import { probeAnswer } from '../../transport/nats/security-probe.js';
 import { placeShards } from '../../transport/nats/shard-placement.js';
 import { ShardOwner } from '../../transport/nats/shards.js';
 import { SIGNATURE_HEADER, SIGNER_HEADER, signFrame, verifyFrame } from '../../transport/nats/signing.js';
@@ -434,5 +437,55 @@ describe('shard release notices of a signed node', () => {
     expect(JSON.parse(new TextDecoder().decode(msg.data))).toMatchObject({ v: 1, kind: 'sync' });
     await m.close();
     await connection.close();
+  });
+});
+
+describe('node-id probe in a signed fleet', () => {
+  it('ignores forged and replayed answers for a free id, and still refuses an id a live node has', async () => {
+    const ns = 'sp';
+    const start = (id: keyof typeof publicKeys) =>
+      createSystem({
+        nodeId: id,
+        transport: natsTransport({ servers: server.url, namespace: ns, security: security(id) }),
+      });
+    // Answers anyone may send for gamma: none is gamma's signature over the probe's own nonce.
+    const replayed = probeAnswer(stamper('gamma'), 'gamma', '0'.repeat(32))!;
+    const forger = raw.subscribe(`troupe.${ns}.gamma.$ping`, {
+      callback: (_err, msg) => {
+        const claim = new TextEncoder().encode(`troupe-probe gamma ${msg.headers?.get('Troupe-Probe')}`);
+        msg.respond(); // unsigned
+        for (const signer of [asMallory, asAlpha]) {
+          const h = headers();
+          h.set(SIGNER_HEADER, signer.id);
+          h.set(SIGNATURE_HEADER, signFrame(signer.key, claim).toString('base64'));
+          msg.respond(claim, { headers: h });
+        }
+        msg.respond(replayed.data, { headers: replayed.headers }); // gamma's answer to another probe
+      },
+    });
+    await raw.flush();
+    const gamma = await start('gamma');
+    try {
+      expect(gamma.nodeId).toBe('gamma');
+      expect((gamma.transport as NatsTransport).controlRefusals()).toMatchObject({
+        UNSIGNED_FRAME: 1,
+        UNKNOWN_SIGNER: 1,
+        WRONG_SIGNER: 1,
+        STALE_FRAME: 1,
+      });
+      // The live gamma answers a second gamma's probe with its signature over that probe's nonce, even with the
+      // forged answers around it.
+      const err = await start('gamma').then(
+        async (twin) => {
+          await twin.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(TroupeError.is(err, ErrorCode.NameInUse)).toBe(true);
+    } finally {
+      forger.unsubscribe();
+      await gamma.close();
+    }
   });
 });

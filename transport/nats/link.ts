@@ -16,6 +16,7 @@ import { Inbound } from './inbound.js';
 import type { ResolvedNatsClusterOptions, ResolvedNatsTransportOptions } from './options.js';
 import { FailoverRetry } from './retry.js';
 import type { FrameSecurity } from './security.js';
+import { PROBE_HEADER, probeAnswer, signedProbe } from './security-probe.js';
 import { StatusDispatcher } from './status.js';
 import { type NodeSubjects, Segment, type SubjectScheme } from './subjects.js';
 import { TellBatcher } from './tell-batcher.js';
@@ -61,8 +62,17 @@ export async function connectNats(
   }
 }
 
-/** True when another live node answers on this node's probe subject: its id is taken. */
-export function nodeIdTaken(nc: NatsConnection, subjects: NodeSubjects): Promise<boolean> {
+/**
+ * True when another live node answers on this node's probe subject: its id is taken. In a signed fleet only
+ * an answer signed by the node id's key over this probe's nonce counts (security-probe.ts).
+ */
+export function nodeIdTaken(
+  nc: NatsConnection,
+  subjects: NodeSubjects,
+  nodeId: string,
+  security?: FrameSecurity,
+): Promise<boolean> {
+  if (security !== undefined) return signedProbe(nc, subjects.ping, security, nodeId, NODE_ID_PROBE_MS);
   return nc.request(subjects.ping, undefined, { timeout: NODE_ID_PROBE_MS }).then(
     () => true,
     () => false,
@@ -134,7 +144,14 @@ export function openLink(o: LinkOptions): Link {
       error: { code: ErrorCode.MalformedFrame, message: 'malformed frame: empty frame' },
     }),
   );
-  status.onRequest(Segment.Ping, (_rest, msg) => msg.respond());
+  status.onRequest(Segment.Ping, (_rest, msg) => {
+    if (security === undefined) {
+      msg.respond();
+      return;
+    }
+    const answer = probeAnswer(security, o.nodeId, msg.headers?.get(PROBE_HEADER));
+    if (answer !== undefined) msg.respond(answer.data, { headers: answer.headers });
+  });
   const inbound = new Inbound({ codec, sink, scheme: o.scheme, subjects, status, security });
   const retry = new FailoverRetry({
     clock,

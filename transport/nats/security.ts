@@ -219,6 +219,14 @@ export class FrameSecurity {
     return cipher === undefined ? envelope : cipher.seal(envelope);
   }
 
+  /** The verified signer of a control frame, or undefined (then counted and logged as refused: ignore it). */
+  controlSigner(msg: SignedMessage): string | undefined {
+    const checked = this.#check(msg, 'control frame');
+    if (typeof checked === 'string') return checked;
+    this.refuseControl(checked.code, `${checked.message}: ignored`);
+    return undefined;
+  }
+
   /** The signer of a frame that verifies; else records a dead letter at `address` and returns undefined. */
   verify(msg: SignedMessage, address: string, reject: (r: Rejected) => void): string | undefined {
     const checked = this.#check(msg, 'frame');
@@ -238,11 +246,11 @@ export class FrameSecurity {
   controlFrom(msg: SignedMessage, about: string, channel: ControlChannel, stamp: unknown): boolean {
     const checked = this.#check(msg, 'control frame');
     if (typeof checked !== 'string') {
-      this.#refuseControl(checked.code, `${checked.message}: ignored`);
+      this.refuseControl(checked.code, `${checked.message}: ignored`);
       return false;
     }
     if (checked !== about) {
-      this.#refuseControl(
+      this.refuseControl(
         ControlRefusalCode.WrongSigner,
         `a control frame on ${msg.subject} about node ${about.slice(0, 100)} signed by ${checked}: ignored`,
       );
@@ -250,7 +258,7 @@ export class FrameSecurity {
     }
     const stale = this.#stale(channel, checked, stamp);
     if (stale === undefined) return true;
-    this.#refuseControl(
+    this.refuseControl(
       ControlRefusalCode.StaleFrame,
       `a control frame on ${msg.subject} signed by ${checked} ${stale}: ignored`,
     );
@@ -361,7 +369,8 @@ export class FrameSecurity {
     this.#log?.warn('refused a frame', { code, detail: message, refused: this.refused[code] });
   }
 
-  #refuseControl(code: ControlRefusalCode, message: string): void {
+  /** Counts and logs (rate-limited) a control frame refused for `code`; the caller ignores it. */
+  refuseControl(code: ControlRefusalCode, message: string): void {
     this.controlRefused[code]++;
     // Logged like refused frames: the first of each kind, then one a minute with the count.
     const now = this.#clock.now();

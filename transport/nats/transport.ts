@@ -180,7 +180,7 @@ export class NatsTransportImpl implements NatsTransport {
           clock: this.#o.cluster.clock,
           freshnessMs: this.#o.security.freshnessMs ?? defaultFreshnessMs(this.#o.cluster.failureTimeoutMs),
         });
-      if (await nodeIdTaken(nc, subjects)) {
+      if (await nodeIdTaken(nc, subjects, nodeId, this.#security)) {
         if (this.#owned) await nc.close();
         this.#finish(undefined);
         throw new TransportError(
