@@ -8,6 +8,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
+  type MsgRequest,
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
@@ -32,6 +33,7 @@ import {
   readBounds,
   withDeadline,
 } from '../../runtime/internal.js';
+import { publishRecord } from './append-log-publish.js';
 import { connectionSource } from './connection-source.js';
 import type { NatsAuthOptions } from './options.js';
 import { DEFAULT_NAMESPACE } from './options.js';
@@ -40,8 +42,14 @@ import { DEFAULT_NAMESPACE } from './options.js';
 export const DEFAULT_LOG_OP_TIMEOUT_MS = 2000;
 /** Records fetched per pull while reading. */
 const READ_BATCH = 1000;
-/** JetStream's error code for a publish whose expected last subject sequence did not match. */
-const WRONG_LAST_SEQUENCE = 10071;
+/** Records of a key read by single gets before a consumer takes the rest (see read). */
+const SINGLE_GETS = 2;
+/** Opened: the JetStream clients and the connection they use. */
+interface Opened {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  nc: NatsConnection;
+}
 
 /** Options of {@link natsAppendLog}: give exactly one of `transport`, `servers` or `connection`. */
 export interface NatsAppendLogOptions {
@@ -91,7 +99,9 @@ class NatsAppendLog implements AppendLog {
   readonly #replicas: number;
   /** Undefined: whatever the stream has (forever when this node creates it). */
   readonly #maxAgeMs: number | undefined;
-  #opening: Promise<{ js: JetStreamClient; jsm: JetStreamManager }> | undefined;
+  #opening: Promise<Opened> | undefined;
+  /** Set once the stream is open: appends then publish at once (no promise to wait for first). */
+  #opened: Opened | undefined;
   #closed = false;
 
   constructor(
@@ -114,7 +124,7 @@ class NatsAppendLog implements AppendLog {
   }
 
   /** Creates the stream once (idempotent across nodes); a failed open is tried again by the next operation. */
-  open(): Promise<{ js: JetStreamClient; jsm: JetStreamManager }> {
+  open(): Promise<Opened> {
     if (this.#opening !== undefined) return this.#opening;
     const nc = this.#current();
     if (nc === undefined)
@@ -154,54 +164,49 @@ class NatsAppendLog implements AppendLog {
           ...(config.max_age > 0 && window > config.max_age ? { duplicate_window: config.max_age } : {}),
         });
       }
-      return { js, jsm };
+      return { js, jsm, nc };
     })();
     this.#opening = opening;
-    opening.catch(() => {
-      if (this.#opening === opening) this.#opening = undefined;
-    });
+    opening.then(
+      (opened) => {
+        if (this.#opening === opening) this.#opened = opened;
+      },
+      () => {
+        if (this.#opening === opening) this.#opening = undefined;
+      },
+    );
     return opening;
   }
 
   append(key: string, data: string): Promise<number> {
-    return this.#op(
-      'append',
-      key,
-      () => {
-        assertLogKey(key, false);
-        assertLogRecord(data, this.#maxBytes);
-      },
-      async ({ js }) => (await js.publish(this.#subject(key), data, { timeout: this.#timeoutMs })).seq,
-    );
+    return this.#append(key, data, undefined);
   }
 
   appendIf(key: string, data: string, expectedSeq: number): Promise<number> {
-    return this.#op(
-      'append',
-      key,
-      () => {
-        assertLogKey(key, false);
-        assertLogRecord(data, this.#maxBytes);
-        if (!Number.isInteger(expectedSeq) || expectedSeq < 0)
-          throw new InvalidOptionsError('expectedSeq', 'expected a non-negative integer');
-      },
-      async ({ js }) => {
-        try {
-          const ack = await js.publish(this.#subject(key), data, {
-            timeout: this.#timeoutMs,
-            expect: { lastSubjectSequence: expectedSeq },
-          });
-          return ack.seq;
-        } catch (err) {
-          // 10071: JetStream's "wrong last sequence", the server's compare-and-set refusal.
-          if ((err as { code?: unknown }).code === WRONG_LAST_SEQUENCE)
-            throw new AppendLogError(
-              AppendLogErrorCode.SequenceMismatch,
-              `the last record of ${key} is not the expected ${expectedSeq}: ${(err as Error).message}`,
-              { cause: err, data: { key, expectedSeq } },
-            );
-          throw err;
-        }
+    return this.#append(key, data, expectedSeq);
+  }
+
+  /** An append, conditional when `expectedSeq` is given; once the stream is open, at once (append-log-publish.ts). */
+  #append(key: string, data: string, expectedSeq: number | undefined): Promise<number> {
+    const validate = (): void => {
+      assertLogKey(key, false);
+      assertLogRecord(data, this.#maxBytes);
+      if (expectedSeq !== undefined && (!Number.isInteger(expectedSeq) || expectedSeq < 0))
+        throw new InvalidOptionsError('expectedSeq', 'expected a non-negative integer');
+    };
+    const opened = this.#opened;
+    if (opened === undefined || this.#closed || opened.nc.isClosed())
+      return this.#op('append', key, validate, ({ nc }) =>
+        publishRecord(nc, this.#subject(key), key, data, expectedSeq, this.#timeoutMs),
+      );
+    try {
+      validate();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return publishRecord(opened.nc, this.#subject(key), key, data, expectedSeq, this.#timeoutMs).catch(
+      (err: unknown) => {
+        throw this.#failure('append', key, err);
       },
     );
   }
@@ -216,22 +221,34 @@ class NatsAppendLog implements AppendLog {
         bounds = readBounds(options);
       },
       async ({ js, jsm }) => {
-        // One round trip answers the common case of a key with no records (a new run) without a consumer.
         const subject = this.#subject(key);
+        const out: LogRecord[] = [];
+        let fromSeq = bounds.fromSeq;
         if (key !== ALL_LOG_KEYS) {
-          const info = await jsm.streams.info(this.#stream, { subjects_filter: subject });
-          if (Object.keys(info.state.subjects ?? {}).length === 0) return [];
+          // The first records one by one, a round trip each, where a consumer costs three and a delete: a read
+          // that finds nothing (a new run; a reader's poll with nothing new) costs one, one record two.
+          while (out.length < Math.min(bounds.limit, SINGLE_GETS)) {
+            // The stream API's "next by subject" get (NATS 2.9+; typed for direct gets only in the client).
+            const next = { seq: Math.max(1, fromSeq), next_by_subj: subject };
+            const m = await jsm.streams.getMessage(this.#stream, next as unknown as MsgRequest);
+            if (m === null) return out;
+            // A server that ignores `next_by_subj` (before 2.9) answers the record at `seq`, whatever its key:
+            // never taken for this key's; the consumer below reads on from here instead.
+            if (m.subject !== subject) break;
+            out.push({ seq: m.seq, key, data: m.string(), at: m.time.getTime() });
+            fromSeq = m.seq + 1;
+          }
+          if (out.length >= bounds.limit) return out;
         }
         const consumer = await js.consumers.get(this.#stream, {
           filter_subjects: subject,
           deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: bounds.fromSeq,
+          opt_start_seq: fromSeq,
           inactive_threshold: Math.max(this.#timeoutMs * 5, 10_000),
         });
         try {
           const pending = (await consumer.info(true)).num_pending;
-          const want = Math.min(bounds.limit, pending);
-          const out: LogRecord[] = [];
+          const want = out.length + Math.min(bounds.limit - out.length, pending);
           while (out.length < want) {
             const before = out.length;
             const batch = await consumer.fetch({
@@ -290,7 +307,7 @@ class NatsAppendLog implements AppendLog {
     what: string,
     key: string,
     validate: () => void,
-    fn: (open: { js: JetStreamClient; jsm: JetStreamManager }) => Promise<T>,
+    fn: (open: Opened) => Promise<T>,
   ): Promise<T> {
     if (this.#closed) throw new AppendLogError(AppendLogErrorCode.Closed, 'the append log is closed');
     validate();
@@ -308,13 +325,24 @@ class NatsAppendLog implements AppendLog {
           ),
       );
     } catch (err) {
-      if (err instanceof AppendLogError || err instanceof InvalidOptionsError) throw err;
-      throw new AppendLogError(
+      throw this.#failure(what, key, err);
+    }
+  }
+
+  /** What an operation rejects with: its own errors as they are, anything else as `LOG_UNAVAILABLE`. */
+  #failure(what: string, key: string, err: unknown): Error {
+    if (err instanceof AppendLogError || err instanceof InvalidOptionsError) return err;
+    if ((err as { name?: unknown }).name === 'TimeoutError')
+      return new AppendLogError(
         AppendLogErrorCode.Unavailable,
-        `log ${what} of ${key} on ${this.#stream} failed: ${(err as Error).message}`,
+        `log ${what} of ${key} on ${this.#stream} got no answer in ${this.#timeoutMs} ms`,
         { cause: err },
       );
-    }
+    return new AppendLogError(
+      AppendLogErrorCode.Unavailable,
+      `log ${what} of ${key} on ${this.#stream} failed: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
