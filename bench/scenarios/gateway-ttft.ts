@@ -21,7 +21,6 @@ import {
   type ActorSystem,
   type AppendLog,
   createSystem,
-  type LogRecord,
   memoryAppendLog,
   silentLogger,
 } from '../../runtime/index.js';
@@ -30,7 +29,9 @@ import { natsAppendLog, natsTransport } from '../../transport/index.js';
 import { wallNow } from '../load.js';
 import { ttftAgentRole } from '../roles/ttft-agent.js';
 import type { MetricSpec, Scenario } from '../scenario.js';
+import { readSse } from '../sse-reader.js';
 import { quantile } from '../stats.js';
+import { type LogMarks, timedLog } from './gateway-ttft-log.js';
 
 const KEY = 'bench-gateway-ttft-key';
 const MODEL = 'ttft';
@@ -64,81 +65,6 @@ interface Sample {
   toRead?: number;
   /** Gateway runs only: the token at the SSE reader → the client parsing it (SSE write, HTTP, parse). */
   toClient?: number;
-}
-
-/** When the stream log first stored a token of a run, and first returned one to a read (by log key). */
-interface LogMarks {
-  appendStart?: number;
-  appendEnd?: number;
-  readEnd?: number;
-}
-
-const TOKEN = '"kind":"token"';
-
-/** The gateway's stream log, wrapped to mark each run's first token going in and coming out (no other change). */
-function timedLog(log: AppendLog, marks: Map<string, LogMarks>): AppendLog {
-  const mark = (key: string) => {
-    let m = marks.get(key);
-    if (m === undefined) {
-      m = {};
-      marks.set(key, m);
-    }
-    return m;
-  };
-  const timed = async (key: string, data: string, append: () => Promise<number>) => {
-    const m = data.includes(TOKEN) && mark(key).appendStart === undefined ? mark(key) : undefined;
-    if (m !== undefined) m.appendStart = performance.now();
-    const seq = await append();
-    if (m !== undefined) m.appendEnd = performance.now();
-    return seq;
-  };
-  const appendIf = log.appendIf?.bind(log);
-  return {
-    append: (key, data) => timed(key, data, () => log.append(key, data)),
-    // The gateway chains its appends with appendIf, which lets its readers take records by hand-off.
-    ...(appendIf === undefined
-      ? {}
-      : {
-          appendIf: (key: string, data: string, expectedSeq: number) =>
-            timed(key, data, () => appendIf(key, data, expectedSeq)),
-        }),
-    read: async (key, options) => {
-      const records: LogRecord[] = await log.read(key, options);
-      if (records.some((r) => r.data.includes(TOKEN))) mark(key).readEnd ??= performance.now();
-      return records;
-    },
-    purge: log.purge.bind(log),
-    close: log.close.bind(log),
-  };
-}
-
-/** Reads an SSE body block by block; `onEvent` returns true to stop reading (the connection is then dropped). */
-async function readSse(
-  body: ReadableStream<Uint8Array>,
-  onEvent: (event: string, data: string) => boolean,
-): Promise<void> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += value;
-      for (let cut = buffer.indexOf('\n\n'); cut >= 0; cut = buffer.indexOf('\n\n')) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        let event = '';
-        let data = '';
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event: ')) event = line.slice(7);
-          else if (line.startsWith('data: ')) data = line.slice(6);
-        }
-        if (data !== '' && onEvent(event, data)) return;
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
 }
 
 const latency = (id: string, label: string): MetricSpec => ({
