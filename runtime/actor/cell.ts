@@ -3,7 +3,7 @@
 
 import type { Envelope } from '../core/envelope.js';
 import { tellEnvelope } from '../core/envelope.js';
-import { ErrorCode, TroupeError } from '../core/errors.js';
+import { ErrorCode } from '../core/errors.js';
 import { microtask } from '../core/microtask.js';
 import type { ChildHandle, FailurePhase } from '../ports/supervision.js';
 import { continueAfterFailure, handleOf, processNotices } from './children.js';
@@ -22,7 +22,7 @@ import {
   terminate,
   whenStopped,
 } from './lifecycle.js';
-import { makeRoom, noReply } from './outcomes.js';
+import { complete, makeRoom, reject } from './outcomes.js';
 import { save } from './save.js';
 import { type CellOptions, CellState } from './state.js';
 
@@ -293,7 +293,8 @@ export class ActorCell extends CellState {
     const message = envelope.payload as { type?: unknown } | null;
     const type = typeof message === 'object' && message !== null ? message.type : undefined;
     if (typeof type !== 'string') {
-      this.#reject(
+      reject(
+        this,
         keep(this, envelope),
         ErrorCode.InvalidMessage,
         'message must be an object with a string `type`',
@@ -302,7 +303,8 @@ export class ActorCell extends CellState {
     }
     const handler = this.config.handlers[type];
     if (handler === undefined) {
-      this.#reject(
+      reject(
+        this,
         keep(this, envelope),
         ErrorCode.Unhandled,
         `${this.definition.type} at ${this.address} has no handler for "${type}"`,
@@ -340,14 +342,9 @@ export class ActorCell extends CellState {
       );
       return true;
     }
-    this.#complete(envelope, result);
+    complete(this, envelope, result);
     if (this.config.persistence?.save !== undefined) return save(this, keep(this, envelope));
     return false;
-  }
-
-  /** A message no handler can take: a dead letter with the reason (and an error reply to an ask). */
-  #reject(envelope: Envelope, code: ErrorCode, why: string): void {
-    this.host.undeliverable(envelope, code, new TroupeError(code, why));
   }
 
   /** The end of an async handler: record the outcome, then let the loop go on. */
@@ -355,27 +352,10 @@ export class ActorCell extends CellState {
     clearWatchdog(this);
     if (failed) fail(this, error, envelope, 'handler');
     else {
-      this.#complete(envelope, value);
+      complete(this, envelope, value);
       // When saving went async, it lets the loop proceed itself.
       if (this.config.persistence?.save !== undefined && save(this, envelope)) return;
     }
     this.proceed();
-  }
-
-  /** The handler returned: count it, acknowledge durable mail (unless a save must come first), reply. */
-  #complete(envelope: Envelope, value: unknown): void {
-    this.processed++;
-    // With persistence the message is acknowledged once its effect is saved (see save.ts).
-    if (!this.stashedCurrent && this.config.persistence?.save === undefined) envelope.delivery?.ack();
-    if (this.retrying === envelope) {
-      this.retrying = undefined;
-      this.retryCount = 0;
-    }
-    // A lent envelope may have been copied meanwhile (stash, forward): the copy is current then.
-    if (this.current === envelope || envelope === LENT) this.current = undefined;
-    if (this.replied || this.stashedCurrent) return;
-    this.replied = true;
-    if (value !== undefined) this.host.reply(envelope, value, false);
-    else noReply(this, envelope);
   }
 }

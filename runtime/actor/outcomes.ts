@@ -1,8 +1,10 @@
-// The cell's answers for mail it cannot take as asked: a full mailbox, and an ask its handler left unanswered.
-// Off the hot path, so they live beside the loop rather than in it.
+// How a message ends, beside the cell loop that runs it: a handler that returned (counted, acknowledged,
+// answered), mail the cell cannot take (no handler, not a message, a full mailbox), and an ask its handler left
+// unanswered.
 
 import type { Envelope } from '../core/envelope.js';
 import { ErrorCode, TroupeError } from '../core/errors.js';
+import { LENT } from './handler.js';
 import type { CellState } from './state.js';
 
 /** A full mailbox meets one more message: true when it may go in (room was made), false when refused. */
@@ -29,4 +31,26 @@ export function noReply(cell: CellState, envelope: Envelope): void {
     `${cell.definition.type} at ${cell.address} handled "${type}" without replying`,
   );
   cell.host.reply(envelope, TroupeError.toWire(error), true);
+}
+
+/** A message no handler can take: a dead letter with the reason (and an error reply to an ask). */
+export function reject(cell: CellState, envelope: Envelope, code: ErrorCode, why: string): void {
+  cell.host.undeliverable(envelope, code, new TroupeError(code, why));
+}
+
+/** The handler returned: count it, acknowledge durable mail (unless a save must come first), reply. */
+export function complete(cell: CellState, envelope: Envelope, value: unknown): void {
+  cell.processed++;
+  // With persistence the message is acknowledged once its effect is saved (see save.ts).
+  if (!cell.stashedCurrent && cell.config.persistence?.save === undefined) envelope.delivery?.ack();
+  if (cell.retrying === envelope) {
+    cell.retrying = undefined;
+    cell.retryCount = 0;
+  }
+  // A lent envelope may have been copied meanwhile (stash, forward): the copy is current then.
+  if (cell.current === envelope || envelope === LENT) cell.current = undefined;
+  if (cell.replied || cell.stashedCurrent) return;
+  cell.replied = true;
+  if (value !== undefined) cell.host.reply(envelope, value, false);
+  else noReply(cell, envelope);
 }
