@@ -73,17 +73,24 @@ async function readEvents(
   url: string,
   headers: Record<string, string>,
   stop: (events: SseEvent[]) => boolean,
-): Promise<{ events: SseEvent[]; ended: boolean; status: number }> {
+  post?: unknown,
+): Promise<{ events: SseEvent[]; ended: boolean; status: number; res: Response }> {
   const ac = new AbortController();
-  const res = await fetch(url, { headers: { 'x-api-key': KEY, ...headers }, signal: ac.signal });
+  const res = await fetch(url, {
+    headers: { 'x-api-key': KEY, ...headers },
+    signal: ac.signal,
+    ...(post === undefined
+      ? {}
+      : { method: 'POST', body: JSON.stringify(post), headers: { 'x-api-key': KEY, ...headers } }),
+  });
   const events: SseEvent[] = [];
-  if (res.body === null || res.status !== 200) return { events, ended: true, status: res.status };
+  if (res.body === null || res.status !== 200) return { events, ended: true, status: res.status, res };
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return { events, ended: true, status: res.status };
+      if (done) return { events, ended: true, status: res.status, res };
       buffer += value;
       let cut = buffer.indexOf('\n\n');
       while (cut >= 0) {
@@ -98,7 +105,7 @@ async function readEvents(
         );
         if (fields.id === undefined || fields.data === undefined) continue;
         events.push({ id: Number(fields.id), event: fields.event ?? '', data: JSON.parse(fields.data) });
-        if (stop(events)) return { events, ended: false, status: res.status };
+        if (stop(events)) return { events, ended: false, status: res.status, res };
       }
     }
   } finally {
@@ -148,6 +155,47 @@ describe('gateway run streams', () => {
     expect(again.events.map((e) => e.id)).toEqual(second.events.map((e) => e.id));
     const stored = await b.log.read(streamKey('fleet/desk', 'run-1'));
     expect(stored.map((r) => r.seq)).toEqual(ids);
+  });
+
+  it('streams a run in the POST itself with Accept: text/event-stream, resumable on another instance', async () => {
+    const a = nodes[0] ?? (await instance('gw-a'));
+    const b = nodes[1] ?? (await instance('gw-b'));
+    server.script('m', [{ text: TEXT, chunkDelayMs: 25 }]);
+    const agent = encodeURIComponent('fleet/desk');
+    const first = await readEvents(
+      `${a.url}/agents/${agent}/runs`,
+      { accept: 'text/event-stream', 'content-type': 'application/json' },
+      (ev) => tokens(ev).length >= 5,
+      { input: 'talk', runId: 'run-post' },
+    );
+    expect(first.status).toBe(200);
+    expect(first.ended).toBe(false);
+    expect(first.res.headers.get('troupe-run-id')).toBe('run-post');
+    const path = first.res.headers.get('content-location') as string;
+    expect(path).toBe(`/agents/${agent}/runs/run-post/events`);
+    expect(first.events[0]?.data.kind).toBe('started');
+    // The client dropped the POST mid-run: the run goes on, and B serves the rest after the last id seen.
+    const lastId = first.events.at(-1)?.id as number;
+    const second = await readEvents(`${b.url}${path}`, { 'last-event-id': String(lastId) }, () => false);
+    expect(second.events.at(-1)?.data).toMatchObject({ kind: 'finished', output: TEXT });
+    const all = [...first.events, ...second.events];
+    const ids = all.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(tokens(all).join('')).toBe(TEXT);
+    // Without the Accept header the same route still answers 202 with the events URL.
+    const started = await fetch(`${a.url}/agents/${agent}/runs`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'talk', runId: 'run-post-2' }),
+    });
+    expect(started.status).toBe(202);
+    expect(await started.json()).toEqual({
+      runId: 'run-post-2',
+      events: `/agents/${agent}/runs/run-post-2/events`,
+    });
+    await readEvents(`${a.url}/agents/${agent}/runs/run-post-2/events`, {}, (ev) =>
+      ev.some((e) => e.data.kind === 'finished'),
+    );
   });
 
   it('keeps streaming through a NATS restart: the end arrives, no event twice, none out of order', async () => {
