@@ -1,12 +1,14 @@
 // Scenario `gateway-ttft`: time to first token through the gateway's SSE stream of an agent run, against a
-// direct SSE stream from the model. Troupe: POST /agents/:id/runs, then GET its events (the flow the 202 answer
-// asks a client for) over real HTTP, timed from the POST until the first `token` event is parsed. Baseline: the
+// direct SSE stream from the model. Troupe: one POST /agents/:id/runs with Accept: text/event-stream, which
+// answers with the run's events (one request, as a chat client makes it; the direct stream is one request too)
+// over real HTTP, timed from the POST until the first `token` event is parsed. Baseline: the
 // `openai` client streaming the same scripted reply from the same offline model server (0 ms latency), timed
 // from the call until the first content delta. The two run interleaved one for one, in two set-ups: one node
 // with the stream log in memory (`local`), and a gateway node and an agent node on NATS with the stream log on
 // JetStream (`nats`), and the same with the agent node in a child process of its own (`apart`, how a fleet
 // runs it: in the one-process set-ups the client, the gateway and the agent take turns on one event loop, so the
-// agent's model request waits behind the client's 202 and GET and the gateway's collector). Every run also records when the model server saw the request (its
+// agent's model request waits behind the client's request and the gateway's collector). Every run also records
+// when the model server saw the request (its
 // script is a function called in this process), which splits each TTFT into "to the model" (client → gateway →
 // agent ask → router → openai request) and "back" (model SSE → router stream → agent token tell → collector →
 // log append → hand-off to the reader (or a log read) → SSE write → client parse): the figures that say where
@@ -78,7 +80,7 @@ const latency = (id: string, label: string): MetricSpec => ({
 /** `gateway-ttft`: see the file comment. */
 export const gatewayTtft: Scenario = {
   name: 'gateway-ttft',
-  description: `time to first token of an agent run through the gateway's SSE stream (POST /agents/:id/runs, then GET its events) vs a direct openai stream of the same scripted reply from the offline model server, interleaved: p50/p99 and added ms, one node (log in memory) and gateway + agent nodes on NATS (log on JetStream) (target < ${TARGET_MS} ms added at p50)`,
+  description: `time to first token of an agent run through the gateway's SSE stream (one POST /agents/:id/runs with Accept: text/event-stream) vs a direct openai stream of the same scripted reply from the offline model server, interleaved: p50/p99 and added ms, one node (log in memory) and gateway + agent nodes on NATS (log on JetStream) (target < ${TARGET_MS} ms added at p50)`,
   needs: ['nats'],
   metrics: () => [
     latency('p50', 'TTFT p50, local'),
@@ -228,22 +230,20 @@ export const gatewayTtft: Scenario = {
       return sample(text, t0, first);
     }
 
-    /** The gateway's stream: POST the run, GET its events, until the first token; then read to `finished`. */
+    /** The gateway's stream: POST the run and read its events from the answer: to the first token, then `finished`. */
     async function viaGateway(s: Setup): Promise<Sample> {
       const text = `${s.id} ${++n}`;
       const runId = `ttft-${n}`;
       const headers = { 'x-api-key': KEY, 'content-type': 'application/json' };
       const t0 = performance.now();
-      const started = await fetch(`${s.url}/agents/${encodeURIComponent(s.agent)}/runs`, {
+      // One request, as a chat client makes it: the POST answers with the run's events.
+      const res = await fetch(`${s.url}/agents/${encodeURIComponent(s.agent)}/runs`, {
         method: 'POST',
-        headers,
+        headers: { ...headers, accept: 'text/event-stream' },
         body: JSON.stringify({ input: text, runId }),
       });
-      if (started.status !== 202)
-        throw new Error(`POST /runs answered ${started.status}: ${await started.text()}`);
-      const { events } = (await started.json()) as { events: string };
-      const res = await fetch(`${s.url}${events}`, { headers: { 'x-api-key': KEY } });
-      if (res.status !== 200 || res.body === null) throw new Error(`GET events answered ${res.status}`);
+      if (res.status !== 200 || res.body === null)
+        throw new Error(`POST /runs answered ${res.status}: ${await res.text()}`);
       let first: number | undefined;
       let got = '';
       let output: unknown;
