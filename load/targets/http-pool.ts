@@ -72,10 +72,6 @@ export class HttpPool {
     this.#options = options;
   }
 
-  get destroyed(): boolean {
-    return this.#state === 'destroyed';
-  }
-
   /** Sends `request` on a connection with room, opening one if the pool may; else queues it. */
   dispatch(request: Dispatcher.DispatchOptions, handler: PooledHandler): void {
     if (this.#state !== 'open') {

@@ -277,7 +277,7 @@ class HttpTargetClient implements HttpClient, OpenedTarget<HttpClient>, Exchange
 
   close(): Promise<void> {
     this.#run.removeEventListener('abort', this.#onStop);
-    this.#closing ??= (this.#pool.destroyed ? Promise.resolve() : this.#pool.close()).catch(() => {});
+    this.#closing ??= this.#pool.close().catch(() => {});
     return this.#closing;
   }
 }

@@ -44,6 +44,15 @@ export const DEFAULT_LOG_OP_TIMEOUT_MS = 2000;
 const READ_BATCH = 1000;
 /** Records of a key read by single gets before a consumer takes the rest (see read). */
 const SINGLE_GETS = 2;
+/**
+ * True when the server answers the stream API's "next by subject" get (NATS 2.9 on). An older one ignores
+ * `next_by_subj` and answers the record at `seq`, whatever its key, or none: reads then take a consumer.
+ */
+function nextBySubject(nc: NatsConnection): boolean {
+  const [major = 0, minor = 0] = (nc.info?.version ?? '0.0').split('.').map(Number);
+  return major > 2 || (major === 2 && minor >= 9);
+}
+
 /** Opened: the JetStream clients and the connection they use. */
 interface Opened {
   js: JetStreamClient;
@@ -188,19 +197,16 @@ class NatsAppendLog implements AppendLog {
 
   /** An append, conditional when `expectedSeq` is given; once the stream is open, at once (append-log-publish.ts). */
   #append(key: string, data: string, expectedSeq: number | undefined): Promise<number> {
-    const validate = (): void => {
-      assertLogKey(key, false);
-      assertLogRecord(data, this.#maxBytes);
-      if (expectedSeq !== undefined && (!Number.isInteger(expectedSeq) || expectedSeq < 0))
-        throw new InvalidOptionsError('expectedSeq', 'expected a non-negative integer');
-    };
     const opened = this.#opened;
     if (opened === undefined || this.#closed || opened.nc.isClosed())
-      return this.#op('append', key, validate, ({ nc }) =>
-        publishRecord(nc, this.#subject(key), key, data, expectedSeq, this.#timeoutMs),
+      return this.#op(
+        'append',
+        key,
+        () => this.#checkAppend(key, data, expectedSeq),
+        ({ nc }) => publishRecord(nc, this.#subject(key), key, data, expectedSeq, this.#timeoutMs),
       );
     try {
-      validate();
+      this.#checkAppend(key, data, expectedSeq);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -209,6 +215,13 @@ class NatsAppendLog implements AppendLog {
         throw this.#failure('append', key, err);
       },
     );
+  }
+
+  #checkAppend(key: string, data: string, expectedSeq: number | undefined): void {
+    assertLogKey(key, false);
+    assertLogRecord(data, this.#maxBytes);
+    if (expectedSeq !== undefined && (!Number.isInteger(expectedSeq) || expectedSeq < 0))
+      throw new InvalidOptionsError('expectedSeq', 'expected a non-negative integer');
   }
 
   read(key: string, options?: LogReadOptions): Promise<LogRecord[]> {
@@ -220,11 +233,11 @@ class NatsAppendLog implements AppendLog {
         assertLogKey(key, true);
         bounds = readBounds(options);
       },
-      async ({ js, jsm }) => {
+      async ({ js, jsm, nc }) => {
         const subject = this.#subject(key);
         const out: LogRecord[] = [];
         let fromSeq = bounds.fromSeq;
-        if (key !== ALL_LOG_KEYS) {
+        if (key !== ALL_LOG_KEYS && nextBySubject(nc)) {
           // The first records one by one, a round trip each, where a consumer costs three and a delete: a read
           // that finds nothing (a new run; a reader's poll with nothing new) costs one, one record two.
           while (out.length < Math.min(bounds.limit, SINGLE_GETS)) {
@@ -232,8 +245,7 @@ class NatsAppendLog implements AppendLog {
             const next = { seq: Math.max(1, fromSeq), next_by_subj: subject };
             const m = await jsm.streams.getMessage(this.#stream, next as unknown as MsgRequest);
             if (m === null) return out;
-            // A server that ignores `next_by_subj` (before 2.9) answers the record at `seq`, whatever its key:
-            // never taken for this key's; the consumer below reads on from here instead.
+            // Checked all the same: a record of another key is never taken for this key's.
             if (m.subject !== subject) break;
             out.push({ seq: m.seq, key, data: m.string(), at: m.time.getTime() });
             fromSeq = m.seq + 1;
